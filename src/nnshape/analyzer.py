@@ -1,0 +1,921 @@
+"""Walk the syntax tree and compute every layer's output shape, parameters and MACs.
+
+Pure Python: the rules come from the kinds in the registry. A ``repeat N:`` whose body keeps
+the shape is computed once and multiplied (so ``repeat 10**9:`` is instant); any other repeat
+is unrolled up to a documented limit.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Any
+
+from . import registry
+from .errors import Diagnostic, NNShapeError, SpecArgumentError, SpecLimitError, SpecNameError, SpecShapeError, SpecSyntaxError
+from .parser import STATEMENT_KEYWORDS
+from .registry import Arg, Call, Kind, coerce, compact_split
+from .source import Source, Span
+from .suggest import did_you_mean
+from .summary import InputInfo, LayerRow, Summary
+from .symbolic import Dim, NeedsValue, Poly
+from .syntax import Argument, Block, Def, Expr, Input, Layer, Let, Name, Output, Spec, Statement, expr_text
+from .tensor import DTYPE_BYTES, FLOAT_DTYPES, Shape, TensorInfo, format_shape, normalize_dtype
+from .values import MAX_INT, Evaluator, describe
+
+MAX_ROWS = 500_000
+MAX_CALL_DEPTH = 100
+UNIVERSAL_KEYS = ("name", "trainable")
+
+
+@dataclass
+class Totals:
+    params: Dim = 0
+    trainable: Dim = 0
+    buffers: Dim = 0
+    macs: Dim = 0
+
+    def add(self, other: "Totals", times: int = 1) -> None:
+        self.params = self.params + other.params * times
+        self.trainable = self.trainable + other.trainable * times
+        self.buffers = self.buffers + other.buffers * times
+        self.macs = self.macs + other.macs * times
+
+    def scaled(self, times: int) -> "Totals":
+        result = Totals()
+        result.add(self, times)
+        return result
+
+
+class Scope:
+    """Names visible at a point: constants (let, def parameters, --set) and defs, lexically nested."""
+
+    def __init__(self, parent: "Scope | None" = None):
+        self.parent = parent
+        self.values: dict[str, Any] = {}
+        self.defs: dict[str, tuple[Def, Scope]] = {}
+
+    def lookup(self, name: str) -> Any:
+        scope: Scope | None = self
+        while scope is not None:
+            if name in scope.values:
+                return scope.values[name]
+            scope = scope.parent
+        raise KeyError(name)
+
+    def find_def(self, name: str) -> tuple[Def, "Scope"] | None:
+        scope: Scope | None = self
+        while scope is not None:
+            if name in scope.defs:
+                return scope.defs[name]
+            scope = scope.parent
+        return None
+
+    def names(self) -> list[str]:
+        out: list[str] = []
+        scope: Scope | None = self
+        while scope is not None:
+            out.extend(scope.values)
+            scope = scope.parent
+        return out
+
+    def def_names(self) -> list[str]:
+        out: list[str] = []
+        scope: Scope | None = self
+        while scope is not None:
+            out.extend(scope.defs)
+            scope = scope.parent
+        return out
+
+    def evaluator(self, symbols: bool = False) -> Evaluator:
+        return Evaluator(self.lookup, self.names, symbols=symbols)
+
+
+@dataclass
+class Context:
+    """Where rows produced now go: the parent path, depth and a counter for child names."""
+
+    path: str
+    depth: int
+    counter: int = 0
+
+    def child(self, name: str | None) -> str:
+        segment = name if name is not None else str(self.counter)
+        self.counter += 1
+        return f"{self.path}.{segment}" if self.path else segment
+
+
+def analyze(
+    spec: Spec,
+    source: Source,
+    *,
+    batch: int = 1,
+    bindings: dict[str, Any] | None = None,
+    dtype: str = "float32",
+    on_layer=None,
+) -> Summary:
+    """Analyze a parsed spec. Raises an NNShapeError (with the source attached) for a bad spec.
+
+    ``on_layer(path, call, inference)`` is called for every layer (the verifier and the tests use
+    it to build each layer's torch twin from exactly the arguments the analysis saw).
+    """
+    analyzer = _Analyzer(source, batch, bindings or {}, dtype, on_layer)
+    try:
+        return analyzer.run(spec)
+    except NNShapeError as err:
+        raise err.with_source(source) from None
+    except RecursionError:
+        raise SpecLimitError(
+            "the spec nests too deeply to analyze", hint="reduce nesting of blocks and def calls", code="E0505"
+        ).with_source(source) from None
+
+
+class _Analyzer:
+    def __init__(self, source: Source, batch: int, bindings: dict[str, Any], dtype: str, on_layer=None):
+        self.on_layer = on_layer
+        self.source = source
+        self.batch = batch
+        self.bindings = bindings
+        self.dtype = dtype
+        self.rows: list[LayerRow] = []
+        self.warnings: list[Diagnostic] = []
+        self.inputs: list[InputInfo] = []
+        self.tensors: dict[str, TensorInfo] = {}
+        self.call_stack: list[str] = []
+        self.output: tuple[str, Span] | None = None
+
+    # ------------------------------------------------------------------ entry
+    def run(self, spec: Spec) -> Summary:
+        scope = Scope()
+        scope.values.update(self.bindings)
+        ctx = Context("", 0)
+        current, totals = self.statements(spec.statements, None, scope, ctx, top=True)
+        if not self.inputs:
+            raise SpecSyntaxError(
+                "the spec declares no input",
+                Span(1, 1),
+                expected="an `input` statement, e.g. `input 3x224x224`",
+                found="no input" if spec.statements else "an empty spec",
+                hint="start the spec with `input SHAPE` (per sample, batch excluded)",
+                code="E0130",
+            )
+        out_name = None
+        if self.output is not None:
+            out_name, span = self.output
+            current = self.tensor(out_name, span)
+        assert current is not None
+        return Summary(
+            source=self.source.name,
+            batch=self.batch,
+            dtype=self.dtype,
+            inputs=tuple(self.inputs),
+            output_name=out_name,
+            output_shape=current.shape,
+            output_dtype=current.dtype,
+            layers=tuple(self.rows),
+            total_params=totals.params,
+            trainable_params=totals.trainable,
+            total_buffers=totals.buffers,
+            total_macs=totals.macs,
+            warnings=tuple(self.warnings),
+            bindings=tuple(sorted(self.bindings.items())),
+        )
+
+    # ------------------------------------------------------------------ statement lists
+    def statements(
+        self, body: tuple[Statement, ...], x: TensorInfo | None, scope: Scope, ctx: Context, top: bool = False
+    ) -> tuple[TensorInfo | None, Totals]:
+        totals = Totals()
+        index = 0
+        while index < len(body):
+            stmt = body[index]
+            index += 1
+            if isinstance(stmt, Let):
+                if stmt.name.lower() in STATEMENT_KEYWORDS:
+                    raise SpecSyntaxError(f"'{stmt.name}' is a keyword and cannot be a constant's name", stmt.span, code="E0131")
+                scope.values[stmt.name] = scope.evaluator(symbols=False).eval(stmt.value)
+            elif isinstance(stmt, Def):
+                if registry.find(stmt.name) is not None:
+                    raise SpecNameError(
+                        f"def '{stmt.name}' has the name of a layer kind",
+                        stmt.span,
+                        hint="choose another name; layer kinds cannot be redefined",
+                        code="E0203",
+                    )
+                scope.defs[stmt.name] = (stmt, scope)
+            elif isinstance(stmt, Input):
+                x = self.input(stmt, scope, top, x)
+            elif isinstance(stmt, Output):
+                if not top:
+                    raise SpecSyntaxError("`output` belongs at the top level of the spec", stmt.span, code="E0132")
+                if len(stmt.names) != 1:
+                    raise SpecSyntaxError(
+                        "`output` takes one tensor name",
+                        stmt.names[1].span,
+                        found=" ".join(n.name for n in stmt.names),
+                        code="E0132",
+                    )
+                self.tensor(stmt.names[0].name, stmt.names[0].span)  # must exist by now
+                self.output = (stmt.names[0].name, stmt.names[0].span)
+            elif isinstance(stmt, Layer):
+                x = self.require_input(x, stmt.span)
+                x, part = self.layer(stmt, x, scope, ctx)
+                totals.add(part)
+            elif isinstance(stmt, Block):
+                if stmt.keyword == "residual":
+                    shortcut = None
+                    if index < len(body) and isinstance(body[index], Block) and body[index].keyword == "shortcut":
+                        shortcut = body[index]
+                        index += 1
+                    x = self.require_input(x, stmt.span)
+                    x, part = self.residual(stmt, shortcut, x, scope, ctx)
+                elif stmt.keyword == "shortcut":
+                    raise SpecSyntaxError(
+                        "`shortcut:` must directly follow a `residual:` block",
+                        stmt.span,
+                        expected="residual: ... then shortcut: ... at the same indentation",
+                        code="E0133",
+                    )
+                elif stmt.keyword == "branch":
+                    raise SpecSyntaxError(
+                        "`branch:` belongs directly inside `concat:`, `add:` or `multiply:`",
+                        stmt.span,
+                        code="E0134",
+                    )
+                elif stmt.keyword == "from":
+                    x, part = self.from_block(stmt, scope, ctx)
+                else:
+                    x = self.require_input(x, stmt.span)
+                    x, part = self.block(stmt, x, scope, ctx)
+                totals.add(part)
+            else:  # pragma: no cover
+                raise TypeError(stmt)
+        return x, totals
+
+    def require_input(self, x: TensorInfo | None, span: Span) -> TensorInfo:
+        if x is None:
+            raise SpecSyntaxError(
+                "a layer comes before any input is declared",
+                span,
+                expected="an `input` statement first, e.g. `input 3x224x224`",
+                hint="declare the network's input at the top: `input SHAPE` (per sample, batch excluded)",
+                code="E0130",
+            )
+        return x
+
+    def tensor(self, name: str, span: Span) -> TensorInfo:
+        if name in self.tensors:
+            return self.tensors[name]
+        raise SpecNameError(
+            f"no tensor named '{name}'",
+            span,
+            expected="a named input or a tensor stored with `from ... as NAME:`",
+            found=f"'{name}'",
+            hint=did_you_mean(name, self.tensors) or (
+                "known tensors: " + ", ".join(sorted(self.tensors)) if self.tensors else "declare it with `input NAME SHAPE`"
+            ),
+            code="E0204",
+        )
+
+    # ------------------------------------------------------------------ input
+    def input(self, stmt: Input, scope: Scope, top: bool, x: TensorInfo | None) -> TensorInfo:
+        if not top:
+            raise SpecSyntaxError("`input` belongs at the top level of the spec", stmt.span, code="E0135")
+        value = scope.evaluator(symbols=True).eval(stmt.shape)
+        dims = value if isinstance(value, tuple) else (value,)
+        checked: list[Dim] = []
+        for dim in dims:
+            if isinstance(dim, bool) or not isinstance(dim, (int, Poly)) or (isinstance(dim, int) and dim < 1):
+                raise SpecArgumentError(
+                    "input sizes must be positive integers or size names",
+                    stmt.shape.span,
+                    expected="e.g. 3x224x224, 128 or (L, 768)",
+                    found=describe(value),
+                    code="E0305",
+                )
+            checked.append(dim)
+        dtype = "float32"
+        for arg in stmt.args:
+            if arg.key != "dtype":
+                raise SpecNameError(
+                    f"unknown input option '{arg.key}'",
+                    arg.span,
+                    expected="dtype=...",
+                    hint=did_you_mean(arg.key or "", ("dtype",)),
+                    code="E0205",
+                )
+            raw = arg.value.name if isinstance(arg.value, Name) else scope.evaluator().eval(arg.value)
+            dtype = normalize_dtype(str(raw)) if isinstance(raw, str) else None
+            if dtype is None:
+                raise SpecArgumentError(
+                    "unknown dtype",
+                    arg.value.span,
+                    expected="one of " + ", ".join(DTYPE_BYTES),
+                    found=describe(raw),
+                    hint=did_you_mean(str(raw), DTYPE_BYTES),
+                    code="E0306",
+                )
+        name = stmt.name
+        if name is None:
+            if self.inputs:
+                raise SpecSyntaxError(
+                    "several inputs need names",
+                    stmt.span,
+                    expected="input NAME SHAPE",
+                    hint=f"name this one, e.g. `input x2 {expr_text(stmt.shape)}`, and the first one too",
+                    code="E0136",
+                )
+            name = "input"
+        elif any(inp.name == "input" for inp in self.inputs):
+            raise SpecSyntaxError(
+                "several inputs need names",
+                stmt.span,
+                hint="give the first input a name too: `input NAME SHAPE`",
+                code="E0136",
+            )
+        if name in self.tensors:
+            raise SpecNameError(f"tensor '{name}' is already defined", stmt.span, code="E0206")
+        tensor = TensorInfo((self.batch,) + tuple(checked), dtype)
+        self.tensors[name] = tensor
+        self.inputs.append(InputInfo(name, tensor.shape, dtype, stmt.span.line))
+        return x if x is not None else tensor
+
+    # ------------------------------------------------------------------ layers and def calls
+    def layer(self, stmt: Layer, x: TensorInfo, scope: Scope, ctx: Context) -> tuple[TensorInfo, Totals]:
+        kind = registry.find(stmt.kind)
+        if kind is None:
+            found = scope.find_def(stmt.kind)
+            if found is not None:
+                return self.call_def(stmt, found, x, scope, ctx)
+            keyword_hint = None
+            if stmt.kind in STATEMENT_KEYWORDS:
+                keyword_hint = f"`{stmt.kind}` is a keyword; check the statement's form"
+            raise SpecNameError(
+                f"unknown layer kind '{stmt.kind}'",
+                Span(stmt.span.line, stmt.span.col, len(stmt.kind)),
+                expected="a layer kind (see `nnshape layers`) or a def",
+                found=f"'{stmt.kind}'",
+                hint=keyword_hint or did_you_mean(stmt.kind, registry.all_names() + scope.def_names()) or "run `nnshape layers` to list the kinds",
+                code="E0202",
+            )
+        universal, args = self.split_universal(stmt.args, scope, lambda key: kind.arg(key) is not None)
+        call = self.bind(kind, stmt, args, x, scope)
+        try:
+            result = kind.infer(call)
+        except NeedsValue as exc:
+            raise SpecArgumentError(
+                f"{kind.name} needs the value of {', '.join(exc.symbols)}",
+                stmt.span,
+                expected="a known size",
+                found="a symbolic size in " + format_shape(x.shape),
+                hint=" ".join(f"`--set {s}=...`" for s in exc.symbols) + " or `let` it in the spec",
+                code="E0404",
+            ) from None
+        for message, span in call.warnings:
+            self.warn(message, span)
+        dtype = result.dtype or (x.dtype if x.is_float else "float32")
+        out = TensorInfo(self.check_shape(result.shape, stmt.span), dtype)
+        trainable = universal.get("trainable", True)
+        totals = Totals(result.params, result.params if trainable else 0, result.buffers, result.macs)
+        path = ctx.child(universal.get("name"))
+        if self.on_layer is not None:
+            self.on_layer(path, call, result)
+        self.add_row(
+            LayerRow(
+                path=path,
+                kind=kind.name,
+                label=stmt.text,
+                line=stmt.span.line,
+                col=stmt.span.col,
+                depth=ctx.depth,
+                is_block=False,
+                input_shapes=(x.shape,) + tuple(t.shape for t in call.extra_inputs),
+                output_shape=out.shape,
+                dtype=out.dtype,
+                params=totals.params,
+                trainable_params=totals.trainable,
+                buffers=totals.buffers,
+                macs=totals.macs,
+                details=result.details,
+            )
+        )
+        return out, totals
+
+    def split_universal(self, args: tuple[Argument, ...], scope: Scope, owns) -> tuple[dict[str, Any], list[Argument]]:
+        """Take out `name=` and `trainable=`, which every layer and call accepts."""
+        universal: dict[str, Any] = {}
+        rest: list[Argument] = []
+        for arg in args:
+            if arg.key in UNIVERSAL_KEYS and not owns(arg.key):
+                if arg.key == "name":
+                    value = arg.value.name if isinstance(arg.value, Name) else scope.evaluator().eval(arg.value)
+                    if not isinstance(value, str) or not value.replace("_", "a").isalnum():
+                        raise SpecArgumentError(
+                            "a layer name must be a plain identifier",
+                            arg.value.span,
+                            expected="letters, digits and '_' (e.g. name=conv1)",
+                            found=describe(value),
+                            code="E0307",
+                        )
+                else:
+                    value = scope.evaluator().eval(arg.value)
+                    if not isinstance(value, bool):
+                        raise SpecArgumentError(
+                            "trainable= takes true or false", arg.value.span, found=describe(value), code="E0307"
+                        )
+                universal[arg.key] = value
+            else:
+                rest.append(arg)
+        return universal, rest
+
+    def bind(self, kind: Kind, stmt: Layer, args: list[Argument], x: TensorInfo, scope: Scope) -> Call:
+        values: dict[str, Any] = {}
+        spans: dict[str, Span] = {}
+        given: set[str] = set()
+        positional = [a for a in kind.args if a.positional]
+        pos_index = 0
+        variadic_items: list[tuple[Any, Span]] = []
+        variadic_spec: Arg | None = None
+        ndim = getattr(kind, "ndim", None)
+        evaluator = scope.evaluator()
+        call_span = Span(stmt.span.line, stmt.span.col, len(stmt.kind))
+        for arg in args:
+            key = arg.key
+            value_expr: Expr | None = arg.value
+            compact_value = None
+            if key is None and isinstance(arg.value, Name):
+                split = compact_split(arg.value.name)
+                if split is not None and kind.arg(split[0]) is not None:
+                    try:
+                        scope.lookup(arg.value.name)
+                    except KeyError:
+                        key, compact_value = split
+            if key is None:
+                if pos_index >= len(positional):
+                    names = ", ".join(a.name for a in positional) or "none"
+                    raise SpecArgumentError(
+                        f"{kind.name}: too many positional arguments",
+                        arg.span,
+                        expected=f"at most {len(positional)} positional ({names}); others as key=value",
+                        found=f"'{expr_text(arg.value)}'",
+                        hint=self.keys_hint(kind),
+                        code="E0310",
+                    )
+                spec = positional[pos_index]
+                if spec.variadic:
+                    variadic_spec = spec
+                    variadic_items.append((self.eval_arg(spec, arg.value, evaluator), arg.span))
+                    spans.setdefault(spec.name, arg.span)
+                    given.add(spec.name)
+                    continue
+                pos_index += 1
+            else:
+                spec = kind.arg(key)
+                if spec is None:
+                    accepted = [k for a in kind.args for k in a.keys]
+                    raise SpecNameError(
+                        f"{kind.name} has no argument '{key}'",
+                        arg.key_span or arg.span,
+                        expected="one of: " + ", ".join(a.name + (f" ({'/'.join(a.aliases)})" if a.aliases else "") for a in kind.args),
+                        found=f"'{key}'",
+                        hint=did_you_mean(key, accepted + list(UNIVERSAL_KEYS)),
+                        code="E0207",
+                    )
+            if spec.name in given:
+                raise SpecArgumentError(
+                    f"{kind.name}: '{spec.name}' is given twice",
+                    arg.span,
+                    hint="pass each argument once, positionally or as key=value",
+                    code="E0311",
+                )
+            given.add(spec.name)
+            spans[spec.name] = arg.value.span if compact_value is None else arg.span
+            raw = compact_value if compact_value is not None else self.eval_arg(spec, value_expr, evaluator)
+            values[spec.name] = coerce(kind, spec, raw, spans[spec.name], ndim)
+        if variadic_spec is not None:
+            raw_items = tuple(v for v, _ in variadic_items)
+            raw = raw_items[0] if len(raw_items) == 1 else raw_items
+            values[variadic_spec.name] = coerce(kind, variadic_spec, raw, variadic_items[0][1], ndim)
+        for spec in kind.args:
+            if spec.name not in values:
+                if spec.required:
+                    form = f"{spec.name}=..." if not spec.positional else f"{spec.name} (positional)"
+                    raise SpecArgumentError(
+                        f"{kind.name} needs '{spec.name}'",
+                        Span(stmt.span.line, stmt.span.col, len(stmt.kind)),
+                        expected=f"{form}" + (f", also written {', '.join(spec.aliases)}" if spec.aliases else ""),
+                        found=f"`{stmt.text}`",
+                        hint=f"e.g. `{self.example_for(kind)}`",
+                        code="E0312",
+                    )
+                values[spec.name] = coerce(kind, spec, spec.default, call_span, ndim) if spec.type in ("size", "padding") else spec.default
+        tensors: dict[str, TensorInfo] = {}
+        for spec in kind.args:
+            if spec.type == "tensor" and values.get(spec.name) is not None:
+                tensors[spec.name] = self.tensor(values[spec.name], spans[spec.name])
+        return Call(kind, registry.Args(values, frozenset(given)), x, Span(stmt.span.line, stmt.span.col, len(stmt.kind)), spans, tensors)
+
+    def eval_arg(self, spec: Arg, expr: Expr, evaluator: Evaluator) -> Any:
+        if spec.type == "tensor":
+            if not isinstance(expr, Name):
+                raise SpecArgumentError(
+                    f"'{spec.name}' takes the name of a tensor",
+                    expr.span,
+                    expected="a named input or a tensor stored with `from ... as NAME:`",
+                    found=expr_text(expr),
+                    code="E0308",
+                )
+            return expr.name
+        if spec.type == "str" and isinstance(expr, Name):
+            try:
+                return evaluator.lookup(expr.name)
+            except KeyError:
+                return expr.name  # bare words for string choices: mode=bilinear
+        return evaluator.eval(expr)
+
+    def keys_hint(self, kind: Kind) -> str:
+        return "keys: " + ", ".join(a.short + "=" for a in kind.args if not a.positional)
+
+    def example_for(self, kind: Kind) -> str:
+        if kind.examples:
+            return kind.examples[0].split("|", 1)[-1].strip()
+        return kind.name
+
+    def check_shape(self, shape: Shape, span: Span) -> Shape:
+        for dim in shape:
+            if isinstance(dim, int) and (dim < 0 or dim > MAX_INT):
+                raise SpecLimitError(
+                    "a dimension is out of range",
+                    span,
+                    expected=f"sizes between 0 and {MAX_INT:,}",
+                    found=format_shape(shape),
+                    code="E0506",
+                )
+        return tuple(shape)
+
+    def call_def(self, stmt: Layer, found: tuple[Def, Scope], x: TensorInfo, scope: Scope, ctx: Context) -> tuple[TensorInfo, Totals]:
+        defn, def_scope = found
+        if defn.name in self.call_stack:
+            chain = " -> ".join(self.call_stack[self.call_stack.index(defn.name):] + [defn.name])
+            raise SpecLimitError(
+                f"def '{defn.name}' calls itself ({chain})",
+                stmt.span,
+                expected="defs that do not call themselves, directly or indirectly",
+                hint="recursion has no base case in a spec; use `repeat N:` to apply a block N times",
+                code="E0504",
+            )
+        if len(self.call_stack) >= MAX_CALL_DEPTH:
+            raise SpecLimitError(f"def calls nest more than {MAX_CALL_DEPTH} deep", stmt.span, code="E0504")
+        param_names = [p.name for p in defn.params]
+        universal, args = self.split_universal(stmt.args, scope, lambda key: key in param_names)
+        inner = Scope(def_scope)
+        evaluator = scope.evaluator()
+        pos = 0
+        for arg in args:
+            key = arg.key
+            value: Any = None
+            if key is None and isinstance(arg.value, Name):
+                split = compact_split(arg.value.name)
+                if split is not None and split[0] in param_names:
+                    try:
+                        scope.lookup(arg.value.name)
+                    except KeyError:
+                        key, value = split
+            if key is None:
+                if pos >= len(defn.params):
+                    raise SpecArgumentError(
+                        f"{defn.name}() takes {len(defn.params)} argument(s)",
+                        arg.span,
+                        expected=f"at most {len(defn.params)} positional: {', '.join(param_names) or 'none'}",
+                        found=f"'{expr_text(arg.value)}'",
+                        code="E0310",
+                    )
+                key = defn.params[pos].name
+                pos += 1
+            elif key not in param_names:
+                raise SpecNameError(
+                    f"{defn.name}() has no parameter '{key}'",
+                    arg.key_span or arg.span,
+                    expected="one of: " + (", ".join(param_names) or "(none)"),
+                    found=f"'{key}'",
+                    hint=did_you_mean(key, param_names),
+                    code="E0207",
+                )
+            if key in inner.values:
+                raise SpecArgumentError(f"{defn.name}(): '{key}' is given twice", arg.span, code="E0311")
+            inner.values[key] = value if value is not None else evaluator.eval(arg.value)
+        for param in defn.params:
+            if param.name not in inner.values:
+                if param.default is None:
+                    raise SpecArgumentError(
+                        f"{defn.name}() needs '{param.name}'",
+                        stmt.span,
+                        expected=f"a value for '{param.name}' (defined at line {param.span.line})",
+                        found=f"`{stmt.text}`",
+                        code="E0312",
+                    )
+                inner.values[param.name] = def_scope.evaluator().eval(param.default)
+        path = ctx.child(universal.get("name"))
+        row_index = self.reserve_row()
+        self.call_stack.append(defn.name)
+        try:
+            out, totals = self.statements(defn.body, x, inner, Context(path, ctx.depth + 1))
+        finally:
+            self.call_stack.pop()
+        if not universal.get("trainable", True):
+            totals.trainable = 0
+            self.freeze_rows(row_index + 1)
+        assert out is not None
+        self.fill_row(row_index, path, "call", stmt.text, stmt.span, ctx.depth, (x,), out, totals)
+        return out, totals
+
+    # ------------------------------------------------------------------ blocks
+    def block(self, stmt: Block, x: TensorInfo, scope: Scope, ctx: Context) -> tuple[TensorInfo, Totals]:
+        kw = stmt.keyword
+        if kw == "repeat":
+            return self.repeat(stmt, x, scope, ctx)
+        if kw in ("concat", "add", "multiply"):
+            return self.merge(stmt, x, scope, ctx)
+        # block NAME:
+        self.no_args(stmt)
+        path = ctx.child(stmt.name)
+        row_index = self.reserve_row()
+        out, totals = self.statements(stmt.body, x, Scope(scope), Context(path, ctx.depth + 1))
+        out = out or x
+        self.fill_row(row_index, path, "block", f"block {stmt.name}", stmt.span, ctx.depth, (x,), out, totals)
+        return out, totals
+
+    def no_args(self, stmt: Block) -> None:
+        if stmt.args:
+            raise SpecArgumentError(
+                f"`{stmt.keyword}:` takes no arguments",
+                stmt.args[0].span,
+                found=expr_text(stmt.args[0].value),
+                code="E0313",
+            )
+
+    def residual(self, stmt: Block, shortcut: Block | None, x: TensorInfo, scope: Scope, ctx: Context) -> tuple[TensorInfo, Totals]:
+        self.no_args(stmt)
+        path = ctx.child(None)
+        row_index = self.reserve_row()
+        inner = Context(path, ctx.depth + 1)
+        body_out, totals = self.statements(stmt.body, x, Scope(scope), inner)
+        body_out = body_out or x
+        skip = x
+        if shortcut is not None:
+            self.no_args(shortcut)
+            sc_path = inner.child("shortcut")
+            sc_index = self.reserve_row()
+            skip_out, sc_totals = self.statements(shortcut.body, x, Scope(scope), Context(sc_path, ctx.depth + 2))
+            skip = skip_out or x
+            self.fill_row(sc_index, sc_path, "shortcut", "shortcut", shortcut.span, ctx.depth + 1, (x,), skip, sc_totals)
+            totals.add(sc_totals)
+        if body_out.shape != skip.shape:
+            what = "the shortcut's output" if shortcut is not None else "its input"
+            hint = None
+            if shortcut is None:
+                proj = self.projection_hint(x.shape, body_out.shape)
+                hint = "add a `shortcut:` block right after the residual that maps the input to " + format_shape(body_out.shape) + (
+                    f", e.g. `{proj}`" if proj else ""
+                )
+            raise SpecShapeError(
+                f"residual: the body's output cannot be added to {what}",
+                stmt.span,
+                expected=f"the body to end in the shape of {what}: {format_shape(skip.shape)}",
+                found=f"body output {format_shape(body_out.shape)}",
+                hint=hint,
+                code="E0410",
+            )
+        out = TensorInfo(body_out.shape, body_out.dtype)
+        self.fill_row(row_index, path, "residual", "residual", stmt.span, ctx.depth, (x,), out, totals)
+        return out, totals
+
+    def projection_hint(self, inp: Shape, out: Shape) -> str | None:
+        if len(inp) == 4 and len(out) == 4 and all(isinstance(d, int) for d in inp[2:] + out[2:]):
+            stride = inp[2] // out[2] if out[2] else 1
+            text = f"conv2d {out[1]} k=1" + (f" s={stride}" if stride > 1 else "") + " bias=false"
+            return text
+        if len(inp) == len(out) and inp[:-1] == out[:-1]:
+            return f"linear {out[-1]}"
+        return None
+
+    def merge(self, stmt: Block, x: TensorInfo, scope: Scope, ctx: Context) -> tuple[TensorInfo, Totals]:
+        kw = stmt.keyword
+        dim_value = 1
+        for i, arg in enumerate(stmt.args):
+            if kw != "concat" or not ((arg.key is None and i == 0) or arg.key == "dim"):
+                raise SpecArgumentError(
+                    f"`{kw}:` takes {'only dim=N' if kw == 'concat' else 'no arguments'}",
+                    arg.span,
+                    found=expr_text(arg.value),
+                    code="E0313",
+                )
+            dim_value = scope.evaluator().eval(arg.value)
+            if isinstance(dim_value, bool) or not isinstance(dim_value, int):
+                raise SpecArgumentError("concat: dim must be an integer", arg.value.span, found=describe(dim_value), code="E0303")
+        path = ctx.child(None)
+        row_index = self.reserve_row()
+        inner = Context(path, ctx.depth + 1)
+        totals = Totals()
+        outputs: list[tuple[TensorInfo, Block]] = []
+        for child in stmt.body:
+            if not isinstance(child, Block) or child.keyword != "branch":
+                span = child.span
+                raise SpecSyntaxError(
+                    f"`{kw}:` holds `branch:` blocks only",
+                    span,
+                    expected="branch: followed by the branch's layers, indented",
+                    found=f"'{getattr(child, 'kind', None) or getattr(child, 'keyword', None) or type(child).__name__.lower()}'",
+                    hint="wrap each path in its own `branch:`; `branch: identity` passes the input through",
+                    code="E0134",
+                )
+            self.no_args(child)
+            br_path = inner.child(None)
+            br_index = self.reserve_row()
+            br_out, br_totals = self.statements(child.body, x, Scope(scope), Context(br_path, ctx.depth + 2))
+            br_out = br_out or x
+            self.fill_row(br_index, br_path, "branch", "branch", child.span, ctx.depth + 1, (x,), br_out, br_totals)
+            totals.add(br_totals)
+            outputs.append((br_out, child))
+        if not outputs:
+            raise SpecSyntaxError(f"`{kw}:` has no branches", stmt.span, code="E0134")
+        if kw == "concat":
+            out = self.concat(stmt, outputs, dim_value)
+        else:
+            out = self.broadcast(stmt, outputs)
+        self.fill_row(row_index, path, kw, stmt.keyword + (f" dim={dim_value}" if kw == "concat" and stmt.args else ""), stmt.span, ctx.depth, (x,), out, totals)
+        return out, totals
+
+    def concat(self, stmt: Block, outputs: list[tuple[TensorInfo, Block]], dim: int) -> TensorInfo:
+        first, _ = outputs[0]
+        rank = first.rank
+        if not -rank <= dim < rank:
+            raise SpecArgumentError(
+                f"concat: dim {dim} is out of range for {rank}-D branch outputs",
+                stmt.args[0].value.span if stmt.args else stmt.span,
+                expected=f"a dim in [{-rank}, {rank - 1}] (dim 0 is the batch)",
+                found=str(dim),
+                code="E0403",
+            )
+        d = dim % rank
+        if d == 0:
+            raise SpecArgumentError("concat along dim 0 (the batch) is not supported", stmt.span, code="E0403")
+        size: Dim = 0
+        for out, branch in outputs:
+            same = out.rank == rank and all(a == b for i, (a, b) in enumerate(zip(out.shape, first.shape)) if i != d)
+            if not same:
+                listing = "; ".join(f"branch {i + 1} (line {b.span.line}): {format_shape(o.shape)}" for i, (o, b) in enumerate(outputs))
+                raise SpecShapeError(
+                    f"concat: branch outputs differ outside dim {dim}",
+                    branch.span,
+                    expected=f"all branches to agree on every dim except {dim}",
+                    found=listing,
+                    code="E0411",
+                )
+            size = size + out.shape[d]
+        shape = list(first.shape)
+        shape[d] = size
+        return TensorInfo(tuple(shape), first.dtype)
+
+    def broadcast(self, stmt: Block, outputs: list[tuple[TensorInfo, Block]]) -> TensorInfo:
+        shape: list[Dim] = list(outputs[0][0].shape)
+        for out, branch in outputs[1:]:
+            other = list(out.shape)
+            rank = max(len(shape), len(other))
+            a = [1] * (rank - len(shape)) + shape
+            b = [1] * (rank - len(other)) + other
+            merged: list[Dim] = []
+            for da, db in zip(a, b):
+                if da == db or db == 1:
+                    merged.append(da)
+                elif da == 1:
+                    merged.append(db)
+                else:
+                    listing = "; ".join(f"branch {i + 1} (line {bb.span.line}): {format_shape(o.shape)}" for i, (o, bb) in enumerate(outputs))
+                    raise SpecShapeError(
+                        f"{stmt.keyword}: branch outputs cannot be broadcast together",
+                        branch.span,
+                        expected="equal sizes, or 1 where a branch broadcasts (PyTorch broadcasting)",
+                        found=listing,
+                        code="E0412",
+                    )
+            shape = merged
+        return TensorInfo(tuple(shape), outputs[0][0].dtype)
+
+    def repeat(self, stmt: Block, x: TensorInfo, scope: Scope, ctx: Context) -> tuple[TensorInfo, Totals]:
+        if len(stmt.args) != 1 or stmt.args[0].key is not None:
+            raise SpecArgumentError(
+                "`repeat` takes one count",
+                stmt.args[1].span if len(stmt.args) > 1 else stmt.span,
+                expected="repeat N:",
+                code="E0313",
+            )
+        count = scope.evaluator().eval(stmt.args[0].value)
+        if isinstance(count, bool) or not isinstance(count, int) or count < 0:
+            raise SpecArgumentError(
+                "repeat count must be a non-negative integer",
+                stmt.args[0].value.span,
+                expected="an integer ≥ 0",
+                found=describe(count),
+                code="E0314",
+            )
+        path = ctx.child(None)
+        row_index = self.reserve_row()
+        inner = Context(path, ctx.depth + 1)
+        totals = Totals()
+        out = x
+        collapsed = 0
+        if count > 0:
+            first_row = len(self.rows)
+            it_ctx = Context(f"{path}.0", ctx.depth + 1)
+            stored_before = set(self.tensors)
+            out1, body_totals = self.statements(stmt.body, x, Scope(scope), it_ctx)
+            out1 = out1 or x
+            stores = set(self.tensors) != stored_before or _stores_tensors(stmt.body)
+            if out1.shape == x.shape and out1.dtype == x.dtype and not stores:
+                collapsed = count
+                for i in range(first_row, len(self.rows)):
+                    self.rows[i] = replace(self.rows[i], repeat=self.rows[i].repeat * count)
+                totals = body_totals.scaled(count)
+                out = out1
+            else:
+                totals.add(body_totals)
+                out = out1
+                for i in range(1, count):
+                    it_ctx = Context(f"{path}.{i}", ctx.depth + 1)
+                    nxt, part = self.statements(stmt.body, out, Scope(scope), it_ctx)
+                    out = nxt or out
+                    totals.add(part)
+        del inner
+        label = f"repeat {count}"
+        self.fill_row(row_index, path, "repeat", label, stmt.span, ctx.depth, (x,), out, totals, collapsed=collapsed)
+        return out, totals
+
+    def from_block(self, stmt: Block, scope: Scope, ctx: Context) -> tuple[TensorInfo, Totals]:
+        assert stmt.name is not None
+        x = self.tensor(stmt.name, stmt.name_span or stmt.span)
+        path = ctx.child(stmt.alias)
+        row_index = self.reserve_row()
+        out, totals = self.statements(stmt.body, x, Scope(scope), Context(path, ctx.depth + 1))
+        out = out or x
+        if stmt.alias is not None:
+            if stmt.alias in self.tensors and any(inp.name == stmt.alias for inp in self.inputs):
+                raise SpecNameError(f"'{stmt.alias}' is an input and cannot be overwritten", stmt.alias_span, code="E0206")
+            self.tensors[stmt.alias] = out
+        label = f"from {stmt.name}" + (f" as {stmt.alias}" if stmt.alias else "")
+        self.fill_row(row_index, path, "from", label, stmt.span, ctx.depth, (x,), out, totals)
+        return out, totals
+
+    # ------------------------------------------------------------------ rows
+    def reserve_row(self) -> int:
+        if len(self.rows) >= MAX_ROWS:
+            raise SpecLimitError(
+                f"the network has more than {MAX_ROWS:,} rows after unrolling",
+                hint="a `repeat` whose body keeps the shape is not unrolled; check repeats that change the shape",
+                code="E0507",
+            )
+        self.rows.append(None)  # type: ignore[arg-type]
+        return len(self.rows) - 1
+
+    def add_row(self, row: LayerRow) -> None:
+        index = self.reserve_row()
+        self.rows[index] = row
+
+    def fill_row(self, index, path, kind, label, span, depth, inputs, out, totals: Totals, collapsed: int = 0) -> None:
+        self.rows[index] = LayerRow(
+            path=path,
+            kind=kind,
+            label=label,
+            line=span.line,
+            col=span.col,
+            depth=depth,
+            is_block=True,
+            input_shapes=tuple(t.shape for t in inputs),
+            output_shape=out.shape,
+            dtype=out.dtype,
+            params=totals.params,
+            trainable_params=totals.trainable,
+            buffers=totals.buffers,
+            macs=totals.macs,
+            collapsed=collapsed,
+        )
+
+    def freeze_rows(self, start: int) -> None:
+        for i in range(start, len(self.rows)):
+            if self.rows[i] is not None:
+                self.rows[i] = replace(self.rows[i], trainable_params=0)
+
+    def warn(self, message: str, span: Span) -> None:
+        self.warnings.append(Diagnostic("warning", "W0401", message, span, self.source))
+
+
+def _stores_tensors(body: tuple[Statement, ...]) -> bool:
+    for stmt in body:
+        if isinstance(stmt, Block):
+            if stmt.keyword == "from" and stmt.alias:
+                return True
+            if _stores_tensors(stmt.body):
+                return True
+    return False
+
+
+__all__ = ["analyze", "MAX_ROWS"]

@@ -1,0 +1,50 @@
+"""The importable entry point: ``nnshape.summarize(spec, batch=..., **bindings)``."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from .analyzer import analyze
+from .errors import SpecArgumentError
+from .parser import parse
+from .source import Source
+from .summary import Summary
+from .tensor import normalize_dtype
+
+
+def load_source(spec: str | os.PathLike | Source) -> Source:
+    """Text or a path: a string with a newline, or one that names no existing file, is spec text."""
+    if isinstance(spec, Source):
+        return spec
+    if isinstance(spec, os.PathLike):
+        return Source.from_path(spec)
+    if "\n" not in spec and spec.strip() and len(spec) < 4096 and Path(spec).is_file():
+        return Source.from_path(spec)
+    return Source("<string>", spec)
+
+
+def summarize(
+    spec: str | os.PathLike | Source,
+    *,
+    batch: int = 1,
+    dtype: str = "float32",
+    bindings: dict[str, Any] | None = None,
+    **named_bindings: Any,
+) -> Summary:
+    """Analyze a spec (text or path) and return its :class:`Summary`.
+
+    Keyword arguments bind names used in the spec, like ``--set`` on the command line:
+    ``summarize("model.nn", L=128)``.
+    """
+    if isinstance(batch, bool) or not isinstance(batch, int) or batch < 1:
+        raise SpecArgumentError("batch must be a positive integer", found=repr(batch), code="E0320")
+    dtype_name = normalize_dtype(dtype)
+    if dtype_name is None:
+        raise SpecArgumentError("unknown dtype", found=repr(dtype), code="E0306")
+    source = load_source(spec)
+    values = dict(bindings or {})
+    values.update(named_bindings)
+    tree = parse(source)
+    return analyze(tree, source, batch=batch, bindings=values, dtype=dtype_name)

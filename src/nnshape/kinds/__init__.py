@@ -1,0 +1,1 @@
+"""Layer kinds: every module here registers its kinds with nnshape.registry.register."""

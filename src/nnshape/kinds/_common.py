@@ -1,0 +1,117 @@
+"""Rules shared by several kinds: sliding-window output sizes and elementwise layers."""
+
+from __future__ import annotations
+
+from ..registry import Arg, Call, Inference, Kind, register
+from ..symbolic import Dim, Poly
+from ..tensor import format_shape
+
+AXES = ("D", "H", "W")
+
+
+def axis_names(ndim: int) -> tuple[str, ...]:
+    return AXES[3 - ndim:] if ndim <= 3 else tuple(f"S{i}" for i in range(ndim))
+
+
+def window_out(
+    call: Call,
+    size: Dim,
+    kernel: Dim,
+    stride: Dim,
+    padding: Dim,
+    dilation: Dim,
+    *,
+    axis: str,
+    ceil_mode: bool = False,
+    padding_arg: str = "padding",
+) -> Dim:
+    """PyTorch's rule floor((size + 2P − D·(K−1) − 1)/S) + 1, with ceil_mode, and a warning
+    when the floor leaves real input rows/columns unread."""
+    span = dilation * (kernel - 1) + 1
+    room = size + 2 * padding - span
+    if isinstance(room, Poly) or isinstance(stride, Poly):
+        if stride == 1 and not ceil_mode:
+            return room + 1
+        sym = room.symbols if isinstance(room, Poly) else stride.symbols
+        call.fail(
+            f"the output size along {axis} needs the value of {', '.join(sym)}",
+            expected="a known size",
+            found=format_shape(call.x.shape),
+            hint=" ".join(f"`--set {s}=...`" for s in sym) + " or `let` it in the spec",
+            code="E0404",
+        )
+    if room < 0:
+        call.fail(
+            f"the window does not fit along {axis}: {size} + 2·{padding} < {span}",
+            arg="kernel_size",
+            expected=f"{axis} + 2·padding ≥ dilation·(kernel−1) + 1 = {span}",
+            found=f"{axis} = {size} in input {format_shape(call.x.shape)}",
+            hint="use a smaller kernel, more padding, or remove a downsampling layer before this one",
+            code="E0405",
+        )
+    if ceil_mode:
+        out = -(-room // stride) + 1
+        # PyTorch: the last window must start inside the input or the left padding
+        if (out - 1) * stride >= size + padding:
+            out -= 1
+        return out
+    out = room // stride + 1
+    dropped = room % stride - padding
+    if dropped > 0:
+        unit = "row" if axis in ("H", "L") else "column" if axis == "W" else "slice"
+        call.warn(
+            f"floor drops {dropped} input {unit}{'s' if dropped > 1 else ''} along {axis}: "
+            f"({size} + 2·{padding} − {span})/{stride} + 1 = {room / stride + 1:g} → {out}",
+            arg="stride",
+        )
+    return out
+
+
+def pad_same(kernel: Dim, dilation: Dim) -> Dim:
+    """Total padding PyTorch adds for padding='same' (stride 1)."""
+    return dilation * (kernel - 1)
+
+
+class Elementwise(Kind):
+    """A layer that keeps the shape and has no parameters (most activations)."""
+
+    accepts_any_rank = True
+
+    def infer(self, call: Call) -> Inference:
+        return Inference(call.x.shape)
+
+
+def elementwise(
+    name: str,
+    twin: str,
+    doc: str,
+    *,
+    aliases: tuple[str, ...] = (),
+    args: tuple[Arg, ...] = (),
+    family: str = "activation",
+    build=None,
+    examples: tuple[str, ...] = (),
+) -> type[Kind]:
+    """Register a shape-preserving, parameter-free kind whose twin is ``torch.nn.<twin>``."""
+
+    def default_build(self, call: Call):
+        import torch.nn as nn
+
+        return getattr(nn, twin)(**{a.name: getattr(call.args, a.name) for a in args})
+
+    cls = type(
+        name.capitalize(),
+        (Elementwise,),
+        {
+            "name": name,
+            "aliases": aliases,
+            "family": family,
+            "doc": doc,
+            "torch_twin": f"torch.nn.{twin}",
+            "args": args,
+            "formulas": ("output shape = input shape", "params = 0", "MACs = 0"),
+            "examples": examples or ("4x8x8 | " + name,),
+            "build": build or default_build,
+        },
+    )
+    return register(cls)

@@ -1,0 +1,53 @@
+"""Dense layers: ``linear``."""
+
+from __future__ import annotations
+
+from ..registry import Arg, Call, Inference, Kind, register
+from ..tensor import numel
+
+
+@register
+class Linear(Kind):
+    name = "linear"
+    aliases = ("fc", "dense")
+    family = "dense"
+    doc = "Fully connected layer on the last dim: y = x·Wᵀ + b."
+    torch_twin = "torch.nn.Linear"
+    args = (
+        Arg("out_features", "int", positional=True, min=1, aliases=("out",), doc="output features"),
+        Arg("bias", "bool", True, doc="learn an additive bias"),
+        Arg("in_features", "int", None, aliases=("in",), min=1, doc="checked against the input's last dim"),
+    )
+    formulas = (
+        "output = input[..., :-1] × out_features",
+        "params = in·out + out (bias)",
+        "MACs = (elements of input / in)·in·out",
+    )
+    examples = ("2 | linear 2", "16 | fc 8 bias=false", "5x12 | linear 7", "3x4x6 | dense 5 in_features=6")
+
+    def infer(self, call: Call) -> Inference:
+        a = call.args
+        if call.x.rank < 2:
+            call.fail("needs at least one feature dim", found=str(call.x.shape), code="E0402")
+        fan_in = call.x.shape[-1]
+        if a.in_features is not None and a.in_features != fan_in:
+            call.fail(
+                f"in_features={a.in_features} does not match the input's last dim",
+                arg="in_features",
+                expected=f"in_features = {fan_in} (the last dim of the input)",
+                found=f"{a.in_features}",
+                hint="in_features is inferred; drop it or fix the layer before",
+                code="E0406",
+            )
+        out = a.out_features
+        rows = numel(call.x.shape[:-1])
+        params = fan_in * out + (out if a.bias else 0)
+        return Inference(call.x.shape[:-1] + (out,), params=params, macs=rows * fan_in * out)
+
+    def rank_hint(self, rank: int) -> str | None:
+        return None
+
+    def build(self, call: Call):
+        import torch.nn as nn
+
+        return nn.Linear(call.x.shape[-1], call.args.out_features, bias=call.args.bias)

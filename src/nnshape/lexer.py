@@ -1,0 +1,176 @@
+"""Turn spec text into logical lines of tokens, each token with its line and column.
+
+Indentation is significant (spaces only). Brackets continue a logical line across
+physical lines, as in Python. ``3x224x224`` is one DIMS token, so shapes and
+asymmetric sizes (``k=3x5``) read naturally.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from .errors import SpecSyntaxError
+from .source import Source, Span
+
+MAX_LINE_CHARS = 100_000
+
+_TOKEN = re.compile(
+    r"""
+    (?P<DIMS>\d+(?:x\d+)+(?![A-Za-z0-9_.]))
+  | (?P<FLOAT>\d[\d_]*\.\d*(?:[eE][+-]?\d+)?|\.\d+(?:[eE][+-]?\d+)?|\d[\d_]*[eE][+-]?\d+)
+  | (?P<INT>\d[\d_]*)
+  | (?P<NAME>[A-Za-z_][A-Za-z0-9_]*)
+  | (?P<STRING>'[^'\n]*'|"[^"\n]*")
+  | (?P<OP>\*\*|//|[=(),:+\-*/%\[\]])
+    """,
+    re.VERBOSE,
+)
+
+
+@dataclass(frozen=True)
+class Token:
+    kind: str  # NAME INT FLOAT DIMS STRING OP
+    text: str
+    span: Span
+    space_before: bool = True
+
+    @property
+    def value(self):
+        if self.kind == "INT":
+            return int(self.text.replace("_", ""))
+        if self.kind == "FLOAT":
+            return float(self.text.replace("_", ""))
+        if self.kind == "DIMS":
+            return tuple(int(part) for part in self.text.split("x"))
+        if self.kind == "STRING":
+            return self.text[1:-1]
+        return self.text
+
+    def is_op(self, *ops: str) -> bool:
+        return self.kind == "OP" and self.text in ops
+
+    def is_name(self, *names: str) -> bool:
+        return self.kind == "NAME" and (not names or self.text.lower() in names)
+
+
+@dataclass(frozen=True)
+class LogicalLine:
+    indent: int
+    tokens: tuple[Token, ...]
+    line: int  # first physical line
+
+    @property
+    def span(self) -> Span:
+        return Span(self.line, self.indent + 1, 1)
+
+
+_OPEN = {"(": ")", "[": "]"}
+
+
+def tokenize(source: Source) -> list[LogicalLine]:
+    """Split the source into logical lines of tokens, checking indentation characters."""
+    result: list[LogicalLine] = []
+    pending: list[Token] = []
+    pending_indent = 0
+    pending_line = 0
+    depth: list[Token] = []
+    for lineno, raw in enumerate(source.lines, start=1):
+        text = raw.rstrip("\r")
+        if len(text) > MAX_LINE_CHARS:
+            raise SpecSyntaxError(
+                f"line {lineno} is too long ({len(text):,} characters)",
+                Span(lineno, 1),
+                expected=f"at most {MAX_LINE_CHARS:,} characters per line",
+                code="E0109",
+            ).with_source(source)
+        pos = 0
+        if not depth:
+            while pos < len(text) and text[pos] == " ":
+                pos += 1
+            if pos < len(text) and text[pos] == "\t":
+                raise SpecSyntaxError(
+                    "tab used for indentation",
+                    Span(lineno, pos + 1),
+                    expected="spaces",
+                    found="a tab character",
+                    hint="indent with spaces only (4 per level is usual)",
+                    code="E0101",
+                ).with_source(source)
+            pending_indent = pos
+            pending_line = lineno
+        line_tokens = _scan(source, text, lineno, pos, depth)
+        pending.extend(line_tokens)
+        if not depth and pending:
+            result.append(LogicalLine(pending_indent, tuple(pending), pending_line))
+            pending = []
+    if depth:
+        opener = depth[-1]
+        raise SpecSyntaxError(
+            f"'{opener.text}' is never closed",
+            opener.span,
+            expected=f"a matching '{_OPEN[opener.text]}'",
+            found="end of file",
+            code="E0102",
+        ).with_source(source)
+    return result
+
+
+def _scan(source: Source, text: str, lineno: int, pos: int, depth: list[Token]) -> list[Token]:
+    tokens: list[Token] = []
+    space = True
+    while pos < len(text):
+        ch = text[pos]
+        if ch in " \t":
+            pos += 1
+            space = True
+            continue
+        if ch == "#":
+            break
+        match = _TOKEN.match(text, pos)
+        if match is None or match.end() == pos:
+            raise _bad_character(source, text, lineno, pos)
+        kind = match.lastgroup
+        token = Token(kind, match.group(), Span(lineno, pos + 1, match.end() - pos), space)
+        if kind == "OP" and token.text in _OPEN:
+            depth.append(token)
+        elif kind == "OP" and token.text in (")", "]"):
+            if not depth or _OPEN[depth[-1].text] != token.text:
+                raise SpecSyntaxError(
+                    f"unmatched '{token.text}'",
+                    token.span,
+                    expected="an expression or the end of the line",
+                    found=f"'{token.text}'",
+                    code="E0102",
+                ).with_source(source)
+            depth.pop()
+        tokens.append(token)
+        pos = match.end()
+        space = False
+    return tokens
+
+
+def _bad_character(source: Source, text: str, lineno: int, pos: int) -> SpecSyntaxError:
+    ch = text[pos]
+    if ch in "'\"":
+        return SpecSyntaxError(
+            "string is never closed",
+            Span(lineno, pos + 1),
+            expected=f"a closing {ch} on the same line",
+            found="end of line",
+            code="E0103",
+        ).with_source(source)
+    shown = repr(ch) if ch.isprintable() else f"U+{ord(ch):04X}"
+    hint = None
+    if ch in "{}<>;!@$&|^~`\\":
+        hint = "specs use `KIND args key=value`, blocks end with ':' and nest by indentation"
+    if ch.isalpha() or ch.isdigit():  # a non-ASCII letter or digit
+        hint = "names use ASCII letters, digits and '_'"
+    return SpecSyntaxError(
+        f"unexpected character {shown}",
+        Span(lineno, pos + 1),
+        expected="a name, number, string, shape such as 3x224x224, or one of = ( ) , : + - * / // % **",
+        found=shown,
+        hint=hint,
+        code="E0104",
+    ).with_source(source)

@@ -1,0 +1,501 @@
+"""Parse logical lines into the syntax tree (`syntax.Spec`).
+
+Layer arguments are separated by spaces, so an argument is an expression whose binary
+``+``/``-`` continues only when the operator is not written like a sign: ``d * 4`` and
+``d*4`` are one argument, ``0 2 -1`` are three. Inside brackets, spaces do not matter.
+"""
+
+from __future__ import annotations
+
+from .errors import SpecLimitError, SpecSyntaxError
+from .lexer import LogicalLine, Token, tokenize
+from .source import Source, Span
+from .syntax import (
+    BLOCK_KEYWORDS,
+    Argument,
+    Binary,
+    Block,
+    Const,
+    Def,
+    Dims,
+    Expr,
+    Input,
+    Layer,
+    Let,
+    Name,
+    Output,
+    Param,
+    Spec,
+    Statement,
+    TupleExpr,
+    Unary,
+)
+
+MAX_NESTING = 64
+MAX_EXPR_DEPTH = 100
+STATEMENT_KEYWORDS = ("input", "let", "output", "def") + BLOCK_KEYWORDS
+_LITERALS = {"true": True, "false": False, "none": None}
+
+
+def parse(source: Source) -> Spec:
+    """Parse a whole spec. Raises SpecSyntaxError (with the source attached) on bad input."""
+    lines = tokenize(source)
+    try:
+        statements, index = _Parser(source, lines).block(0, 0, 0)
+    except SpecSyntaxError as err:
+        raise err.with_source(source) from None
+    return Spec(tuple(statements))
+
+
+class _Parser:
+    def __init__(self, source: Source, lines: list[LogicalLine]):
+        self.source = source
+        self.lines = lines
+
+    # ------------------------------------------------------------------ layout
+    def block(self, index: int, indent: int, depth: int) -> tuple[list[Statement], int]:
+        if depth > MAX_NESTING:
+            raise SpecLimitError(
+                f"blocks are nested more than {MAX_NESTING} levels deep",
+                self.lines[index].span,
+                hint="flatten the structure or use `def` and `repeat`",
+                code="E0501",
+            )
+        statements: list[Statement] = []
+        while index < len(self.lines):
+            line = self.lines[index]
+            if line.indent < indent:
+                break
+            if line.indent > indent:
+                raise SpecSyntaxError(
+                    "unexpected indent",
+                    Span(line.line, 1, line.indent),
+                    expected=f"{indent} spaces of indentation",
+                    found=f"{line.indent} spaces",
+                    hint="only the body of a block (a line ending with ':') is indented",
+                    code="E0105",
+                )
+            statement, index = self.statement(index, depth)
+            statements.append(statement)
+        return statements, index
+
+    def body(self, header: LogicalLine, index: int, depth: int, what: str) -> tuple[list[Statement], int]:
+        if index >= len(self.lines) or self.lines[index].indent <= header.indent:
+            found = "end of file" if index >= len(self.lines) else f"'{self.lines[index].tokens[0].text}' at the same indentation"
+            raise SpecSyntaxError(
+                f"expected an indented block after '{what}:'",
+                header.tokens[-1].span,
+                expected="the block's statements on the following lines, indented further",
+                found=found,
+                code="E0106",
+            )
+        indent = self.lines[index].indent
+        statements, index = self.block(index, indent, depth + 1)
+        if index < len(self.lines):
+            nxt = self.lines[index]
+            if header.indent < nxt.indent < indent:
+                raise SpecSyntaxError(
+                    "unindent does not match any outer indentation level",
+                    Span(nxt.line, 1, nxt.indent),
+                    expected=f"{header.indent} or {indent} spaces",
+                    found=f"{nxt.indent} spaces",
+                    code="E0107",
+                )
+        return statements, index
+
+    # ------------------------------------------------------------------ statements
+    def statement(self, index: int, depth: int) -> tuple[Statement, int]:
+        line = self.lines[index]
+        tokens = list(line.tokens)
+        first = tokens[0]
+        if first.kind != "NAME":
+            raise SpecSyntaxError(
+                "a statement must start with a layer kind or a keyword",
+                first.span,
+                expected="a layer kind (conv2d, linear, ...) or input, let, def, residual, repeat, ...",
+                found=f"'{first.text}'",
+                code="E0110",
+            )
+        colon = next((i for i, tok in enumerate(tokens) if tok.is_op(":") and _top_level(tokens, i)), None)
+        word = first.text.lower()
+        if word == "def":
+            return self.definition(line, index, depth, colon)
+        if colon is not None:
+            return self.block_statement(line, index, depth, colon)
+        if word in BLOCK_KEYWORDS and not (len(tokens) > 1 and tokens[1].is_op("=")):
+            raise SpecSyntaxError(
+                f"'{word}' starts a block and needs a ':'",
+                tokens[-1].span,
+                expected=f"'{first.text} ...:' followed by an indented body",
+                found="end of line",
+                hint=f"write `{' '.join(t.text for t in tokens)}:`",
+                code="E0111",
+            )
+        stream = _Stream(tokens[1:], line)
+        if word == "input":
+            return self.input(first, stream), index + 1
+        if word == "let":
+            return self.let(first, stream), index + 1
+        if word == "output":
+            names = []
+            while not stream.done:
+                tok = stream.expect_name("a tensor name")
+                names.append(Name(tok.text, tok.span))
+            if not names:
+                raise stream.error("the name of the tensor to output", "output NAME")
+            return Output(tuple(names), first.span), index + 1
+        return Layer(first.text.lower(), self.arguments(stream), first.span), index + 1
+
+    def input(self, first: Token, stream: _Stream) -> Input:
+        name = None
+        toks = stream.tokens
+        if len(toks) >= 2 and toks[0].kind == "NAME" and not toks[1].is_op("=") and toks[0].text.lower() not in _LITERALS:
+            name = stream.next().text
+        if stream.done or (stream.peek().kind == "NAME" and stream.peek_is_op(1, "=")):
+            raise stream.error("the input's shape, e.g. 3x224x224 or (L, 768)", "input [NAME] SHAPE [dtype=...]")
+        shape = stream.argument_expr()
+        args = self.arguments(stream, keywords_only=True)
+        return Input(name, shape, args, first.span)
+
+    def let(self, first: Token, stream: _Stream) -> Let:
+        name = stream.expect_name("a constant name")
+        if stream.done or not stream.peek().is_op("="):
+            raise stream.error("'=' after the name", "let NAME = EXPRESSION")
+        stream.next()
+        if stream.done:
+            raise stream.error("an expression", "let NAME = EXPRESSION")
+        value = stream.free_expr()
+        stream.expect_end()
+        return Let(name.text, value, first.span)
+
+    def arguments(self, stream: _Stream, keywords_only: bool = False) -> tuple[Argument, ...]:
+        args: list[Argument] = []
+        while not stream.done:
+            tok = stream.peek()
+            if tok.kind == "NAME" and stream.peek_is_op(1, "="):
+                stream.next()
+                stream.next()
+                if stream.done:
+                    raise stream.error(f"a value for '{tok.text}'", f"{tok.text}=VALUE")
+                value = stream.argument_expr()
+                args.append(Argument(tok.text.lower(), value, tok.span, tok.span))
+            else:
+                if keywords_only:
+                    raise SpecSyntaxError(
+                        "unexpected positional argument",
+                        tok.span,
+                        expected="key=value arguments (e.g. dtype=int64)",
+                        found=f"'{tok.text}'",
+                        code="E0112",
+                    )
+                if tok.is_op("="):
+                    raise SpecSyntaxError(
+                        "unexpected '='",
+                        tok.span,
+                        expected="key=value with a name as the key",
+                        found="'='",
+                        code="E0112",
+                    )
+                value = stream.argument_expr()
+                args.append(Argument(None, value, tok.span))
+        return tuple(args)
+
+    def block_statement(self, line: LogicalLine, index: int, depth: int, colon: int) -> tuple[Statement, int]:
+        tokens = list(line.tokens)
+        first = tokens[0]
+        word = first.text.lower()
+        if word not in BLOCK_KEYWORDS:
+            from .suggest import did_you_mean
+
+            raise SpecSyntaxError(
+                f"'{first.text}' is not a block keyword",
+                first.span,
+                expected="one of " + ", ".join(f"{kw}:" for kw in BLOCK_KEYWORDS) + " or def NAME(...):",
+                found=f"'{first.text} ...:'",
+                hint=did_you_mean(word, BLOCK_KEYWORDS + ("def",))
+                or "layers take no ':'; remove it, or indent the lines under a block keyword",
+                code="E0113",
+            )
+        header = _Stream(tokens[1:colon], line)
+        name = alias = None
+        name_span = alias_span = None
+        args: tuple[Argument, ...] = ()
+        if word == "block":
+            tok = header.expect_name("the block's name")
+            name, name_span = tok.text, tok.span
+            header.expect_end()
+        elif word == "from":
+            tok = header.expect_name("the name of an input or stored tensor")
+            name, name_span = tok.text, tok.span
+            if not header.done:
+                kw = header.next()
+                if not kw.is_name("as"):
+                    raise SpecSyntaxError(
+                        f"unexpected '{kw.text}'",
+                        kw.span,
+                        expected="'as NAME' or ':'",
+                        found=f"'{kw.text}'",
+                        code="E0114",
+                    )
+                tok = header.expect_name("the name to store the result under")
+                alias, alias_span = tok.text, tok.span
+            header.expect_end()
+        else:
+            args = self.arguments(header)
+        rest = tokens[colon + 1:]
+        if rest:
+            inline = LogicalLine(rest[0].span.col - 1, tuple(rest), line.line)
+            if rest[0].is_name(*BLOCK_KEYWORDS) and any(t.is_op(":") for t in rest):
+                raise SpecSyntaxError(
+                    "only a single layer may follow ':' on the same line",
+                    rest[0].span,
+                    expected="the nested block on its own, indented line",
+                    code="E0115",
+                )
+            sub = _Parser(self.source, [inline])
+            statement, _ = sub.statement(0, depth + 1)
+            body = [statement]
+            index += 1
+            if index < len(self.lines) and self.lines[index].indent > line.indent:
+                raise SpecSyntaxError(
+                    "unexpected indent",
+                    Span(self.lines[index].line, 1, self.lines[index].indent),
+                    expected="no indented body after an inline one",
+                    hint=f"put the first statement of '{word}:' on its own line too",
+                    code="E0105",
+                )
+        else:
+            body, index = self.body(line, index + 1, depth, word)
+        span = Span(first.span.line, first.span.col, len(first.text))
+        return Block(word, args, tuple(body), span, name, name_span, alias, alias_span), index
+
+    def definition(self, line: LogicalLine, index: int, depth: int, colon: int | None) -> tuple[Statement, int]:
+        tokens = list(line.tokens)
+        stream = _Stream(tokens[1:colon] if colon is not None else tokens[1:], line)
+        name = stream.expect_name("the def's name")
+        if stream.done or not stream.peek().is_op("("):
+            raise stream.error("'(' and the parameter list, e.g. def block(ch, stride=1):", "def NAME(PARAMS):")
+        stream.next()
+        params: list[Param] = []
+        seen: set[str] = set()
+        while True:
+            if stream.done:
+                raise stream.error("')'", "def NAME(PARAMS):")
+            if stream.peek().is_op(")"):
+                stream.next()
+                break
+            ptok = stream.expect_name("a parameter name")
+            if ptok.text in seen:
+                raise SpecSyntaxError(f"parameter '{ptok.text}' is listed twice", ptok.span, code="E0116")
+            seen.add(ptok.text)
+            default = None
+            if not stream.done and stream.peek().is_op("="):
+                stream.next()
+                default = stream.free_expr()
+            elif any(p.default is not None for p in params):
+                raise SpecSyntaxError(
+                    f"parameter '{ptok.text}' without a default follows one with a default",
+                    ptok.span,
+                    hint="put parameters with defaults last, as in Python",
+                    code="E0116",
+                )
+            params.append(Param(ptok.text, default, ptok.span))
+            if not stream.done and stream.peek().is_op(","):
+                stream.next()
+        stream.expect_end()
+        if colon is None:
+            raise SpecSyntaxError(
+                "'def' needs a ':' and an indented body",
+                tokens[-1].span,
+                expected=f"def {name.text}(...):",
+                found="end of line",
+                code="E0111",
+            )
+        if colon != len(tokens) - 1:
+            raise SpecSyntaxError(
+                "a def's body goes on the following, indented lines",
+                tokens[colon + 1].span,
+                code="E0115",
+            )
+        body, index = self.body(line, index + 1, depth, f"def {name.text}(...)")
+        return Def(name.text.lower(), tuple(params), tuple(body), name.span), index
+
+
+def _top_level(tokens: list[Token], index: int) -> bool:
+    depth = 0
+    for tok in tokens[:index]:
+        if tok.is_op("(", "["):
+            depth += 1
+        elif tok.is_op(")", "]"):
+            depth -= 1
+    return depth == 0
+
+
+class _Stream:
+    """A cursor over one line's tokens with the expression grammar."""
+
+    def __init__(self, tokens: list[Token], line: LogicalLine):
+        self.tokens = tokens
+        self.pos = 0
+        self.line = line
+        self.depth = 0
+
+    @property
+    def done(self) -> bool:
+        return self.pos >= len(self.tokens)
+
+    def peek(self, offset: int = 0) -> Token:
+        return self.tokens[self.pos + offset]
+
+    def peek_is_op(self, offset: int, op: str) -> bool:
+        i = self.pos + offset
+        return i < len(self.tokens) and self.tokens[i].is_op(op)
+
+    def next(self) -> Token:
+        tok = self.tokens[self.pos]
+        self.pos += 1
+        return tok
+
+    def end_span(self) -> Span:
+        if self.tokens:
+            last = self.tokens[min(self.pos, len(self.tokens)) - 1] if self.pos else self.tokens[0]
+            if self.done:
+                return Span(last.span.line, last.span.col + last.span.length, 1)
+            return self.peek().span
+        return Span(self.line.line, self.line.indent + 1 + len(self.line.tokens[0].text), 1)
+
+    def error(self, expected: str, form: str | None = None) -> SpecSyntaxError:
+        found = "end of line" if self.done else f"'{self.peek().text}'"
+        return SpecSyntaxError(
+            f"expected {expected}",
+            self.end_span(),
+            expected=expected,
+            found=found,
+            hint=f"the form is `{form}`" if form else None,
+            code="E0120",
+        )
+
+    def expect_name(self, what: str) -> Token:
+        if self.done or self.peek().kind != "NAME":
+            raise self.error(what)
+        return self.next()
+
+    def expect_end(self) -> None:
+        if not self.done:
+            tok = self.peek()
+            raise SpecSyntaxError(
+                f"unexpected '{tok.text}'",
+                tok.span,
+                expected="end of the statement",
+                found=f"'{tok.text}'",
+                code="E0121",
+            )
+
+    # ------------------------------------------------------------------ expressions
+    def argument_expr(self) -> Expr:
+        """An expression that ends at a space-separated sign (`0 2 -1`) or at `key=`."""
+        return self._sum(free=False)
+
+    def free_expr(self) -> Expr:
+        return self._sum(free=True)
+
+    def _sum(self, free: bool) -> Expr:
+        left = self._product(free)
+        while not self.done and self.peek().is_op("+", "-"):
+            op = self.peek()
+            if not free and self.depth == 0 and op.space_before and self.pos + 1 < len(self.tokens) and not self.peek(1).space_before:
+                break  # `2 -1`: a new, negative argument
+            self.next()
+            right = self._product(free)
+            left = Binary(op.text, left, right, _join(left, right))
+        return left
+
+    def _product(self, free: bool) -> Expr:
+        left = self._unary(free)
+        while not self.done and self.peek().is_op("*", "/", "//", "%"):
+            op = self.next()
+            right = self._unary(free)
+            left = Binary(op.text, left, right, _join(left, right))
+        return left
+
+    def _unary(self, free: bool) -> Expr:
+        if not self.done and self.peek().is_op("-", "+"):
+            op = self.next()
+            operand = self._unary(free)
+            return Unary(op.text, operand, Span(op.span.line, op.span.col, _end(operand) - op.span.col))
+        return self._power(free)
+
+    def _power(self, free: bool) -> Expr:
+        base = self._atom()
+        if not self.done and self.peek().is_op("**"):
+            self.next()
+            exponent = self._unary(free)
+            return Binary("**", base, exponent, _join(base, exponent))
+        return base
+
+    def _atom(self) -> Expr:
+        if self.done:
+            raise self.error("a value (number, name, string, shape or '(')")
+        tok = self.next()
+        if tok.kind == "INT" or tok.kind == "FLOAT" or tok.kind == "STRING":
+            return Const(tok.value, tok.span)
+        if tok.kind == "DIMS":
+            return Dims(tok.value, tok.span)
+        if tok.kind == "NAME":
+            lowered = tok.text.lower()
+            if lowered in _LITERALS:
+                return Const(_LITERALS[lowered], tok.span)
+            return Name(tok.text, tok.span)
+        if tok.is_op("(", "["):
+            closer = ")" if tok.text == "(" else "]"
+            self.depth += 1
+            if self.depth > MAX_EXPR_DEPTH:
+                raise SpecLimitError(
+                    f"expression nested more than {MAX_EXPR_DEPTH} brackets deep", tok.span, code="E0502"
+                )
+            items: list[Expr] = []
+            trailing_comma = False
+            while True:
+                if self.done:
+                    raise self.error(f"'{closer}'")
+                if self.peek().is_op(closer):
+                    end = self.next()
+                    break
+                items.append(self._sum(free=True))
+                trailing_comma = False
+                if not self.done and self.peek().is_op(","):
+                    self.next()
+                    trailing_comma = True
+                elif not self.done and not self.peek().is_op(closer):
+                    bad = self.peek()
+                    raise SpecSyntaxError(
+                        f"unexpected '{bad.text}' inside brackets",
+                        bad.span,
+                        expected=f"',' or '{closer}'",
+                        found=f"'{bad.text}'",
+                        code="E0122",
+                    )
+            self.depth -= 1
+            span = Span(tok.span.line, tok.span.col, max(1, end.span.col + 1 - tok.span.col)) if end.span.line == tok.span.line else tok.span
+            if closer == ")" and len(items) == 1 and not trailing_comma:
+                return items[0]
+            if not items:
+                raise SpecSyntaxError("empty brackets", tok.span, expected="at least one value", code="E0122")
+            return TupleExpr(tuple(items), span)
+        raise SpecSyntaxError(
+            f"unexpected '{tok.text}'",
+            tok.span,
+            expected="a value (number, name, string, shape or '(')",
+            found=f"'{tok.text}'",
+            code="E0123",
+        )
+
+
+def _end(expr: Expr) -> int:
+    return expr.span.col + expr.span.length
+
+
+def _join(left: Expr, right: Expr) -> Span:
+    if left.span.line != right.span.line:
+        return left.span
+    return Span(left.span.line, left.span.col, max(1, _end(right) - left.span.col))

@@ -1,0 +1,398 @@
+"""The layer catalogue: every kind registered by name, each defined in one place.
+
+A kind is a subclass of :class:`Kind` decorated with :func:`register`. It declares its
+arguments (:class:`Arg`), documents itself, and implements two methods:
+
+* ``infer(call) -> Inference``: the shape, parameter, buffer and MAC rules, pure Python;
+* ``build(call) -> torch.nn.Module``: its PyTorch twin, importing torch only when called.
+
+The twin's ``forward`` takes the main input, then one tensor per ``tensor`` argument that is
+set (``kv=memory``), in the order the arguments are declared, and returns one tensor.
+``examples`` are small spec snippets the test-suite runs through both ``infer`` and ``build``.
+"""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, NoReturn
+
+from .errors import SpecArgumentError, SpecNameError, SpecShapeError
+from .source import Span
+from .suggest import did_you_mean
+from .symbolic import Dim, NeedsValue, Poly
+from .tensor import Shape, TensorInfo, format_shape
+from .values import describe, type_name
+
+REQUIRED = object()
+
+ARG_TYPES = ("int", "float", "bool", "str", "size", "padding", "shape", "ints", "tensor", "any", "number")
+
+
+@dataclass(frozen=True)
+class Arg:
+    """One argument of a kind. ``name`` is PyTorch's; ``aliases`` are the short forms."""
+
+    name: str
+    type: str
+    default: Any = REQUIRED
+    aliases: tuple[str, ...] = ()
+    positional: bool = False
+    variadic: bool = False
+    min: float | None = None
+    max: float | None = None
+    choices: tuple[str, ...] = ()
+    nullable: bool = False
+    doc: str = ""
+
+    @property
+    def required(self) -> bool:
+        return self.default is REQUIRED
+
+    @property
+    def keys(self) -> tuple[str, ...]:
+        return (self.name,) + self.aliases
+
+    @property
+    def short(self) -> str:
+        return min(self.keys, key=len)
+
+
+@dataclass(frozen=True)
+class Inference:
+    """What a layer does to one input: output shape (batch first) and its costs."""
+
+    shape: Shape
+    params: Dim = 0
+    buffers: Dim = 0
+    macs: Dim = 0
+    dtype: str | None = None  # None: float input keeps its dtype, integer input becomes float32
+    details: tuple[tuple[str, str], ...] = ()  # shown in the kernel/stride column
+
+
+class Args:
+    """Resolved argument values, read as attributes (``args.kernel_size``)."""
+
+    def __init__(self, values: dict[str, Any], given: frozenset[str]):
+        self._values = values
+        self._given = given
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return self.__dict__["_values"][name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+    def given(self, name: str) -> bool:
+        """True if the spec wrote this argument (rather than taking its default)."""
+        return name in self._given
+
+    def items(self):
+        return self._values.items()
+
+    def as_dict(self) -> dict[str, Any]:
+        return dict(self._values)
+
+
+@dataclass
+class Call:
+    """One use of a kind: resolved arguments, the incoming tensor(s) and where it was written."""
+
+    kind: "Kind"
+    args: Args
+    x: TensorInfo
+    span: Span
+    arg_spans: dict[str, Span] = field(default_factory=dict)
+    tensors: dict[str, TensorInfo] = field(default_factory=dict)  # tensor-typed args, by arg name
+    warnings: list[tuple[str, Span]] = field(default_factory=list)
+
+    @property
+    def extra_inputs(self) -> tuple[TensorInfo, ...]:
+        return tuple(self.tensors[a.name] for a in self.kind.args if a.type == "tensor" and a.name in self.tensors)
+
+    def span_of(self, arg: str | None) -> Span:
+        return self.arg_spans.get(arg, self.span) if arg else self.span
+
+    def fail(
+        self,
+        message: str,
+        *,
+        arg: str | None = None,
+        expected: str | None = None,
+        found: str | None = None,
+        hint: str | None = None,
+        code: str = "E0401",
+        shape_error: bool = True,
+    ) -> NoReturn:
+        cls = SpecShapeError if shape_error else SpecArgumentError
+        raise cls(f"{self.kind.name}: {message}", self.span_of(arg), expected=expected, found=found, hint=hint, code=code)
+
+    def bad_arg(self, arg: str, message: str, *, expected: str | None = None, hint: str | None = None) -> NoReturn:
+        value = self.args.as_dict().get(arg)
+        self.fail(message, arg=arg, expected=expected, found=describe(value), hint=hint, code="E0303", shape_error=False)
+
+    def warn(self, message: str, arg: str | None = None) -> None:
+        self.warnings.append((f"{self.kind.name}: {message}", self.span_of(arg)))
+
+    def expect_rank(self, *ranks: int, layout: str) -> None:
+        """Fail unless the input (batch included) has one of ``ranks`` dimensions."""
+        if self.x.rank not in ranks:
+            wanted = " or ".join(f"{r}-D" for r in ranks)
+            self.fail(
+                f"expects a {wanted} input ({layout}), found a {self.x.rank}-D tensor",
+                expected=f"shape {layout}",
+                found=format_shape(self.x.shape),
+                hint=self.kind.rank_hint(self.x.rank),
+                code="E0402",
+            )
+
+    def dim_index(self, dim: int, arg: str, rank: int | None = None, extra: int = 0) -> int:
+        """Normalize a PyTorch dim index (negative from the end) against the input's rank."""
+        rank = self.x.rank if rank is None else rank
+        size = rank + extra
+        if not -size <= dim < size:
+            self.fail(
+                f"dim {dim} is out of range for a {rank}-D input",
+                arg=arg,
+                expected=f"a dim in [{-size}, {size - 1}] (dim 0 is the batch)",
+                found=f"{dim} for shape {format_shape(self.x.shape)}",
+                code="E0403",
+                shape_error=False,
+            )
+        return dim % size
+
+    def concrete(self, value: Dim, what: str) -> int:
+        """The integer value of a size, or a located error naming the symbol to bind."""
+        if isinstance(value, Poly):
+            syms = value.symbols
+            self.fail(
+                f"{what} needs the value of {', '.join(syms)}",
+                expected="a known size",
+                found=str(value),
+                hint=" ".join(f"`--set {s}=...`" for s in syms) + " or `let` it in the spec",
+                code="E0404",
+            )
+        return value
+
+
+class Kind:
+    """Base class of every layer kind. Subclasses set the class attributes and the two rules."""
+
+    name: ClassVar[str]
+    aliases: ClassVar[tuple[str, ...]] = ()
+    family: ClassVar[str] = "other"
+    doc: ClassVar[str] = ""
+    torch_twin: ClassVar[str] = ""
+    args: ClassVar[tuple[Arg, ...]] = ()
+    formulas: ClassVar[tuple[str, ...]] = ()
+    examples: ClassVar[tuple[str, ...]] = ()
+
+    def infer(self, call: Call) -> Inference:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def build(self, call: Call):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def rank_hint(self, rank: int) -> str | None:
+        return None
+
+    def arg(self, key: str) -> Arg | None:
+        key = key.lower()
+        for spec in self.args:
+            if key in spec.keys:
+                return spec
+        return None
+
+
+_REGISTRY: dict[str, Kind] = {}
+_NAMES: dict[str, Kind] = {}
+_LOADED = False
+
+
+def register(cls: type[Kind]) -> type[Kind]:
+    """Class decorator: add a kind (and its aliases) to the catalogue."""
+    kind = cls()
+    for key in (cls.name,) + cls.aliases:
+        if key in _NAMES and _NAMES[key] is not kind:
+            raise ValueError(f"layer kind name '{key}' registered twice")
+        _NAMES[key] = kind
+    _REGISTRY[cls.name] = kind
+    return cls
+
+
+def _load() -> None:
+    global _LOADED
+    if _LOADED:
+        return
+    _LOADED = True
+    from . import kinds
+
+    for info in pkgutil.iter_modules(kinds.__path__):
+        if not info.name.startswith("_"):
+            importlib.import_module(f"{kinds.__name__}.{info.name}")
+
+
+def all_kinds() -> list[Kind]:
+    _load()
+    return [_REGISTRY[name] for name in sorted(_REGISTRY)]
+
+
+def all_names() -> list[str]:
+    _load()
+    return sorted(_NAMES)
+
+
+def find(name: str) -> Kind | None:
+    _load()
+    return _NAMES.get(name.lower())
+
+
+def get(name: str) -> Kind:
+    kind = find(name)
+    if kind is None:
+        raise SpecNameError(f"unknown layer kind '{name}'", hint=did_you_mean(name, all_names()), code="E0202")
+    return kind
+
+
+# ----------------------------------------------------------------------------- argument coercion
+
+_COMPACT = re.compile(r"^([a-z])(\d+)$")
+
+
+def compact_split(word: str) -> tuple[str, int] | None:
+    """``k3`` -> ("k", 3): the lecture notes' compact form of a single-letter key."""
+    match = _COMPACT.match(word.lower())
+    if not match:
+        return None
+    return match.group(1), int(match.group(2))
+
+
+def coerce(kind: Kind, spec: Arg, value: Any, span: Span, ndim: int | None = None) -> Any:
+    """Check and normalize one argument value, or raise a located SpecArgumentError."""
+
+    def fail(expected: str, hint: str | None = None) -> NoReturn:
+        raise SpecArgumentError(
+            f"{kind.name}: invalid value for '{spec.name}'",
+            span,
+            expected=expected,
+            found=f"{describe(value)} ({type_name(value)})",
+            hint=hint,
+            code="E0303",
+        )
+
+    if value is None:
+        if spec.nullable or spec.default is None:
+            return None
+        fail(_expected_text(spec, ndim))
+    t = spec.type
+    if t == "any":
+        return value
+    if t == "int":
+        if isinstance(value, float) and value.is_integer():
+            value = int(value)
+        if isinstance(value, bool) or not isinstance(value, (int, Poly)):
+            fail(_expected_text(spec, ndim))
+        _check_range(spec, value, fail, ndim)
+        return value
+    if t in ("float", "number"):
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            fail(_expected_text(spec, ndim))
+        _check_range(spec, value, fail, ndim)
+        return float(value) if t == "float" else value
+    if t == "bool":
+        if isinstance(value, int) and not isinstance(value, bool) and value in (0, 1):
+            return bool(value)
+        if not isinstance(value, bool):
+            fail("true or false")
+        return value
+    if t == "str":
+        if not isinstance(value, str):
+            fail(_expected_text(spec, ndim))
+        if spec.choices:
+            lowered = value.lower()
+            if lowered not in spec.choices:
+                fail(_expected_text(spec, ndim), did_you_mean(lowered, spec.choices))
+            return lowered
+        return value
+    if t in ("size", "padding"):
+        if t == "padding" and isinstance(value, str):
+            lowered = value.lower()
+            if lowered in ("same", "valid"):
+                return lowered
+            fail(_expected_text(spec, ndim), did_you_mean(lowered, ("same", "valid")))
+        items = value if isinstance(value, tuple) else (value,) * (ndim or 1)
+        if ndim is not None and len(items) != ndim:
+            fail(_expected_text(spec, ndim))
+        for item in items:
+            if isinstance(item, bool) or not isinstance(item, (int, Poly)):
+                fail(_expected_text(spec, ndim))
+            _check_range(spec, item, fail, ndim)
+        return tuple(items)
+    if t in ("shape", "ints"):
+        items = value if isinstance(value, tuple) else (value,)
+        flat: list = []
+        for item in items:
+            if isinstance(item, tuple):  # `reshape 4x4 16` style: nested tuples flatten
+                flat.extend(item)
+            else:
+                flat.append(item)
+        for item in flat:
+            if isinstance(item, bool) or not isinstance(item, (int, Poly)):
+                fail(_expected_text(spec, ndim))
+            _check_range(spec, item, fail, ndim)
+        return tuple(flat)
+    raise TypeError(f"unknown argument type {t!r}")  # pragma: no cover - a kind definition bug
+
+
+def _check_range(spec: Arg, value, fail: Callable, ndim) -> None:
+    if isinstance(value, Poly):
+        return
+    if spec.min is not None and value < spec.min:
+        fail(_expected_text(spec, ndim))
+    if spec.max is not None and value > spec.max:
+        fail(_expected_text(spec, ndim))
+
+
+def _expected_text(spec: Arg, ndim: int | None) -> str:
+    t = spec.type
+    rng = ""
+    if spec.min is not None and spec.max is not None:
+        rng = f" in [{_num(spec.min)}, {_num(spec.max)}]"
+    elif spec.min is not None:
+        rng = " ≥ " + _num(spec.min) if spec.min not in (0, 1) else (" ≥ 0" if spec.min == 0 else " ≥ 1")
+    elif spec.max is not None:
+        rng = f" ≤ {_num(spec.max)}"
+    none = " or none" if spec.nullable else ""
+    if t == "int":
+        return f"an integer{rng}{none}"
+    if t in ("float", "number"):
+        return f"a number{rng}{none}"
+    if t == "bool":
+        return "true or false"
+    if t == "str":
+        if spec.choices:
+            return "one of " + ", ".join(f"'{c}'" for c in spec.choices)
+        return "a quoted string"
+    if t == "size":
+        n = ndim or 1
+        example = "x".join(["3"] * n)
+        return f"an integer{rng} or {n} of them (e.g. {example})" if n > 1 else f"an integer{rng}"
+    if t == "padding":
+        n = ndim or 1
+        return f"an integer{rng}, {n} of them, 'same' or 'valid'"
+    if t in ("shape", "ints"):
+        return f"integers{rng} (e.g. 16x5x5 or (16, 5, 5))"
+    return spec.type
+
+
+def _num(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() else str(value)
+
+
+def format_default(spec: Arg) -> str:
+    if spec.required:
+        return "required"
+    return describe(spec.default)

@@ -1,0 +1,152 @@
+"""The result of analysis: plain frozen data that renderers and callers read.
+
+Each row's numbers are for one instance of that row; ``repeat`` says how many instances the
+network has (a collapsed ``repeat N:`` lists its body once with ``repeat = N``). Network totals
+are therefore the sum over leaf rows of ``value × repeat``, and a block row's numbers are the
+totals of one instance of its body.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from .errors import Diagnostic
+from .symbolic import Dim, to_json
+from .tensor import DTYPE_BYTES, Shape
+
+SCHEMA = "nnshape.summary/1"
+CONVENTIONS = (
+    "output size floor((H + 2P − D·(K−1) − 1)/S) + 1 (ceil with ceil_mode); "
+    "params = learnable tensors counted once, buffers apart; "
+    "MACs = multiply-accumulates of conv, linear, matmul, attention (QKᵀ, AV) and recurrent gates, bias excluded; "
+    "FLOPs = 2 × MACs (as torch.utils.flop_counter counts them); "
+    "memory in decimal units (1 MB = 10⁶ bytes)"
+)
+
+
+@dataclass(frozen=True)
+class LayerRow:
+    path: str
+    kind: str  # a layer kind, a block keyword, or "call" for a def call
+    label: str  # the statement as written, e.g. "conv2d 64 k=7 s=2 p=3"
+    line: int
+    col: int
+    depth: int
+    is_block: bool
+    input_shapes: tuple[Shape, ...]
+    output_shape: Shape
+    dtype: str
+    params: Dim
+    trainable_params: Dim
+    buffers: Dim
+    macs: Dim
+    repeat: int = 1
+    collapsed: int = 0  # a repeat row whose body is listed once: its count
+    details: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def non_trainable_params(self) -> Dim:
+        return self.params - self.trainable_params
+
+    def to_dict(self) -> dict:
+        data = {
+            "path": self.path,
+            "kind": self.kind,
+            "label": self.label,
+            "line": self.line,
+            "col": self.col,
+            "depth": self.depth,
+            "is_block": self.is_block,
+            "input_shapes": [[to_json(d) for d in shape] for shape in self.input_shapes],
+            "output_shape": [to_json(d) for d in self.output_shape],
+            "dtype": self.dtype,
+            "params": to_json(self.params),
+            "trainable_params": to_json(self.trainable_params),
+            "buffers": to_json(self.buffers),
+            "macs": to_json(self.macs),
+            "repeat": self.repeat,
+        }
+        if self.collapsed:
+            data["collapsed"] = self.collapsed
+        if self.details:
+            data["details"] = dict(self.details)
+        return data
+
+
+@dataclass(frozen=True)
+class InputInfo:
+    name: str
+    shape: Shape  # batch first
+    dtype: str
+    line: int
+
+    def to_dict(self) -> dict:
+        return {"name": self.name, "shape": [to_json(d) for d in self.shape], "dtype": self.dtype, "line": self.line}
+
+
+@dataclass(frozen=True)
+class Summary:
+    source: str
+    batch: int
+    dtype: str  # dtype used for parameter memory
+    inputs: tuple[InputInfo, ...]
+    output_name: str | None
+    output_shape: Shape
+    output_dtype: str
+    layers: tuple[LayerRow, ...]
+    total_params: Dim
+    trainable_params: Dim
+    total_buffers: Dim
+    total_macs: Dim
+    warnings: tuple[Diagnostic, ...] = ()
+    bindings: tuple[tuple[str, object], ...] = field(default_factory=tuple)
+
+    @property
+    def non_trainable_params(self) -> Dim:
+        return self.total_params - self.trainable_params
+
+    @property
+    def total_flops(self) -> Dim:
+        return 2 * self.total_macs
+
+    @property
+    def param_bytes(self) -> Dim:
+        return self.total_params * DTYPE_BYTES[self.dtype]
+
+    @property
+    def buffer_bytes(self) -> Dim:
+        return self.total_buffers * DTYPE_BYTES[self.dtype]
+
+    @property
+    def leaves(self) -> tuple[LayerRow, ...]:
+        return tuple(row for row in self.layers if not row.is_block)
+
+    def layer(self, path: str) -> LayerRow:
+        for row in self.layers:
+            if row.path == path:
+                return row
+        raise KeyError(path)
+
+    def to_dict(self) -> dict:
+        return {
+            "schema": SCHEMA,
+            "source": self.source,
+            "batch": self.batch,
+            "dtype": self.dtype,
+            "inputs": [inp.to_dict() for inp in self.inputs],
+            "output": self.output_name,
+            "output_shape": [to_json(d) for d in self.output_shape],
+            "output_dtype": self.output_dtype,
+            "total_params": to_json(self.total_params),
+            "trainable_params": to_json(self.trainable_params),
+            "non_trainable_params": to_json(self.non_trainable_params),
+            "total_buffers": to_json(self.total_buffers),
+            "total_macs": to_json(self.total_macs),
+            "total_flops": to_json(self.total_flops),
+            "param_bytes": to_json(self.param_bytes),
+            "buffer_bytes": to_json(self.buffer_bytes),
+            "bindings": {name: value for name, value in self.bindings},
+            "conventions": CONVENTIONS,
+            "warnings": [w.to_dict() for w in self.warnings],
+            "layers": [row.to_dict() for row in self.layers],
+        }
