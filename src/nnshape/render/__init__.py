@@ -1,0 +1,33 @@
+"""Renderers turn a Summary into text; only the CLI prints."""
+
+from __future__ import annotations
+
+from ..summary import LayerRow, Summary
+
+FORMATS = ("table", "json", "csv", "markdown")
+COLUMNS = ("input", "kernel", "params%", "macs%", "path", "line")
+
+
+def visible_rows(summary: Summary, depth: int | None) -> list[LayerRow]:
+    """Rows down to `depth` (0 = top level only); deeper rows are folded into their block's totals."""
+    return [row for row in summary.layers if depth is None or row.depth <= depth]
+
+
+def render(summary: Summary, fmt: str = "table", *, depth: int | None = None, columns: tuple[str, ...] = (), color: bool | None = None, width: int | None = None) -> str:
+    if fmt == "json":
+        from .data import to_json
+
+        return to_json(summary)
+    if fmt == "csv":
+        from .data import to_csv
+
+        return to_csv(summary, depth)
+    if fmt == "markdown":
+        from .markdown import to_markdown
+
+        return to_markdown(summary, depth, columns)
+    if fmt == "table":
+        from .table import to_table
+
+        return to_table(summary, depth, columns, color=color, width=width)
+    raise ValueError(f"unknown format {fmt!r}")

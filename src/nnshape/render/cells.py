@@ -1,0 +1,131 @@
+"""What a table shows, computed once for the rich table and the markdown table."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .. import formatting as fmt
+from ..summary import CONVENTIONS, LayerRow, Summary
+from . import visible_rows
+
+HEADERS = {
+    "layer": "Layer",
+    "input": "Input shape",
+    "output": "Output shape",
+    "kernel": "Kernel / stride",
+    "params": "Params",
+    "params%": "% params",
+    "macs": "MACs",
+    "macs%": "% MACs",
+    "path": "Path",
+    "line": "Line",
+}
+RIGHT = {"params", "params%", "macs", "macs%", "line"}
+
+
+@dataclass(frozen=True)
+class Cell:
+    row: LayerRow
+    prefix: str  # tree guides
+    values: dict[str, str]
+
+
+def columns_for(extra: tuple[str, ...]) -> list[str]:
+    cols = ["layer"]
+    if "path" in extra:
+        cols.append("path")
+    if "line" in extra:
+        cols.append("line")
+    if "input" in extra:
+        cols.append("input")
+    cols.append("output")
+    if "kernel" in extra:
+        cols.append("kernel")
+    cols.append("params")
+    if "params%" in extra:
+        cols.append("params%")
+    cols.append("macs")
+    if "macs%" in extra:
+        cols.append("macs%")
+    return cols
+
+
+def cells(summary: Summary, depth: int | None) -> list[Cell]:
+    rows = visible_rows(summary, depth)
+    out: list[Cell] = []
+    for index, row in enumerate(rows):
+        prefix = _tree_prefix(rows, index)
+        label = row.label
+        if row.repeat > 1:
+            label += f"  × {row.repeat:,}"
+        if row.is_block and depth is not None and row.depth == depth:
+            label += "  …"
+        values = {
+            "layer": label,
+            "path": row.path,
+            "line": str(row.line),
+            "input": ", ".join(fmt.shape(s) for s in row.input_shapes),
+            "output": fmt.shape(row.output_shape),
+            "kernel": " ".join(f"{k}={v}" for k, v in row.details if k in ("kernel", "stride", "padding", "dilation", "groups")),
+            "params": fmt.count(row.params) if row.params != 0 or not row.is_block else "0",
+            "params%": fmt.percent(row.params * row.repeat, summary.total_params),
+            "macs": fmt.count(row.macs),
+            "macs%": fmt.percent(row.macs * row.repeat, summary.total_macs),
+        }
+        out.append(Cell(row, prefix, values))
+    return out
+
+
+def _tree_prefix(rows: list[LayerRow], index: int) -> str:
+    """Guides like `│  ├─ ` from the depths of the following rows."""
+    depth = rows[index].depth
+    if depth == 0:
+        return ""
+    parts = []
+    for level in range(1, depth + 1):
+        has_more = _has_sibling_after(rows, index, level)
+        if level == depth:
+            parts.append("├─ " if has_more else "└─ ")
+        else:
+            parts.append("│  " if has_more else "   ")
+    return "".join(parts)
+
+
+def _has_sibling_after(rows: list[LayerRow], index: int, level: int) -> bool:
+    for later in rows[index + 1:]:
+        if later.depth < level:
+            return False
+        if later.depth == level:
+            return True
+    return False
+
+
+def footer_lines(summary: Summary) -> list[tuple[str, str]]:
+    inputs = "; ".join(f"{i.name} {fmt.shape(i.shape)} {i.dtype}" for i in summary.inputs)
+    lines = [
+        ("Input", inputs),
+        ("Output", f"{fmt.shape(summary.output_shape)} {summary.output_dtype}" + (f" ({summary.output_name})" if summary.output_name else "")),
+        ("Total params", _with_human(summary.total_params)),
+        ("Trainable params", fmt.count(summary.trainable_params)),
+        ("Non-trainable params", fmt.count(summary.non_trainable_params)),
+        ("Buffers", f"{fmt.count(summary.total_buffers)} elements (running statistics etc., not parameters)"),
+        ("Total MACs", _with_human(summary.total_macs)),
+        ("Total FLOPs", _with_human(summary.total_flops)),
+        (
+            f"Param memory ({summary.dtype})",
+            f"{fmt.human_bytes(summary.param_bytes)} params + {fmt.human_bytes(summary.buffer_bytes)} buffers",
+        ),
+        ("Batch", str(summary.batch)),
+    ]
+    if summary.bindings:
+        lines.append(("Bindings", ", ".join(f"{k}={v}" for k, v in summary.bindings)))
+    lines.append(("Conventions", CONVENTIONS))
+    return lines
+
+
+def _with_human(value) -> str:
+    """`25,557,032 (25.56 M)`; small or symbolic values need no second form."""
+    text = fmt.count(value)
+    if isinstance(value, int) and abs(value) >= 1000:
+        text += f" ({fmt.human(value)})"
+    return text

@@ -1,0 +1,67 @@
+"""The example networks reproduce the real ones exactly.
+
+Expected parameter counts are the published ones (torchvision, torch, transformers); MACs are
+torch.utils.flop_counter.FlopCounterMode FLOPs / 2 at batch 1, as listed in the core issue.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+import nnshape
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+
+# file: (output shape without the batch, params, MACs)
+EXPECTED = {
+    "seed_fc.nn": ((1,), 9, 6),
+    "lenet5.nn": ((10,), 61_706, 416_520),
+    "alexnet.nn": ((1000,), 61_100_840, 714_188_480),
+    "vgg16.nn": ((1000,), 138_357_544, 15_470_264_320),
+    "googlenet.nn": ((1000,), 6_624_904, 1_498_376_192),
+    "resnet18.nn": ((1000,), 11_689_512, 1_814_073_344),
+    "resnet50.nn": ((1000,), 25_557_032, 4_089_184_256),
+    "lstm.nn": ((50, 512), 2_367_488, 117_964_800),
+    "transformer.nn": ((20, 512), 44_140_544, 664_903_680),
+    "bert_base.nn": ((768,), 109_482_240, 11_174_215_680),
+    "gpt2.nn": ((128, 768), 124_439_808, 11_173_625_856),
+}
+
+
+def test_every_example_is_pinned():
+    assert sorted(p.name for p in EXAMPLES.glob("*.nn")) == sorted(EXPECTED)
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_example_matches_the_real_network(name):
+    shape, params, macs = EXPECTED[name]
+    summary = nnshape.summarize(EXAMPLES / name)
+    assert summary.output_shape == (1,) + shape
+    assert summary.total_params == params
+    assert summary.trainable_params == params
+    assert summary.total_macs == macs
+    assert summary.total_flops == 2 * macs
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_example_header_names_its_source(name):
+    header = (EXAMPLES / name).read_text().splitlines()[0]
+    assert header.startswith("# ")
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_batch_scales_macs_not_params(name):
+    one = nnshape.summarize(EXAMPLES / name)
+    four = nnshape.summarize(EXAMPLES / name, batch=4)
+    assert four.total_params == one.total_params
+    assert four.total_macs == 4 * one.total_macs
+    assert four.output_shape == (4,) + one.output_shape[1:]
+
+
+def test_resnet50_buffers_are_batchnorm_statistics():
+    summary = nnshape.summarize(EXAMPLES / "resnet50.nn")
+    # torchvision resnet50: 53 BatchNorm2d layers, running_mean + running_var per channel
+    # (26,560 channels in all) plus one num_batches_tracked each -> 53,173 buffer elements.
+    assert summary.total_buffers == 2 * 26_560 + 53
