@@ -359,6 +359,7 @@ class _Analyzer:
             )
         universal, args = self.split_universal(stmt.args, scope, lambda key: kind.arg(key) is not None)
         call = self.bind(kind, stmt, args, x, scope)
+        self.check_dtype(kind, call)
         try:
             result = kind.infer(call)
         except NeedsValue as exc:
@@ -399,6 +400,26 @@ class _Analyzer:
             )
         )
         return out, totals
+
+    def check_dtype(self, kind: Kind, call: Call) -> None:
+        if kind.accepts == "float" and not call.x.is_float:
+            raise SpecShapeError(
+                f"{kind.name} needs a floating-point input, found {call.x.dtype}",
+                call.span,
+                expected="a float tensor",
+                found=f"{call.x.dtype} tensor {format_shape(call.x.shape)}",
+                hint="token ids go through `embedding NUM DIM` first" if call.x.dtype.startswith("int") else None,
+                code="E0413",
+            )
+        if kind.accepts == "int" and call.x.is_float:
+            raise SpecShapeError(
+                f"{kind.name} reads integer ids, found {call.x.dtype}",
+                call.span,
+                expected="an integer tensor (e.g. `input ids 128 dtype=int64`)",
+                found=f"{call.x.dtype} tensor {format_shape(call.x.shape)}",
+                hint="declare the input with dtype=int64",
+                code="E0413",
+            )
 
     def split_universal(self, args: tuple[Argument, ...], scope: Scope, owns) -> tuple[dict[str, Any], list[Argument]]:
         """Take out `name=` and `trainable=`, which every layer and call accepts."""

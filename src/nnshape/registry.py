@@ -189,6 +189,7 @@ class Kind:
     args: ClassVar[tuple[Arg, ...]] = ()
     formulas: ClassVar[tuple[str, ...]] = ()
     examples: ClassVar[tuple[str, ...]] = ()
+    accepts: ClassVar[str] = "float"  # input dtypes: "float", "int" (token ids) or "any" (shape-only ops)
 
     def infer(self, call: Call) -> Inference:  # pragma: no cover - abstract
         raise NotImplementedError
