@@ -13,6 +13,7 @@ from typing import Any
 from . import registry
 from .errors import Diagnostic, NNShapeError, SpecArgumentError, SpecLimitError, SpecNameError, SpecShapeError, SpecSyntaxError
 from .parser import STATEMENT_KEYWORDS
+from .plan import FromNode, LayerNode, MergeNode, Plan, RepeatNode, ResidualNode, SeqNode
 from .registry import Arg, Call, Kind, coerce, compact_split
 from .source import Source, Span
 from .suggest import did_you_mean
@@ -97,6 +98,14 @@ class Context:
     path: str
     depth: int
     counter: int = 0
+    nodes: list | None = None  # plan nodes of the statements run here (when recording)
+
+    def inner(self, path: str, depth: int | None = None) -> "Context":
+        return Context(path, self.depth + 1 if depth is None else depth, nodes=[] if self.nodes is not None else None)
+
+    def record(self, node) -> None:
+        if self.nodes is not None:
+            self.nodes.append(node)
 
     def child(self, name: str | None) -> str:
         segment = name if name is not None else str(self.counter)
@@ -129,9 +138,26 @@ def analyze(
         ).with_source(source) from None
 
 
+def analyze_with_plan(
+    spec: Spec, source: Source, *, batch: int = 1, bindings: dict[str, Any] | None = None, dtype: str = "float32"
+) -> tuple[Summary, Plan]:
+    """Like :func:`analyze`, and also the network's structure for building it again."""
+    analyzer = _Analyzer(source, batch, bindings or {}, dtype, record=True)
+    try:
+        summary = analyzer.run(spec)
+    except NNShapeError as err:
+        raise err.with_source(source) from None
+    except RecursionError:
+        raise SpecLimitError("the spec nests too deeply to analyze", code="E0505").with_source(source) from None
+    assert analyzer.plan is not None
+    return summary, analyzer.plan
+
+
 class _Analyzer:
-    def __init__(self, source: Source, batch: int, bindings: dict[str, Any], dtype: str, on_layer=None):
+    def __init__(self, source: Source, batch: int, bindings: dict[str, Any], dtype: str, on_layer=None, record: bool = False):
         self.on_layer = on_layer
+        self.record = record
+        self.plan: Plan | None = None
         self.source = source
         self.batch = batch
         self.bindings = bindings
@@ -147,7 +173,7 @@ class _Analyzer:
     def run(self, spec: Spec) -> Summary:
         scope = Scope()
         scope.values.update(self.bindings)
-        ctx = Context("", 0)
+        ctx = Context("", 0, nodes=[] if self.record else None)
         current, totals = self.statements(spec.statements, None, scope, ctx, top=True)
         if not self.inputs:
             raise SpecSyntaxError(
@@ -163,6 +189,8 @@ class _Analyzer:
             out_name, span = self.output
             current = self.tensor(out_name, span)
         assert current is not None
+        if self.record:
+            self.plan = Plan([(i.name, self.tensors[i.name]) for i in self.inputs], SeqNode("", "network", ctx.nodes or []), out_name)
         return Summary(
             source=self.source.name,
             batch=self.batch,
@@ -380,6 +408,7 @@ class _Analyzer:
         path = ctx.child(universal.get("name"))
         if self.on_layer is not None:
             self.on_layer(path, call, result)
+        ctx.record(LayerNode(path, call, result))
         self.add_row(
             LayerRow(
                 path=path,
@@ -638,10 +667,12 @@ class _Analyzer:
         path = ctx.child(universal.get("name"))
         row_index = self.reserve_row()
         self.call_stack.append(defn.name)
+        body_ctx = ctx.inner(path)
         try:
-            out, totals = self.statements(defn.body, x, inner, Context(path, ctx.depth + 1))
+            out, totals = self.statements(defn.body, x, inner, body_ctx)
         finally:
             self.call_stack.pop()
+        ctx.record(SeqNode(path, "call", body_ctx.nodes or []))
         if not universal.get("trainable", True):
             totals.trainable = 0
             self.freeze_rows(row_index + 1)
@@ -660,7 +691,9 @@ class _Analyzer:
         self.no_args(stmt)
         path = ctx.child(stmt.name)
         row_index = self.reserve_row()
-        out, totals = self.statements(stmt.body, x, Scope(scope), Context(path, ctx.depth + 1))
+        body_ctx = ctx.inner(path)
+        out, totals = self.statements(stmt.body, x, Scope(scope), body_ctx)
+        ctx.record(SeqNode(path, "block", body_ctx.nodes or []))
         out = out or x
         self.fill_row(row_index, path, "block", f"block {stmt.name}", stmt.span, ctx.depth, (x,), out, totals)
         return out, totals
@@ -678,15 +711,19 @@ class _Analyzer:
         self.no_args(stmt)
         path = ctx.child(None)
         row_index = self.reserve_row()
-        inner = Context(path, ctx.depth + 1)
+        inner = ctx.inner(path)
         body_out, totals = self.statements(stmt.body, x, Scope(scope), inner)
         body_out = body_out or x
         skip = x
+        node = ResidualNode(path, SeqNode(path, "residual", inner.nodes or []))
+        ctx.record(node)
         if shortcut is not None:
             self.no_args(shortcut)
             sc_path = inner.child("shortcut")
             sc_index = self.reserve_row()
-            skip_out, sc_totals = self.statements(shortcut.body, x, Scope(scope), Context(sc_path, ctx.depth + 2))
+            sc_ctx = ctx.inner(sc_path, ctx.depth + 2)
+            skip_out, sc_totals = self.statements(shortcut.body, x, Scope(scope), sc_ctx)
+            node.shortcut = SeqNode(sc_path, "shortcut", sc_ctx.nodes or [])
             skip = skip_out or x
             self.fill_row(sc_index, sc_path, "shortcut", "shortcut", shortcut.span, ctx.depth + 1, (x,), skip, sc_totals)
             totals.add(sc_totals)
@@ -738,6 +775,8 @@ class _Analyzer:
         inner = Context(path, ctx.depth + 1)
         totals = Totals()
         outputs: list[tuple[TensorInfo, Block]] = []
+        node = MergeNode(path, kw, dim_value)
+        ctx.record(node)
         for child in stmt.body:
             if not isinstance(child, Block) or child.keyword != "branch":
                 span = child.span
@@ -752,7 +791,9 @@ class _Analyzer:
             self.no_args(child)
             br_path = inner.child(None)
             br_index = self.reserve_row()
-            br_out, br_totals = self.statements(child.body, x, Scope(scope), Context(br_path, ctx.depth + 2))
+            br_ctx = ctx.inner(br_path, ctx.depth + 2)
+            br_out, br_totals = self.statements(child.body, x, Scope(scope), br_ctx)
+            node.branches.append(SeqNode(br_path, "branch", br_ctx.nodes or []))
             br_out = br_out or x
             self.fill_row(br_index, br_path, "branch", "branch", child.span, ctx.depth + 1, (x,), br_out, br_totals)
             totals.add(br_totals)
@@ -841,19 +882,22 @@ class _Analyzer:
             )
         path = ctx.child(None)
         row_index = self.reserve_row()
-        inner = Context(path, ctx.depth + 1)
         totals = Totals()
         out = x
         collapsed = 0
+        node = RepeatNode(path, count, False)
+        ctx.record(node)
         if count > 0:
             first_row = len(self.rows)
-            it_ctx = Context(f"{path}.0", ctx.depth + 1)
+            it_ctx = ctx.inner(f"{path}.0")
             stored_before = set(self.tensors)
             out1, body_totals = self.statements(stmt.body, x, Scope(scope), it_ctx)
             out1 = out1 or x
             stores = set(self.tensors) != stored_before or _stores_tensors(stmt.body)
+            node.iterations.append(SeqNode(f"{path}.0", "iteration", it_ctx.nodes or []))
             if out1.shape == x.shape and out1.dtype == x.dtype and not stores:
                 collapsed = count
+                node.collapsed = True
                 for i in range(first_row, len(self.rows)):
                     self.rows[i] = replace(self.rows[i], repeat=self.rows[i].repeat * count)
                 totals = body_totals.scaled(count)
@@ -862,11 +906,11 @@ class _Analyzer:
                 totals.add(body_totals)
                 out = out1
                 for i in range(1, count):
-                    it_ctx = Context(f"{path}.{i}", ctx.depth + 1)
+                    it_ctx = ctx.inner(f"{path}.{i}")
                     nxt, part = self.statements(stmt.body, out, Scope(scope), it_ctx)
+                    node.iterations.append(SeqNode(f"{path}.{i}", "iteration", it_ctx.nodes or []))
                     out = nxt or out
                     totals.add(part)
-        del inner
         label = f"repeat {count}"
         self.fill_row(row_index, path, "repeat", label, stmt.span, ctx.depth, (x,), out, totals, collapsed=collapsed)
         return out, totals
@@ -876,7 +920,9 @@ class _Analyzer:
         x = self.tensor(stmt.name, stmt.name_span or stmt.span)
         path = ctx.child(stmt.alias)
         row_index = self.reserve_row()
-        out, totals = self.statements(stmt.body, x, Scope(scope), Context(path, ctx.depth + 1))
+        body_ctx = ctx.inner(path)
+        out, totals = self.statements(stmt.body, x, Scope(scope), body_ctx)
+        ctx.record(FromNode(path, stmt.name, stmt.alias, SeqNode(path, "from", body_ctx.nodes or [])))
         out = out or x
         if stmt.alias is not None:
             if stmt.alias in self.tensors and any(inp.name == stmt.alias for inp in self.inputs):
@@ -939,4 +985,4 @@ def _stores_tensors(body: tuple[Statement, ...]) -> bool:
     return False
 
 
-__all__ = ["analyze", "MAX_ROWS"]
+__all__ = ["analyze", "analyze_with_plan", "MAX_ROWS"]

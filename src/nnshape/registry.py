@@ -291,6 +291,10 @@ def coerce(kind: Kind, spec: Arg, value: Any, span: Span, ndim: int | None = Non
     t = spec.type
     if t == "any":
         return value
+    if t == "tensor":
+        if not isinstance(value, str):
+            fail("the name of a tensor (a named input or `from ... as NAME`)")
+        return value
     if t == "int":
         if isinstance(value, float) and value.is_integer():
             value = int(value)

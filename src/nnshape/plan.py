@@ -1,0 +1,71 @@
+"""The structure of an analyzed network, for building it again (the verifier, `export`).
+
+The analyzer records these nodes when asked (``analyze(..., plan=True)``). Each layer node keeps
+the exact :class:`~nnshape.registry.Call` its rules saw, so a twin built from it has the same
+arguments and input shapes. A collapsed ``repeat`` keeps one iteration and its count.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Union
+
+from .registry import Call, Inference
+from .tensor import TensorInfo
+
+
+@dataclass
+class LayerNode:
+    path: str
+    call: Call
+    inference: Inference
+
+
+@dataclass
+class SeqNode:
+    """Statements run one after another: the network, a block, a def call, a branch, a shortcut."""
+
+    path: str
+    kind: str
+    children: list["Node"] = field(default_factory=list)
+
+
+@dataclass
+class ResidualNode:
+    path: str
+    body: SeqNode
+    shortcut: SeqNode | None = None
+
+
+@dataclass
+class MergeNode:
+    path: str
+    op: str  # concat | add | multiply
+    dim: int
+    branches: list[SeqNode] = field(default_factory=list)
+
+
+@dataclass
+class RepeatNode:
+    path: str
+    count: int
+    collapsed: bool
+    iterations: list[SeqNode] = field(default_factory=list)  # one when collapsed
+
+
+@dataclass
+class FromNode:
+    path: str
+    source: str
+    alias: str | None
+    body: SeqNode
+
+
+Node = Union[LayerNode, SeqNode, ResidualNode, MergeNode, RepeatNode, FromNode]
+
+
+@dataclass
+class Plan:
+    inputs: list[tuple[str, TensorInfo]]
+    root: SeqNode
+    output: str | None = None
