@@ -35,14 +35,14 @@ def test_summary_table_shows_layers_and_footer():
 def test_summary_reads_stdin():
     result = invoke("summary", "-", "--format", "json", input="input 2\nlinear 2\n")
     assert result.exit_code == 0
-    data = json.loads(result.output)
+    data = json.loads(result.stdout)
     assert data["total_params"] == 6
     assert data["layers"][0]["path"] == "0"
 
 
 def test_json_has_the_documented_fields():
     result = invoke("summary", EXAMPLES / "resnet18.nn", "--format", "json")
-    data = json.loads(result.output)
+    data = json.loads(result.stdout)
     assert data["schema"] == "nnshape.summary/1"
     assert data["output_shape"] == [1, 1000]
     assert data["total_params"] == 11_689_512
@@ -56,12 +56,12 @@ def test_json_equals_api_to_dict():
     import nnshape
 
     result = invoke("summary", EXAMPLES / "alexnet.nn", "--format", "json", "--batch", "2")
-    assert json.loads(result.output) == json.loads(json.dumps(nnshape.summarize(EXAMPLES / "alexnet.nn", batch=2).to_dict()))
+    assert json.loads(result.stdout) == json.loads(json.dumps(nnshape.summarize(EXAMPLES / "alexnet.nn", batch=2).to_dict()))
 
 
 def test_csv_and_markdown():
     result = invoke("summary", EXAMPLES / "seed_fc.nn", "--format", "csv")
-    rows = list(csv.DictReader(io.StringIO(result.output)))
+    rows = list(csv.DictReader(io.StringIO(result.stdout)))
     assert [r["kind"] for r in rows] == ["linear", "sigmoid", "linear", "relu"]
     assert rows[0]["output_shape"] == "1x2" and rows[0]["params"] == "6"
     md = invoke("summary", EXAMPLES / "seed_fc.nn", "--format", "markdown").output
@@ -70,8 +70,8 @@ def test_csv_and_markdown():
 
 
 def test_depth_folds_blocks():
-    full = invoke("summary", EXAMPLES / "resnet50.nn", "--format", "csv").output
-    top = invoke("summary", EXAMPLES / "resnet50.nn", "--format", "csv", "--depth", "0").output
+    full = invoke("summary", EXAMPLES / "resnet50.nn", "--format", "csv").stdout
+    top = invoke("summary", EXAMPLES / "resnet50.nn", "--format", "csv", "--depth", "0").stdout
     top_rows = list(csv.DictReader(io.StringIO(top)))
     assert len(top_rows) < len(list(csv.DictReader(io.StringIO(full))))
     assert all(r["depth"] == "0" for r in top_rows)
@@ -87,7 +87,7 @@ def test_extra_columns_and_batch_and_set():
 
 
 def test_set_values_use_the_spec_expression_parser():
-    out = invoke("summary", "-", "--set", "d=2**4", "--format", "json", input="input 8\nlinear d\n").output
+    out = invoke("summary", "-", "--set", "d=2**4", "--format", "json", input="input 8\nlinear d\n").stdout
     assert json.loads(out)["output_shape"] == [1, 16]
     bad = CliRunner().invoke(main, ["summary", "-", "--set", "d=__import__('os')"], input="input 8\nlinear d\n")
     assert bad.exit_code == 2

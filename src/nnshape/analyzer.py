@@ -164,6 +164,7 @@ class _Analyzer:
         self.dtype = dtype
         self.rows: list[LayerRow] = []
         self.warnings: list[Diagnostic] = []
+        self.seen_warnings: set[Diagnostic] = set()
         self.inputs: list[InputInfo] = []
         self.tensors: dict[str, TensorInfo] = {}
         self.call_stack: list[str] = []
@@ -972,7 +973,10 @@ class _Analyzer:
                 self.rows[i] = replace(self.rows[i], trainable_params=0)
 
     def warn(self, message: str, span: Span) -> None:
-        self.warnings.append(Diagnostic("warning", "W0401", message, span, self.source))
+        warning = Diagnostic("warning", "W0401", message, span, self.source)
+        if warning not in self.seen_warnings:  # a def called many times warns once
+            self.seen_warnings.add(warning)
+            self.warnings.append(warning)
 
 
 def _stores_tensors(body: tuple[Statement, ...]) -> bool:

@@ -57,7 +57,7 @@ def window_out(
         return out
     out = room // stride + 1
     dropped = room % stride - padding
-    if dropped > 0:
+    if dropped > 0 and kernel >= stride:  # a window smaller than its stride skips rows by design
         unit = "row" if axis in ("H", "L") else "column" if axis == "W" else "slice"
         call.warn(
             f"floor drops {dropped} input {unit}{'s' if dropped > 1 else ''} along {axis}: "
