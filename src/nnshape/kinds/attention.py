@@ -1,0 +1,294 @@
+"""Attention: ``mha`` (= nn.MultiheadAttention) and ``attention`` (separate q/k/v/o, grouped-query).
+
+Both take N×Lq×D queries and, for cross-attention, a named N×Lk×Dkv tensor (``kv=NAME``).
+MACs = the four projections + QKᵀ + AV, each N·H·Lq·Lk·hd, which is what FlopCounterMode counts
+with the math attention kernel (a causal mask changes no count). Sequence lengths may be symbolic.
+"""
+
+from __future__ import annotations
+
+import functools
+
+from ..registry import Arg, Call, Inference, Kind, register
+from ..symbolic import Dim
+from ..tensor import TensorInfo, format_shape
+
+
+def check_sequence(call: Call, t: TensorInfo, what: str, arg: str | None = None) -> tuple[Dim, Dim, int]:
+    """(N, L, D) of an N×L×D float tensor, D concrete, or a located error (the analyzer checks
+    the main input's dtype; this also covers kv/memory)."""
+    if t.rank != 3:
+        call.fail(
+            f"expects {what} as an N×L×D sequence, found a {t.rank}-D tensor",
+            arg=arg,
+            expected="shape N×L×D",
+            found=format_shape(t.shape),
+            hint="an image C×H×W becomes a sequence with `flatten 2` then `transpose 1 2`",
+            code="E0402",
+        )
+    if not t.is_float:
+        call.fail(
+            f"expects float features for {what}, found {t.dtype}",
+            arg=arg,
+            expected="a float N×L×D sequence",
+            found=f"{format_shape(t.shape)} {t.dtype}",
+            hint="token ids go through `embedding NUM DIM` first",
+            code="E0413",
+        )
+    n, length, dim = t.shape
+    return n, length, call.concrete(dim, f"the feature size of {what}")
+
+
+def split_heads(call: Call, dim: int, heads: int, arg: str = "num_heads") -> int:
+    """D / heads, or an error when heads does not divide D."""
+    if dim % heads:
+        divisors = [h for h in range(1, min(dim, 64) + 1) if dim % h == 0]
+        call.fail(
+            f"embed_dim {dim} is not divisible by {arg}={heads}",
+            arg=arg,
+            expected=f"{arg} dividing {dim} (e.g. {', '.join(map(str, divisors[-4:]))})",
+            found=f"{arg}={heads}",
+            code="E0407",
+            shape_error=False,
+        )
+    return dim // heads
+
+
+def mha_counts(n: Dim, lq: Dim, lk: Dim, dim: int, dkv: int, bias: bool) -> tuple[Dim, Dim]:
+    """(params, MACs) of nn.MultiheadAttention(dim, heads, bias, kdim=vdim=dkv) without bias_k/v."""
+    params = dim * dim + 2 * dim * dkv + dim * dim + (4 * dim if bias else 0)
+    macs = n * lq * dim * dim + 2 * n * lk * dkv * dim + 2 * n * lq * lk * dim + n * lq * dim * dim
+    return params, macs
+
+
+def causal_mask(lq, lk, device):
+    """Float mask, -inf above the diagonal (top-left aligned like SDPA's is_causal)."""
+    import torch
+
+    return torch.full((lq, lk), float("-inf"), device=device).triu(1)
+
+
+@register
+class MultiheadAttention(Kind):
+    name = "mha"
+    aliases = ("multiheadattention", "multihead_attention")
+    family = "attention"
+    doc = "nn.MultiheadAttention on N×L×D (batch first): self-attention, or cross-attention with kv=NAME."
+    torch_twin = "torch.nn.MultiheadAttention"
+    args = (
+        Arg("num_heads", "int", positional=True, min=1, aliases=("heads", "nhead", "h"), doc="attention heads; must divide D"),
+        Arg("dropout", "float", 0.0, min=0, max=1, doc="dropout on the attention weights (training only)"),
+        Arg("bias", "bool", True, doc="biases of the in and out projections"),
+        Arg("add_bias_kv", "bool", False, doc="learned bias_k/bias_v appended to the keys/values (Lk + 1)"),
+        Arg("add_zero_attn", "bool", False, doc="a zero key/value appended (Lk + 1)"),
+        Arg("kdim", "int", None, min=1, doc="checked against the keys' last dim"),
+        Arg("vdim", "int", None, min=1, doc="checked against the values' last dim"),
+        Arg("kv", "tensor", None, aliases=("memory",), doc="named tensor for keys and values (cross-attention)"),
+        Arg("causal", "bool", False, aliases=("is_causal",), doc="causal mask; no change in counts"),
+        Arg("embed_dim", "int", None, min=1, aliases=("d_model",), doc="checked against the input's last dim"),
+        Arg("batch_first", "bool", True, doc="nnshape sequences are N×L×D, so only true is supported"),
+    )
+    formulas = (
+        "output = N × Lq × D; scores N×H×Lq×Lk",
+        "params = D·D + 2·D·Dkv (in_proj) + D·D (out_proj) + 4·D (bias) + 2·D (add_bias_kv)",
+        "MACs = N·Lq·D·D + 2·N·Lk·Dkv·D (projections) + 2·N·H·Lq·Lk'·hd (QKᵀ, AV) + N·Lq·D·D (out), "
+        "Lk' = Lk + add_bias_kv + add_zero_attn",
+    )
+    examples = (
+        "10x16 | mha 4",
+        "7x12 | mha heads=3 bias=false causal=true",
+        "6x8 | mha 2 add_bias_kv=true add_zero_attn=true dropout=0.1 kdim=8 vdim=8",
+        "input tgt 7x16\ninput src 10x16\nmha 4 kv=src",
+        "input tgt 5x16\ninput src 9x6\nmha num_heads=2 kv=src kdim=6 vdim=6 causal=true",
+    )
+
+    def infer(self, call: Call) -> Inference:
+        a = call.args
+        if not a.batch_first:
+            call.bad_arg("batch_first", "only batch_first=true is supported: nnshape sequences are N×L×D", expected="true")
+        n, lq, dim = check_sequence(call, call.x, "the query")
+        if a.embed_dim is not None and a.embed_dim != dim:
+            call.fail(
+                f"embed_dim={a.embed_dim} does not match the query's last dim",
+                arg="embed_dim",
+                expected=f"embed_dim = {dim} (the last dim of {format_shape(call.x.shape)})",
+                found=str(a.embed_dim),
+                hint="embed_dim is inferred from the input; drop it",
+                code="E0406",
+            )
+        kv = call.tensors.get("kv", call.x)
+        _, lk, dkv = check_sequence(call, kv, "kv", arg="kv")
+        for key in ("kdim", "vdim"):
+            value = getattr(a, key)
+            if value is not None and value != dkv:
+                call.fail(
+                    f"{key}={value} does not match the last dim of the {'kv tensor' if 'kv' in call.tensors else 'input'}",
+                    arg=key,
+                    expected=f"{key} = {dkv} (the last dim of {format_shape(kv.shape)})",
+                    found=str(value),
+                    hint=f"{key} is inferred from kv; drop it",
+                    code="E0406",
+                )
+        heads = a.num_heads
+        head_dim = split_heads(call, dim, heads)
+        params, macs = mha_counts(n, lq, lk, dim, dkv, a.bias)
+        extra = int(a.add_bias_kv) + int(a.add_zero_attn)
+        if a.add_bias_kv:
+            params += 2 * dim
+        macs = macs + 2 * n * lq * extra * dim
+        details = (("heads", f"{heads}×{head_dim}"), ("scores", format_shape((n, heads, lq, lk + extra))))
+        return Inference((n, lq, dim), params=params, macs=macs, details=details)
+
+    def build(self, call: Call):
+        import torch.nn as nn
+
+        a = call.args
+        dim = call.x.shape[-1]
+        dkv = call.tensors["kv"].shape[-1] if "kv" in call.tensors else dim
+        mha = nn.MultiheadAttention(
+            dim, a.num_heads, dropout=a.dropout, bias=a.bias, add_bias_kv=a.add_bias_kv,
+            add_zero_attn=a.add_zero_attn, kdim=dkv, vdim=dkv, batch_first=True,
+        )
+        return _mha_twin()(mha, a.causal)
+
+
+@functools.cache
+def _mha_twin():
+    """Wrapper: forward(x, kv=None) -> the attention output only."""
+    import torch.nn as nn
+
+    class MHA(nn.Module):
+        def __init__(self, mha: nn.Module, causal: bool):
+            super().__init__()
+            self.mha = mha
+            self.causal = causal
+
+        def forward(self, x, kv=None):
+            kv = x if kv is None else kv
+            mask = causal_mask(x.shape[1], kv.shape[1], x.device) if self.causal else None
+            return self.mha(x, kv, kv, need_weights=False, attn_mask=mask, is_causal=self.causal)[0]
+
+    return MHA
+
+
+@register
+class Attention(Kind):
+    name = "attention"
+    aliases = ("attn", "gqa")
+    family = "attention"
+    doc = "Multi-head attention with separate q/k/v/o projections (Llama/GPT style), grouped-query via kv_heads."
+    torch_twin = "nnshape.Attention"
+    args = (
+        Arg("num_heads", "int", positional=True, min=1, aliases=("heads", "nhead", "h"), doc="query heads H"),
+        Arg("kv_heads", "int", None, min=1, aliases=("num_kv_heads", "num_key_value_heads"), doc="key/value heads (default H); must divide H"),
+        Arg("head_dim", "int", None, min=1, aliases=("hd",), doc="features per head (default D/H)"),
+        Arg("bias", "bool", True, doc="biases of the q, k, v and o projections"),
+        Arg("causal", "bool", False, aliases=("is_causal",), doc="causal mask; no change in counts"),
+        Arg("rope", "bool", False, doc="rotary position embedding on q and k: elementwise, no params, no MACs"),
+        Arg("kv", "tensor", None, aliases=("memory",), doc="named tensor for keys and values (cross-attention)"),
+        Arg("dropout", "float", 0.0, min=0, max=1, doc="dropout on the attention weights (training only)"),
+    )
+    formulas = (
+        "output = N × Lq × D; scores N×H×Lq×Lk",
+        "params = D·H·hd (q) + 2·Dkv·Hkv·hd (k, v) + H·hd·D (o) + H·hd + 2·Hkv·hd + D (bias)",
+        "MACs = N·Lq·D·H·hd + 2·N·Lk·Dkv·Hkv·hd + 2·N·H·Lq·Lk·hd (QKᵀ, AV after repeating k/v) + N·Lq·H·hd·D",
+    )
+    examples = (
+        "10x16 | attention 4",
+        "9x32 | attention heads=8 kv_heads=2 bias=false causal=true rope=true",
+        "6x12 | attn 3 head_dim=8 dropout=0.1",
+        "input tgt 7x16\ninput src 10x24\nattention 4 kv_heads=1 kv=src rope=true",
+    )
+
+    def heads(self, call: Call, dim: int) -> tuple[int, int, int]:
+        a = call.args
+        heads = a.num_heads
+        kv_heads = a.kv_heads if a.kv_heads is not None else heads
+        if heads % kv_heads:
+            call.fail(
+                f"num_heads={heads} is not a multiple of kv_heads={kv_heads}",
+                arg="kv_heads",
+                expected=f"kv_heads dividing {heads} (each kv head serves num_heads/kv_heads query heads)",
+                found=f"kv_heads={kv_heads}",
+                code="E0407",
+                shape_error=False,
+            )
+        head_dim = a.head_dim if a.head_dim is not None else split_heads(call, dim, heads)
+        if a.rope and head_dim % 2:
+            call.fail(
+                f"rope needs an even head_dim, found {head_dim}",
+                arg="rope",
+                expected="an even head_dim (rotary embedding rotates pairs of features)",
+                found=f"head_dim={head_dim}",
+                hint="set head_dim=... to an even size",
+                code="E0407",
+                shape_error=False,
+            )
+        return heads, kv_heads, head_dim
+
+    def infer(self, call: Call) -> Inference:
+        a = call.args
+        n, lq, dim = check_sequence(call, call.x, "the query")
+        kv = call.tensors.get("kv", call.x)
+        _, lk, dkv = check_sequence(call, kv, "kv", arg="kv")
+        heads, kv_heads, hd = self.heads(call, dim)
+        q, k = heads * hd, kv_heads * hd
+        params = dim * q + 2 * dkv * k + q * dim + ((q + 2 * k + dim) if a.bias else 0)
+        macs = n * lq * dim * q + 2 * n * lk * dkv * k + 2 * n * heads * lq * lk * hd + n * lq * q * dim
+        details = [("heads", f"{heads}×{hd}")]
+        if kv_heads != heads:
+            details.append(("kv_heads", str(kv_heads)))
+        details.append(("scores", format_shape((n, heads, lq, lk))))
+        return Inference((n, lq, dim), params=params, macs=macs, details=tuple(details))
+
+    def build(self, call: Call):
+        a = call.args
+        dim = call.x.shape[-1]
+        dkv = call.tensors["kv"].shape[-1] if "kv" in call.tensors else dim
+        heads, kv_heads, hd = self.heads(call, dim)
+        return _attention_twin()(dim, dkv, heads, kv_heads, hd, a.bias, a.causal, a.rope, a.dropout)
+
+
+@functools.cache
+def _attention_twin():
+    """The twin of ``attention``: nn.Linear projections around F.scaled_dot_product_attention."""
+    import torch
+    import torch.nn as nn
+    import torch.nn.functional as F
+
+    def rotate(x, base: float = 10000.0):
+        """Rotary embedding on N×H×L×hd (rotate-half form): elementwise only."""
+        length, hd = x.shape[-2], x.shape[-1]
+        inv_freq = base ** (-torch.arange(0, hd, 2, dtype=torch.float32, device=x.device) / hd)
+        angles = torch.arange(length, dtype=torch.float32, device=x.device)[:, None] * inv_freq[None, :]
+        angles = torch.cat((angles, angles), dim=-1).to(x.dtype)
+        x1, x2 = x[..., : hd // 2], x[..., hd // 2 :]
+        return x * angles.cos() + torch.cat((-x2, x1), dim=-1) * angles.sin()
+
+    class Attention(nn.Module):
+        def __init__(self, dim, dkv, heads, kv_heads, head_dim, bias, causal, rope, dropout):
+            super().__init__()
+            self.heads, self.kv_heads, self.head_dim = heads, kv_heads, head_dim
+            self.causal, self.rope, self.dropout = causal, rope, dropout
+            self.q_proj = nn.Linear(dim, heads * head_dim, bias=bias)
+            self.k_proj = nn.Linear(dkv, kv_heads * head_dim, bias=bias)
+            self.v_proj = nn.Linear(dkv, kv_heads * head_dim, bias=bias)
+            self.o_proj = nn.Linear(heads * head_dim, dim, bias=bias)
+
+        def forward(self, x, kv=None):
+            kv = x if kv is None else kv
+            n, lq, lk = x.shape[0], x.shape[1], kv.shape[1]
+            q = self.q_proj(x).view(n, lq, self.heads, self.head_dim).transpose(1, 2)
+            k = self.k_proj(kv).view(n, lk, self.kv_heads, self.head_dim).transpose(1, 2)
+            v = self.v_proj(kv).view(n, lk, self.kv_heads, self.head_dim).transpose(1, 2)
+            if self.rope:
+                q, k = rotate(q), rotate(k)
+            if self.kv_heads != self.heads:
+                k = k.repeat_interleave(self.heads // self.kv_heads, dim=1)
+                v = v.repeat_interleave(self.heads // self.kv_heads, dim=1)
+            out = F.scaled_dot_product_attention(
+                q, k, v, dropout_p=self.dropout if self.training else 0.0, is_causal=self.causal
+            )
+            return self.o_proj(out.transpose(1, 2).reshape(n, lq, self.heads * self.head_dim))
+
+    return Attention

@@ -1,0 +1,173 @@
+"""Recurrent layers: ``rnn``, ``lstm``, ``gru`` over N×L×D sequences (batch first).
+
+The twins wrap ``nn.RNN/LSTM/GRU`` and return only the output sequence. With oneDNN off,
+FlopCounterMode sees each layer as one input matmul over the whole sequence plus one
+hidden-state matmul per step (and one projection matmul per step for ``proj_size``), so
+MACs = N·L·(gates·H·(I + R) + H·P) per layer and direction, biases excluded.
+"""
+
+from __future__ import annotations
+
+import functools
+
+from ..registry import Arg, Call, Inference, Kind, register
+from ..symbolic import Dim
+from ..tensor import format_shape
+
+
+def _common_args(lstm: bool, rnn: bool) -> tuple[Arg, ...]:
+    args = [
+        Arg("hidden_size", "int", positional=True, min=1, aliases=("hidden", "h"), doc="features of the hidden state H"),
+        Arg("num_layers", "int", 1, positional=True, min=1, aliases=("layers",), doc="stacked recurrent layers"),
+        Arg("bias", "bool", True, doc="the two bias vectors per gate set (b_ih and b_hh)"),
+        Arg("batch_first", "bool", True, doc="nnshape sequences are N×L×D, so only true is supported"),
+        Arg("dropout", "float", 0.0, min=0, max=1, doc="dropout between stacked layers (training only)"),
+        Arg("bidirectional", "bool", False, aliases=("bidir",), doc="a second pass right to left; doubles the output"),
+        Arg("input_size", "int", None, min=1, aliases=("in",), doc="checked against the input's last dim"),
+    ]
+    if lstm:
+        args.append(Arg("proj_size", "int", 0, min=0, aliases=("proj",), doc="project h_t to this size (0: no projection)"))
+    if rnn:
+        args.append(Arg("nonlinearity", "str", "tanh", choices=("tanh", "relu"), aliases=("act",), doc="tanh or relu"))
+    return tuple(args)
+
+
+class _Recurrent(Kind):
+    family = "sequence"
+    gates: int = 1
+    twin: str = "RNN"
+
+    def rank_hint(self, rank: int) -> str | None:
+        if rank == 2:
+            return "a sequence is L×D per sample; `unflatten` or `reshape` the features into L×D first"
+        if rank == 4:
+            return "for an image C×H×W, `flatten 2` then `transpose 1 2` gives N×(H·W)×C"
+        return None
+
+    def infer(self, call: Call) -> Inference:
+        a = call.args
+        call.expect_rank(3, layout="N×L×D")
+        if not a.batch_first:
+            call.bad_arg(
+                "batch_first",
+                "only batch_first=true is supported: nnshape sequences are N×L×D",
+                expected="true (or leave it out)",
+                hint="write the input as L×D per sample; `transpose 0 1` if you really hold L×N×D",
+            )
+        n, length, fan_in = call.x.shape
+        if a.input_size is not None and a.input_size != fan_in:
+            call.fail(
+                f"input_size={a.input_size} does not match the input's last dim",
+                arg="input_size",
+                expected=f"input_size = {fan_in} (the last dim of the input {format_shape(call.x.shape)})",
+                found=str(a.input_size),
+                hint="input_size is inferred; drop it or fix the layer before",
+                code="E0406",
+            )
+        hidden = a.hidden_size
+        proj = getattr(a, "proj_size", 0)
+        if proj and proj >= hidden:
+            call.bad_arg("proj_size", f"proj_size must be smaller than hidden_size={hidden}", expected=f"0 < proj_size < {hidden}")
+        if a.dropout > 0 and a.num_layers == 1:
+            call.warn("dropout acts only between stacked layers; with num_layers=1 it has no effect", arg="dropout")
+        dirs = 2 if a.bidirectional else 1
+        out_size = proj or hidden  # what each direction emits and feeds back
+        gh = self.gates * hidden
+        params: Dim = 0
+        per_step: Dim = 0  # MACs per sample and time step, all layers and directions
+        layer_in: Dim = fan_in
+        for _ in range(a.num_layers):
+            one = gh * layer_in + gh * out_size + (2 * gh if a.bias else 0) + (proj * hidden if proj else 0)
+            params = params + dirs * one
+            per_step = per_step + dirs * (gh * layer_in + gh * out_size + (hidden * proj if proj else 0))
+            layer_in = dirs * out_size
+        details = [("hidden", str(hidden))]
+        if a.num_layers > 1:
+            details.append(("layers", str(a.num_layers)))
+        if a.bidirectional:
+            details.append(("directions", "2"))
+        if proj:
+            details.append(("proj", str(proj)))
+        return Inference((n, length, dirs * out_size), params=params, macs=n * length * per_step, details=tuple(details))
+
+    def build(self, call: Call):
+        import torch.nn as nn
+
+        a = call.args
+        kwargs = dict(
+            num_layers=a.num_layers, bias=a.bias, batch_first=True, dropout=a.dropout, bidirectional=a.bidirectional
+        )
+        if self.twin == "LSTM":
+            kwargs["proj_size"] = a.proj_size
+        if self.twin == "RNN":
+            kwargs["nonlinearity"] = a.nonlinearity
+        return _sequence_only()(getattr(nn, self.twin)(call.x.shape[-1], a.hidden_size, **kwargs))
+
+
+@functools.cache
+def _sequence_only():
+    """A wrapper module that returns only the output sequence of a recurrent module."""
+    import torch.nn as nn
+
+    class SequenceOnly(nn.Module):
+        def __init__(self, inner: nn.Module):
+            super().__init__()
+            self.inner = inner
+
+        def forward(self, x):
+            return self.inner(x)[0]
+
+    return SequenceOnly
+
+
+_FORMULAS = (
+    "output = N × L × (R·directions), R = proj_size or H",
+    "params per layer and direction = G·H·(I + R) + 2·G·H (bias) [+ P·H projection]; I = D, then R·directions",
+    "MACs = N·L·Σ(layers, directions) (G·H·(I + R) [+ H·P])",
+)
+
+
+@register
+class RNN(_Recurrent):
+    name = "rnn"
+    aliases = ("elman",)
+    doc = "Elman RNN (tanh or relu) over an N×L×D sequence; outputs every step's hidden state."
+    torch_twin = "torch.nn.RNN"
+    twin = "RNN"
+    gates = 1
+    args = _common_args(lstm=False, rnn=True)
+    formulas = ("G = 1 gate set",) + _FORMULAS
+    examples = (
+        "5x8 | rnn 16",
+        "7x10 | rnn 12 num_layers=2 nonlinearity='relu' bias=false",
+        "4x6 | rnn 8 2 bidirectional=true dropout=0.2 input_size=6",
+    )
+
+
+@register
+class LSTM(_Recurrent):
+    name = "lstm"
+    doc = "Long short-term memory over an N×L×D sequence; outputs every step's h (optionally projected)."
+    torch_twin = "torch.nn.LSTM"
+    twin = "LSTM"
+    gates = 4
+    args = _common_args(lstm=True, rnn=False)
+    formulas = ("G = 4 gate sets (input, forget, cell, output); with proj_size P the recurrent input is P",) + _FORMULAS
+    examples = (
+        "50x128 | lstm 256 num_layers=2 bidirectional=true",
+        "5x8 | lstm 16",
+        "6x10 | lstm 12 proj_size=5",
+        "6x10 | lstm 12 layers=3 proj=4 bidirectional=true bias=false batch_first=true",
+    )
+
+
+@register
+class GRU(_Recurrent):
+    name = "gru"
+    doc = "Gated recurrent unit over an N×L×D sequence; outputs every step's hidden state."
+    torch_twin = "torch.nn.GRU"
+    twin = "GRU"
+    gates = 3
+    args = _common_args(lstm=False, rnn=False)
+    formulas = ("G = 3 gate sets (reset, update, new)",) + _FORMULAS
+    examples = ("5x8 | gru 16", "9x6 | gru 10 num_layers=2 bidirectional=true bias=false", "1x4 | gru 3 in=4")

@@ -1,0 +1,146 @@
+"""Transformer layers: ``encoderlayer`` and ``decoderlayer`` (= nn.TransformerEncoderLayer /
+nn.TransformerDecoderLayer, batch first, PyTorch's defaults).
+
+A layer is attention blocks (see kinds/attention.py) + a two-linear feed-forward + LayerNorms;
+the norms, activation and dropout cost no MACs, and norm_first only moves the norms.
+"""
+
+from __future__ import annotations
+
+import functools
+
+from ..registry import Arg, Call, Inference, Kind, register
+from ..symbolic import Dim
+from ..tensor import format_shape
+from .attention import causal_mask, check_sequence, mha_counts, split_heads
+
+
+def _layer_args(decoder: bool) -> tuple[Arg, ...]:
+    args = [
+        Arg("nhead", "int", positional=True, min=1, aliases=("heads", "num_heads", "h"), doc="attention heads; must divide d_model"),
+        Arg("dim_feedforward", "int", 2048, positional=True, min=1, aliases=("ff", "d_ff"), doc="hidden size of the feed-forward"),
+        Arg("dropout", "float", 0.1, min=0, max=1, doc="dropout (training only)"),
+        Arg("activation", "str", "relu", choices=("relu", "gelu"), aliases=("act",), doc="feed-forward activation"),
+        Arg("layer_norm_eps", "float", 1e-5, min=0, aliases=("eps",)),
+        Arg("batch_first", "bool", True, doc="nnshape sequences are N×L×D, so only true is supported"),
+        Arg("norm_first", "bool", False, aliases=("pre_norm",), doc="pre-norm (LayerNorm before each block)"),
+        Arg("bias", "bool", True, doc="biases of the linears and LayerNorms"),
+        Arg("causal", "bool", False, aliases=("is_causal",), doc="causal self-attention mask; no change in counts"),
+        Arg("d_model", "int", None, min=1, aliases=("embed_dim",), doc="checked against the input's last dim"),
+    ]
+    if decoder:
+        args.insert(2, Arg("memory", "tensor", aliases=("kv", "enc"), doc="named encoder output for cross-attention"))
+    return tuple(args)
+
+
+class _TransformerLayer(Kind):
+    family = "attention"
+    decoder = False
+
+    def infer(self, call: Call) -> Inference:
+        a = call.args
+        if not a.batch_first:
+            call.bad_arg("batch_first", "only batch_first=true is supported: nnshape sequences are N×L×D", expected="true")
+        n, length, dim = check_sequence(call, call.x, "the input")
+        if a.d_model is not None and a.d_model != dim:
+            call.fail(
+                f"d_model={a.d_model} does not match the input's last dim",
+                arg="d_model",
+                expected=f"d_model = {dim} (the last dim of {format_shape(call.x.shape)})",
+                found=str(a.d_model),
+                hint="d_model is inferred from the input; drop it",
+                code="E0406",
+            )
+        head_dim = split_heads(call, dim, a.nhead, arg="nhead")
+        ff, b = a.dim_feedforward, a.bias
+        params, macs = mha_counts(n, length, length, dim, dim, b)
+        norms = 2
+        details = [("heads", f"{a.nhead}×{head_dim}"), ("ff", str(ff))]
+        if self.decoder:
+            mem = call.tensors["memory"]
+            _, lm, dm = check_sequence(call, mem, "memory", arg="memory")
+            if dm != dim:
+                call.fail(
+                    "memory's last dim does not match d_model",
+                    arg="memory",
+                    expected=f"memory N×S×{dim} (d_model of the input {format_shape(call.x.shape)})",
+                    found=format_shape(mem.shape),
+                    hint=f"project the memory with `linear {dim}` first",
+                    code="E0406",
+                )
+            p, m = mha_counts(n, length, lm, dim, dim, b)
+            params, macs, norms = params + p, macs + m, 3
+            details.append(("cross", format_shape((n, a.nhead, length, lm))))
+        params = params + 2 * dim * ff + ((ff + dim) if b else 0) + norms * dim * (2 if b else 1)
+        macs: Dim = macs + 2 * n * length * dim * ff
+        return Inference((n, length, dim), params=params, macs=macs, details=tuple(details))
+
+    def build(self, call: Call):
+        import torch.nn as nn
+
+        a = call.args
+        cls = nn.TransformerDecoderLayer if self.decoder else nn.TransformerEncoderLayer
+        layer = cls(
+            call.x.shape[-1], a.nhead, dim_feedforward=a.dim_feedforward, dropout=a.dropout, activation=a.activation,
+            layer_norm_eps=a.layer_norm_eps, batch_first=True, norm_first=a.norm_first, bias=a.bias,
+        )
+        return _layer_twin()(layer, a.causal)
+
+
+@functools.cache
+def _layer_twin():
+    """Wrapper: forward(x[, memory]) with the causal mask applied to the self-attention."""
+    import torch.nn as nn
+
+    class Layer(nn.Module):
+        def __init__(self, layer: nn.Module, causal: bool):
+            super().__init__()
+            self.layer = layer
+            self.causal = causal
+
+        def forward(self, x, memory=None):
+            mask = causal_mask(x.shape[1], x.shape[1], x.device) if self.causal else None
+            if memory is None:
+                return self.layer(x, src_mask=mask, is_causal=self.causal)
+            return self.layer(x, memory, tgt_mask=mask, tgt_is_causal=self.causal)
+
+    return Layer
+
+
+@register
+class EncoderLayer(_TransformerLayer):
+    name = "encoderlayer"
+    aliases = ("transformerencoderlayer", "encoder_layer")
+    doc = "nn.TransformerEncoderLayer on N×L×D: self-attention + feed-forward, each with residual and LayerNorm."
+    torch_twin = "torch.nn.TransformerEncoderLayer"
+    args = _layer_args(decoder=False)
+    formulas = (
+        "output = input (N × L × D)",
+        "params = 4·D² + 4·D (attention) + 2·D·F + F + D (feed-forward) + 2·2·D (norms); bias=false drops the biases",
+        "MACs = 4·N·L·D² + 2·N·L²·D (attention) + 2·N·L·D·F (feed-forward)",
+    )
+    examples = (
+        "10x512 | encoderlayer 8",
+        "12x32 | encoderlayer heads=4 ff=64 activation='gelu' norm_first=true",
+        "9x24 | transformerencoderlayer nhead=3 dim_feedforward=40 bias=false causal=true dropout=0.0 layer_norm_eps=1e-6",
+    )
+
+
+@register
+class DecoderLayer(_TransformerLayer):
+    name = "decoderlayer"
+    aliases = ("transformerdecoderlayer", "decoder_layer")
+    doc = "nn.TransformerDecoderLayer on N×L×D: self-attention, cross-attention to memory=NAME, feed-forward."
+    torch_twin = "torch.nn.TransformerDecoderLayer"
+    decoder = True
+    args = _layer_args(decoder=True)
+    formulas = (
+        "output = input (N × L × D); memory N × S × D",
+        "params = 8·D² + 8·D (two attentions) + 2·D·F + F + D (feed-forward) + 3·2·D (norms); bias=false drops the biases",
+        "MACs = 4·N·L·D² + 2·N·L²·D (self) + 2·N·L·D² + 2·N·S·D² + 2·N·L·S·D (cross) + 2·N·L·D·F (feed-forward)",
+    )
+    examples = (
+        "input tgt 20x512\ninput src 10x512\ndecoderlayer 8 memory=src",
+        "input tgt 7x16\ninput src 10x16\ndecoderlayer heads=2 ff=32 memory=src causal=true activation='gelu'",
+        "input src 10x24\ninput tgt 6x24\nfrom tgt:\n    decoderlayer 4 48 memory=src norm_first=true bias=false",
+    )
