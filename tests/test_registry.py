@@ -7,7 +7,6 @@ import importlib.util
 import pytest
 
 from nnshape import registry
-from nnshape.registry import REQUIRED
 
 from oracle import analyze_with_calls, example_source, run_twin
 

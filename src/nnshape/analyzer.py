@@ -20,7 +20,7 @@ from .suggest import did_you_mean
 from .summary import InputInfo, LayerRow, Summary
 from .symbolic import Dim, NeedsValue, Poly
 from .syntax import Argument, Block, Def, Expr, Input, Layer, Let, Name, Output, Spec, Statement, expr_text
-from .tensor import DTYPE_BYTES, FLOAT_DTYPES, Shape, TensorInfo, format_shape, normalize_dtype
+from .tensor import DTYPE_BYTES, Shape, TensorInfo, format_shape, normalize_dtype
 from .values import MAX_INT, Evaluator, describe
 
 MAX_ROWS = 500_000

@@ -23,7 +23,7 @@ from typing import Any, ClassVar, NoReturn
 from .errors import SpecArgumentError, SpecNameError, SpecShapeError
 from .source import Span
 from .suggest import did_you_mean
-from .symbolic import Dim, NeedsValue, Poly
+from .symbolic import Dim, Poly
 from .tensor import Shape, TensorInfo, format_shape
 from .values import describe, type_name
 

@@ -1,0 +1,65 @@
+"""Other layers: ``scale`` (a learned per-feature or per-channel multiplier, e.g. layer scale)."""
+
+from __future__ import annotations
+
+import functools
+
+from ..registry import Arg, Call, Inference, Kind, register
+from ..tensor import format_shape
+
+
+@functools.cache
+def scale_module():
+    """The Scale twin class, created on first use so torch is imported lazily."""
+    import torch
+    import torch.nn as nn
+
+    class Scale(nn.Module):
+        """y = x · γ with γ one learned value per index of one dim, shaped to broadcast there."""
+
+        def __init__(self, size: int, trailing: int = 0, init: float = 1.0):
+            super().__init__()
+            self.weight = nn.Parameter(torch.full((size,) + (1,) * trailing, float(init)))
+
+        def forward(self, x):
+            return x * self.weight
+
+    Scale.__module__ = "nnshape"
+    return Scale
+
+
+@register
+class Scale(Kind):
+    name = "scale"
+    aliases = ("layerscale", "layer_scale")
+    family = "other"
+    doc = "Learned vector multiplied along `dim` (default the last): layer scale, or per-channel with dim=1."
+    torch_twin = "nnshape.Scale"
+    args = (
+        Arg("dim", "int", -1, doc="the dim the vector runs along (batch is dim 0; 1 = channels of N×C×H×W)"),
+        Arg("init", "float", 1.0, aliases=("init_values",), doc="initial value (1.0 = identity; CaiT/ConvNeXt use 1e-5 or 1e-6)"),
+    )
+    formulas = ("output shape = input shape", "params = size of `dim`", "MACs = 0 (elementwise)")
+    examples = ("16 | scale", "10x32 | layerscale init=1e-5", "3x8x8 | scale dim=1", "4x5x6 | scale dim=-2", "4x5x6 | scale dim=2 init=0.5")
+
+    def dim(self, call: Call) -> int:
+        d = call.dim_index(call.args.dim, "dim")
+        if d == 0:
+            call.fail(
+                "cannot scale along the batch dim (dim 0)",
+                arg="dim",
+                expected=f"a per-sample dim: 1 to {call.x.rank - 1}, or -1 to -{call.x.rank - 1}",
+                found=f"dim={call.args.dim} for shape {format_shape(call.x.shape)}",
+                hint="dim=-1 scales the features; dim=1 the channels of C×H×W",
+                code="E0403",
+                shape_error=False,
+            )
+        return d
+
+    def infer(self, call: Call) -> Inference:
+        d = self.dim(call)
+        return Inference(call.x.shape, params=call.x.shape[d], details=(("dim", str(d)),))
+
+    def build(self, call: Call):
+        d = self.dim(call)
+        return scale_module()(call.x.shape[d], call.x.rank - 1 - d, call.args.init)
