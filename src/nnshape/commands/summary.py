@@ -1,0 +1,41 @@
+"""`nnshape summary`: every layer's output shape, parameters and MACs."""
+
+from __future__ import annotations
+
+import click
+
+from ..cli import EXIT_INVALID, bindings_option, fail, read_spec
+
+
+@click.command()
+@click.argument("spec", metavar="SPEC")
+@click.option("--batch", "-b", type=click.IntRange(min=1), default=1, show_default=True, help="Batch size N (shown first in shapes).")
+@click.option("--set", "sets", multiple=True, metavar="NAME=VALUE", help="Bind a name used in the spec (repeatable).")
+@click.option("--depth", "-d", type=click.IntRange(min=0), default=None, help="Expand blocks down to this depth (0 = top level); deeper rows fold into their block.")
+@click.option("--format", "-f", "fmt", type=click.Choice(["table", "json", "csv", "markdown"]), default="table", show_default=True)
+@click.option("--columns", "-c", default="", metavar="LIST", help="Extra columns, comma-separated: input, kernel, params%, macs%, path, line (or 'all').")
+@click.option("--dtype", type=click.Choice(["float32", "float16", "bfloat16", "int8", "float64"]), default="float32", show_default=True, help="Dtype for parameter memory.")
+@click.option("--quiet", "-q", is_flag=True, help="Do not print warnings.")
+def summary(spec: str, batch: int, sets: tuple[str, ...], depth: int | None, fmt: str, columns: str, dtype: str, quiet: bool) -> None:
+    """Show every layer's output shape, parameters and MACs. SPEC is a file or '-' for stdin."""
+    from ..analyzer import analyze
+    from ..errors import NNShapeError
+    from ..parser import parse
+    from ..render import COLUMNS, render
+
+    extra = tuple(c.strip().lower() for c in columns.split(",") if c.strip())
+    if extra == ("all",):
+        extra = COLUMNS
+    unknown = [c for c in extra if c not in COLUMNS]
+    if unknown:
+        raise click.BadParameter(f"unknown column {unknown[0]!r}; choose from {', '.join(COLUMNS)} or all", param_hint="--columns")
+    bindings = bindings_option(sets)
+    try:
+        source = read_spec(spec)
+        result = analyze(parse(source), source, batch=batch, bindings=bindings, dtype=dtype)
+    except NNShapeError as err:
+        fail(err)
+    if not quiet:
+        for warning in result.warnings:
+            click.echo(warning.render(), err=True)
+    click.echo(render(result, fmt, depth=depth, columns=extra), nl=False)
