@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from ..cli import EXIT_INVALID, bindings_option, fail, read_spec
+from ..cli import bindings_option, fail, read_spec
 
 
 @click.command()
