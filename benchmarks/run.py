@@ -1,0 +1,133 @@
+"""Benchmark nnshape as whole processes (median of several runs, with peak RSS).
+
+Usage: python benchmarks/run.py [--runs 5] [--write]   (--write updates benchmarks/RESULTS.md)
+
+Measured: `nnshape --version`; `summary` of resnet50 (table and json), of a generated
+10,000-layer spec, of GPT-3 175B and of a `repeat 1000000:` transformer; `verify` of resnet50
+on the CPU when torch is installed; and, when torchinfo and torchvision import, torchinfo's
+summary of torchvision's resnet50 in a fresh process, as a ratio to `nnshape summary`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import random
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+SPECS = Path(__file__).resolve().parent / "specs"
+NNSHAPE = [sys.executable, "-m", "nnshape"]
+
+TORCHINFO = """
+import torchinfo, torchvision
+torchinfo.summary(torchvision.models.resnet50(), (1, 3, 224, 224), verbose=0)
+"""
+
+
+def generated_spec(layers: int, seed: int = 0) -> str:
+    """A chain of `layers` random shape-compatible layers (a 10,000-layer spec for the harness)."""
+    rng = random.Random(seed)
+    lines = ["# generated: a long chain of random layers", "input 64"]
+    width = 64
+    for _ in range(layers):
+        choice = rng.random()
+        if choice < 0.4:
+            width = rng.choice((32, 64, 96, 128))
+            lines.append(f"linear {width}")
+        elif choice < 0.6:
+            lines.append(rng.choice(("relu", "gelu", "tanh", "silu")))
+        elif choice < 0.8:
+            lines.append("layernorm")
+        else:
+            lines.append(f"dropout {rng.choice((0.1, 0.2))}")
+    return "\n".join(lines) + "\n"
+
+
+def measure(cmd: list[str], runs: int) -> tuple[float, int] | None:
+    """Median wall time (s) and max peak RSS (kB) over `runs` fresh processes; None if it fails."""
+    times, peaks = [], []
+    for _ in range(runs):
+        start = time.perf_counter()
+        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=ROOT)
+        _, status, usage = os.wait4(proc.pid, 0)
+        elapsed = time.perf_counter() - start
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        if proc.returncode != 0:
+            err = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
+            print(f"  failed ({proc.returncode}): {' '.join(cmd)}\n  {err.strip()[:300]}", file=sys.stderr)
+            return None
+        times.append(elapsed)
+        peaks.append(usage.ru_maxrss)
+    return statistics.median(times), max(peaks)
+
+
+def importable(*modules: str) -> bool:
+    code = "import " + ", ".join(modules)
+    return subprocess.run([sys.executable, "-c", code], capture_output=True).returncode == 0
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--write", action="store_true", help="write benchmarks/RESULTS.md")
+    args = parser.parse_args()
+
+    tmp = Path(tempfile.mkdtemp(prefix="nnshape-bench-"))
+    long_spec = tmp / "chain_10000.nn"
+    long_spec.write_text(generated_spec(10_000))
+
+    cases: list[tuple[str, list[str], str]] = [
+        ("nnshape --version", NNSHAPE + ["--version"], "< 0.1 s"),
+        ("summary resnet50 (table)", NNSHAPE + ["summary", "examples/resnet50.nn"], "< 0.2 s"),
+        ("summary resnet50 (json)", NNSHAPE + ["summary", "examples/resnet50.nn", "--format", "json"], "< 0.2 s"),
+        ("summary 10,000-layer spec", NNSHAPE + ["summary", str(long_spec), "--format", "json"], "< 1 s"),
+        ("summary GPT-3 175B", NNSHAPE + ["summary", str(SPECS / "gpt3_175b.nn")], "< 0.2 s"),
+        ("summary repeat 1000000 × encoder", NNSHAPE + ["summary", str(SPECS / "deep_transformer.nn")], "< 0.3 s"),
+    ]
+    if importable("torch"):
+        cases.append(("verify resnet50 --device cpu", NNSHAPE + ["verify", "examples/resnet50.nn", "--device", "cpu"], "≤ 2× torch"))
+    has_torchinfo = importable("torchinfo", "torchvision")
+    if has_torchinfo:
+        cases.append(("torchinfo resnet50 (fresh process)", [sys.executable, "-c", TORCHINFO], "reference"))
+
+    results = []
+    for name, cmd, target in cases:
+        runs = 1 if ("torchinfo" in name or "verify" in name) and args.runs > 3 else args.runs
+        print(f"{name} ...", file=sys.stderr, flush=True)
+        results.append((name, measure(cmd, runs), target))
+
+    lines = [
+        "| case | median time | peak RSS | target |",
+        "|---|---:|---:|---|",
+    ]
+    by_name = {}
+    for name, result, target in results:
+        by_name[name] = result
+        if result is None:
+            lines.append(f"| {name} | failed | | {target} |")
+        else:
+            lines.append(f"| {name} | {result[0]:.3f} s | {result[1] / 1024:.0f} MB | {target} |")
+    ours, theirs = by_name.get("summary resnet50 (table)"), by_name.get("torchinfo resnet50 (fresh process)")
+    if ours and theirs:
+        lines.append(f"\ntorchinfo / nnshape on resnet50: **{theirs[0] / ours[0]:.0f}×**")
+    elif not has_torchinfo:
+        lines.append("\ntorchinfo/torchvision not importable here: no ratio measured.")
+    machine = f"{platform.platform()}, Python {platform.python_version()}, {os.cpu_count()} CPUs, {args.runs} runs (median)"
+    report = "\n".join(lines)
+    print(machine)
+    print(report)
+    if args.write:
+        out = Path(__file__).resolve().parent / "RESULTS.md"
+        stamp = time.strftime("%Y-%m-%d")
+        out.write_text(f"# Benchmark results\n\nMeasured {stamp} on {machine} with `python benchmarks/run.py --runs {args.runs} --write`.\n\n{report}\n")
+
+
+if __name__ == "__main__":
+    main()
