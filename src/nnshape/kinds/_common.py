@@ -10,6 +10,8 @@ AXES = ("D", "H", "W")
 
 
 def axis_names(ndim: int) -> tuple[str, ...]:
+    if ndim == 1:
+        return ("L",)
     return AXES[3 - ndim:] if ndim <= 3 else tuple(f"S{i}" for i in range(ndim))
 
 
