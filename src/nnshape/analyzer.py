@@ -576,11 +576,20 @@ class _Analyzer:
                     code="E0308",
                 )
             return expr.name
-        if spec.type == "str" and isinstance(expr, Name):
+        if isinstance(expr, Name) and spec.type in ("str", "bool"):
             try:
                 return evaluator.lookup(expr.name)
             except KeyError:
-                return expr.name  # bare words for string choices: mode=bilinear
+                if spec.type == "str":
+                    return expr.name  # bare words for string choices: mode=bilinear
+                raise SpecArgumentError(
+                    f"'{spec.name}' takes true or false",
+                    expr.span,
+                    expected="true or false",
+                    found=f"'{expr.name}'",
+                    hint=did_you_mean(expr.name, ("true", "false")),
+                    code="E0303",
+                ) from None
         return evaluator.eval(expr)
 
     def keys_hint(self, kind: Kind) -> str:

@@ -73,7 +73,7 @@ class Diagnostic:
 
 def _printable(text: str) -> str:
     """Show control characters visibly so the caret stays under the right column."""
-    return "".join(ch if ch.isprintable() or ch == " " else "?" for ch in text)
+    return "".join(ch if ch.isprintable() or ch == " " else " " if ch == "\t" else "?" for ch in text)
 
 
 class NNShapeError(Exception):
