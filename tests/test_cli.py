@@ -25,7 +25,7 @@ def test_summary_table_shows_layers_and_footer():
     result = invoke("summary", EXAMPLES / "lenet5.nn")
     assert result.exit_code == 0
     out = result.output
-    assert "conv2d 6 k5" in out and "1×6×28×28" in out
+    assert "conv2d 6 k=5" in out and "1×6×28×28" in out
     assert "Total params:" in out and "61,706" in out
     assert "Total MACs:" in out and "416,520" in out
     assert "Conventions:" in out and "FLOPs = 2 × MACs" in out

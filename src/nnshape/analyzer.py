@@ -414,7 +414,7 @@ class _Analyzer:
             LayerRow(
                 path=path,
                 kind=kind.name,
-                label=stmt.text,
+                label=_labelled(call.label, universal),
                 line=stmt.span.line,
                 col=stmt.span.col,
                 depth=ctx.depth,
@@ -482,6 +482,7 @@ class _Analyzer:
         values: dict[str, Any] = {}
         spans: dict[str, Span] = {}
         given: set[str] = set()
+        written: list[tuple[str | None, str]] = []  # (key or None, arg name) in the order written
         positional = [a for a in kind.args if a.positional]
         pos_index = 0
         variadic_items: list[tuple[Any, Span]] = []
@@ -516,6 +517,8 @@ class _Analyzer:
                     variadic_spec = spec
                     variadic_items.append((self.eval_arg(spec, arg.value, evaluator), arg.span))
                     spans.setdefault(spec.name, arg.span)
+                    if spec.name not in given:
+                        written.append((None, spec.name))
                     given.add(spec.name)
                     continue
                 pos_index += 1
@@ -539,6 +542,7 @@ class _Analyzer:
                     code="E0311",
                 )
             given.add(spec.name)
+            written.append((None if arg.key is None and compact_value is None else key, spec.name))
             spans[spec.name] = arg.value.span if compact_value is None else arg.span
             raw = compact_value if compact_value is not None else self.eval_arg(spec, value_expr, evaluator)
             values[spec.name] = coerce(kind, spec, raw, spans[spec.name], ndim)
@@ -563,7 +567,11 @@ class _Analyzer:
         for spec in kind.args:
             if spec.type == "tensor" and values.get(spec.name) is not None:
                 tensors[spec.name] = self.tensor(values[spec.name], spans[spec.name])
-        return Call(kind, registry.Args(values, frozenset(given)), x, Span(stmt.span.line, stmt.span.col, len(stmt.kind)), spans, tensors)
+        call = Call(kind, registry.Args(values, frozenset(given)), x, Span(stmt.span.line, stmt.span.col, len(stmt.kind)), spans, tensors)
+        uniform = {a.name for a in kind.args if a.type in ("size", "padding")}
+        shown = [(key, format_value(values[name], name in uniform)) for key, name in written]
+        call.label = " ".join([stmt.kind] + [text if key is None else f"{key}={text}" for key, text in shown])
+        return call
 
     def eval_arg(self, spec: Arg, expr: Expr, evaluator: Evaluator) -> Any:
         if spec.type == "tensor":
@@ -630,6 +638,7 @@ class _Analyzer:
         inner = Scope(def_scope)
         evaluator = scope.evaluator()
         pos = 0
+        shown: list[str] = [stmt.kind]
         for arg in args:
             key = arg.key
             value: Any = None
@@ -663,6 +672,7 @@ class _Analyzer:
             if key in inner.values:
                 raise SpecArgumentError(f"{defn.name}(): '{key}' is given twice", arg.span, code="E0311")
             inner.values[key] = value if value is not None else evaluator.eval(arg.value)
+            shown.append(format_value(inner.values[key]) if arg.key is None else f"{key}={format_value(inner.values[key])}")
         for param in defn.params:
             if param.name not in inner.values:
                 if param.default is None:
@@ -687,7 +697,7 @@ class _Analyzer:
             totals.trainable = 0
             self.freeze_rows(row_index + 1)
         assert out is not None
-        self.fill_row(row_index, path, "call", stmt.text, stmt.span, ctx.depth, (x,), out, totals)
+        self.fill_row(row_index, path, "call", _labelled(" ".join(shown), universal), stmt.span, ctx.depth, (x,), out, totals)
         return out, totals
 
     # ------------------------------------------------------------------ blocks
@@ -999,3 +1009,24 @@ def _stores_tensors(body: tuple[Statement, ...]) -> bool:
 
 
 __all__ = ["analyze", "analyze_with_plan", "MAX_ROWS"]
+
+
+def format_value(value: Any, uniform: bool = False) -> str:
+    """A resolved argument as spec text: 64, 3x5, 0.5, true, 'same'. With ``uniform``, a size
+    whose entries are all equal is shown once (k=3 is stored as (3, 3))."""
+    if isinstance(value, tuple) and value and all(isinstance(v, int) and not isinstance(v, bool) for v in value):
+        if uniform and len(set(value)) == 1:
+            return str(value[0])
+        return "x".join(str(v) for v in value)
+    if isinstance(value, float):
+        return f"{value:g}"
+    return describe(value)
+
+
+def _labelled(text: str, universal: dict[str, Any]) -> str:
+    """Row label: the statement with resolved values, its name first, a freeze marked."""
+    if universal.get("trainable") is False:
+        text += " trainable=false"
+    if "name" in universal:
+        text = f"{universal['name']}: {text}"
+    return text

@@ -108,6 +108,7 @@ class Call:
     arg_spans: dict[str, Span] = field(default_factory=dict)
     tensors: dict[str, TensorInfo] = field(default_factory=dict)  # tensor-typed args, by arg name
     warnings: list[tuple[str, Span]] = field(default_factory=list)
+    label: str = ""  # the statement with resolved values, e.g. "conv2d 64 k=7 s=2 p=3"
 
     @property
     def extra_inputs(self) -> tuple[TensorInfo, ...]:
