@@ -1,4 +1,9 @@
-"""The rich table of `nnshape summary` (rich is imported only here)."""
+"""The table of `nnshape summary`.
+
+Columns are laid out here (a rich Table measures every cell and takes seconds on a
+50,000-row spec). Plain text when not on a terminal or with NO_COLOR; on a terminal rich
+adds the styling (and is imported only then).
+"""
 
 from __future__ import annotations
 
@@ -9,41 +14,47 @@ import sys
 from ..summary import Summary
 from .cells import HEADERS, RIGHT, cells, columns_for, footer_lines
 
+GAP = "   "
+
 
 def to_table(summary: Summary, depth: int | None, extra: tuple[str, ...], *, color: bool | None = None, width: int | None = None) -> str:
-    from rich import box
-    from rich.console import Console
-    from rich.table import Table
-    from rich.text import Text
-
     if color is None:
         color = sys.stdout.isatty() and "NO_COLOR" not in os.environ
     cols = columns_for(extra)
-    table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, header_style="bold" if color else "")
-    for col in cols:
-        table.add_column(HEADERS[col], justify="right" if col in RIGHT else "left", no_wrap=col != "layer", overflow="fold")
-    for cell in cells(summary, depth):
-        rendered = []
-        for col in cols:
-            text = cell.values[col]
-            if col == "layer":
-                style = "bold" if cell.row.is_block and color else ""
-                rendered.append(Text(cell.prefix, style="dim" if color else "") + Text(text, style=style))
-            else:
-                rendered.append(Text(text))
-        table.add_row(*rendered)
+    rows = cells(summary, depth)
+    texts = [[cell.prefix + cell.values[c] if c == "layer" else cell.values[c] for c in cols] for cell in rows]
+    widths = [max([len(HEADERS[c])] + [len(t[i]) for t in texts]) for i, c in enumerate(cols)]
+    header = GAP.join(_pad(HEADERS[c], w, c) for c, w in zip(cols, widths)).rstrip()
+    lines = [GAP.join(_pad(t, w, c) for c, t, w in zip(cols, values, widths)).rstrip() for values in texts]
+    key_width = max(len(k) for k, _ in footer_lines(summary)) + 1
+    footer = [(f"{key + ':':<{key_width}} ", value) for key, value in footer_lines(summary)]
+    if not color:  # plain text: no need for rich at all (fast on huge specs, clean in pipes)
+        body = [header, "─" * len(header), *lines, ""] + [k + v for k, v in footer]
+        return "\n".join(body) + "\n"
+    return _styled(header, rows, lines, footer, width)
+
+
+def _styled(header: str, rows, lines: list[str], footer, width: int | None) -> str:
+    """The same text with bold headers and blocks and dim tree guides, printed by rich."""
+    from rich.console import Console
+    from rich.text import Text
+
+    out = Text(no_wrap=True, overflow="ignore")
+    out.append(header + "\n", style="bold")
+    out.append("─" * len(header) + "\n", style="dim")
+    for cell, line in zip(rows, lines):
+        guide = len(cell.prefix)
+        out.append(line[:guide], style="dim")
+        out.append(line[guide:] + "\n", style="bold" if cell.row.is_block else "")
+    out.append("\n")
+    for key, value in footer:
+        out.append(key, style="bold")
+        out.append(value + "\n")
     buffer = io.StringIO()
-    console = Console(file=buffer, force_terminal=color, no_color=not color, width=width or _width(), highlight=False, soft_wrap=False)
-    console.print(table)
-    console.print()
-    key_width = max(len(k) for k, _ in footer_lines(summary))
-    for key, value in footer_lines(summary):
-        console.print(Text(f"{key + ':':<{key_width + 1}} ", style="bold" if color else "") + Text(value), soft_wrap=key == "Conventions")
+    console = Console(file=buffer, force_terminal=True, width=width or 10_000, highlight=False)
+    console.print(out, end="", soft_wrap=True)
     return buffer.getvalue()
 
 
-def _width() -> int:
-    try:
-        return max(100, min(os.get_terminal_size().columns, 200))
-    except OSError:
-        return 140
+def _pad(text: str, width: int, col: str) -> str:
+    return text.rjust(width) if col in RIGHT else text.ljust(width)
