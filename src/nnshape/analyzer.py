@@ -7,7 +7,7 @@ is unrolled up to a documented limit.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from . import registry
@@ -23,8 +23,9 @@ from .syntax import Argument, Block, Def, Expr, Input, Layer, Let, Name, Output,
 from .tensor import DTYPE_BYTES, Shape, TensorInfo, format_shape, normalize_dtype
 from .values import MAX_INT, Evaluator, describe
 
-MAX_ROWS = 500_000
+MAX_ROWS = 200_000
 MAX_CALL_DEPTH = 100
+MAX_REPORTED_ERRORS = 20
 UNIVERSAL_KEYS = ("name", "trainable")
 
 
@@ -107,9 +108,22 @@ class Context:
         if self.nodes is not None:
             self.nodes.append(node)
 
-    def child(self, name: str | None) -> str:
+    used: set = field(default_factory=set)
+
+    def child(self, name: str | None, span: Span | None = None) -> str:
+        """The next child's path: its index among its siblings, or the name it was given."""
         segment = name if name is not None else str(self.counter)
         self.counter += 1
+        if segment in self.used:
+            raise SpecNameError(
+                f"two rows in the same block are named '{segment}'",
+                span,
+                expected="names unique within their block (they form the rows' paths)",
+                found=f"'{segment}' again",
+                hint="rename one of them",
+                code="E0208",
+            )
+        self.used.add(segment)
         return f"{self.path}.{segment}" if self.path else segment
 
 
@@ -131,7 +145,7 @@ def analyze(
     try:
         return analyzer.run(spec)
     except NNShapeError as err:
-        raise err.with_source(source) from None
+        raise analyzer.report(err, source) from None
     except RecursionError:
         raise SpecLimitError(
             "the spec nests too deeply to analyze", hint="reduce nesting of blocks and def calls", code="E0505"
@@ -146,7 +160,7 @@ def analyze_with_plan(
     try:
         summary = analyzer.run(spec)
     except NNShapeError as err:
-        raise err.with_source(source) from None
+        raise analyzer.report(err, source) from None
     except RecursionError:
         raise SpecLimitError("the spec nests too deeply to analyze", code="E0505").with_source(source) from None
     assert analyzer.plan is not None
@@ -169,6 +183,23 @@ class _Analyzer:
         self.tensors: dict[str, TensorInfo] = {}
         self.call_stack: list[str] = []
         self.output: tuple[str, Span] | None = None
+        self.recovered: list[NNShapeError] = []  # errors analysis could step over (unknown names)
+
+    def recover(self, error: NNShapeError) -> None:
+        """Note an error that does not stop analysis (an unknown kind or key), up to a limit."""
+        if any(e.span == error.span and e.code == error.code for e in self.recovered):
+            return  # the same place, reached again through another def call
+        if len(self.recovered) >= MAX_REPORTED_ERRORS:
+            raise self.recovered[0]
+        self.recovered.append(error)
+
+    def report(self, error: NNShapeError, source: Source) -> NNShapeError:
+        """The error to raise: all recovered errors (a later error may only be their echo)."""
+        if not self.recovered:
+            return error.with_source(source)
+        first, *others = self.recovered
+        first.others = [e.with_source(source) for e in others]
+        return first.with_source(source)
 
     # ------------------------------------------------------------------ entry
     def run(self, spec: Spec) -> Summary:
@@ -176,6 +207,8 @@ class _Analyzer:
         scope.values.update(self.bindings)
         ctx = Context("", 0, nodes=[] if self.record else None)
         current, totals = self.statements(spec.statements, None, scope, ctx, top=True)
+        if self.recovered:
+            raise self.recovered[0]
         if not self.inputs:
             raise SpecSyntaxError(
                 "the spec declares no input",
@@ -213,6 +246,16 @@ class _Analyzer:
     def statements(
         self, body: tuple[Statement, ...], x: TensorInfo | None, scope: Scope, ctx: Context, top: bool = False
     ) -> tuple[TensorInfo | None, Totals]:
+        try:
+            return self._statements(body, x, scope, ctx, top)
+        except SpecLimitError as err:
+            if err.span is None and body:
+                err.span = body[-1].span  # point an unlocated limit at the statement that hit it
+            raise
+
+    def _statements(
+        self, body: tuple[Statement, ...], x: TensorInfo | None, scope: Scope, ctx: Context, top: bool
+    ) -> tuple[TensorInfo | None, Totals]:
         totals = Totals()
         index = 0
         while index < len(body):
@@ -221,6 +264,8 @@ class _Analyzer:
             if isinstance(stmt, Let):
                 if stmt.name.lower() in STATEMENT_KEYWORDS:
                     raise SpecSyntaxError(f"'{stmt.name}' is a keyword and cannot be a constant's name", stmt.span, code="E0131")
+                if top and stmt.name in self.bindings:
+                    continue  # --set (or a keyword of summarize()) overrides the spec's own `let`
                 scope.values[stmt.name] = scope.evaluator(symbols=False).eval(stmt.value)
             elif isinstance(stmt, Def):
                 if registry.find(stmt.name) is not None:
@@ -378,14 +423,15 @@ class _Analyzer:
             keyword_hint = None
             if stmt.kind in STATEMENT_KEYWORDS:
                 keyword_hint = f"`{stmt.kind}` is a keyword; check the statement's form"
-            raise SpecNameError(
+            self.recover(SpecNameError(
                 f"unknown layer kind '{stmt.kind}'",
                 Span(stmt.span.line, stmt.span.col, len(stmt.kind)),
                 expected="a layer kind (see `nnshape layers`) or a def",
                 found=f"'{stmt.kind}'",
                 hint=keyword_hint or did_you_mean(stmt.kind, registry.all_names() + scope.def_names()) or "run `nnshape layers` to list the kinds",
                 code="E0202",
-            )
+            ))
+            return x, Totals()  # carry on as if it were `identity`, to find further errors
         universal, args = self.split_universal(stmt.args, scope, lambda key: kind.arg(key) is not None)
         call = self.bind(kind, stmt, args, x, scope)
         self.check_dtype(kind, call)
@@ -406,7 +452,7 @@ class _Analyzer:
         out = TensorInfo(self.check_shape(result.shape, stmt.span), dtype)
         trainable = universal.get("trainable", True)
         totals = Totals(result.params, result.params if trainable else 0, result.buffers, result.macs)
-        path = ctx.child(universal.get("name"))
+        path = ctx.child(universal.get("name"), stmt.span)
         if self.on_layer is not None:
             self.on_layer(path, call, result)
         ctx.record(LayerNode(path, call, result))
@@ -459,7 +505,7 @@ class _Analyzer:
             if arg.key in UNIVERSAL_KEYS and not owns(arg.key):
                 if arg.key == "name":
                     value = arg.value.name if isinstance(arg.value, Name) else scope.evaluator().eval(arg.value)
-                    if not isinstance(value, str) or not value.replace("_", "a").isalnum():
+                    if not isinstance(value, str) or not value.isidentifier() or not value.isascii():
                         raise SpecArgumentError(
                             "a layer name must be a plain identifier",
                             arg.value.span,
@@ -526,14 +572,15 @@ class _Analyzer:
                 spec = kind.arg(key)
                 if spec is None:
                     accepted = [k for a in kind.args for k in a.keys]
-                    raise SpecNameError(
+                    self.recover(SpecNameError(
                         f"{kind.name} has no argument '{key}'",
                         arg.key_span or arg.span,
                         expected="one of: " + ", ".join(a.name + (f" ({'/'.join(a.aliases)})" if a.aliases else "") for a in kind.args),
                         found=f"'{key}'",
                         hint=did_you_mean(key, accepted + list(UNIVERSAL_KEYS)),
                         code="E0207",
-                    )
+                    ))
+                    continue
             if spec.name in given:
                 raise SpecArgumentError(
                     f"{kind.name}: '{spec.name}' is given twice",
@@ -584,12 +631,12 @@ class _Analyzer:
                     code="E0308",
                 )
             return expr.name
-        if isinstance(expr, Name) and spec.type in ("str", "bool"):
+        if isinstance(expr, Name) and spec.type in ("str", "bool", "padding"):
             try:
                 return evaluator.lookup(expr.name)
             except KeyError:
-                if spec.type == "str":
-                    return expr.name  # bare words for string choices: mode=bilinear
+                if spec.type in ("str", "padding"):
+                    return expr.name  # bare words for string choices: mode=bilinear, p=same
                 raise SpecArgumentError(
                     f"'{spec.name}' takes true or false",
                     expr.span,
@@ -660,7 +707,9 @@ class _Analyzer:
                     )
                 key = defn.params[pos].name
                 pos += 1
-            elif key not in param_names:
+            elif key not in param_names and key in {p.lower() for p in param_names}:
+                key = next(p for p in param_names if p.lower() == key)
+            if key not in param_names:
                 raise SpecNameError(
                     f"{defn.name}() has no parameter '{key}'",
                     arg.key_span or arg.span,
@@ -684,7 +733,7 @@ class _Analyzer:
                         code="E0312",
                     )
                 inner.values[param.name] = def_scope.evaluator().eval(param.default)
-        path = ctx.child(universal.get("name"))
+        path = ctx.child(universal.get("name"), stmt.span)
         row_index = self.reserve_row()
         self.call_stack.append(defn.name)
         body_ctx = ctx.inner(path)
@@ -709,7 +758,7 @@ class _Analyzer:
             return self.merge(stmt, x, scope, ctx)
         # block NAME:
         self.no_args(stmt)
-        path = ctx.child(stmt.name)
+        path = ctx.child(stmt.name, stmt.name_span)
         row_index = self.reserve_row()
         body_ctx = ctx.inner(path)
         out, totals = self.statements(stmt.body, x, Scope(scope), body_ctx)
@@ -907,30 +956,24 @@ class _Analyzer:
         collapsed = 0
         node = RepeatNode(path, count, False)
         ctx.record(node)
-        if count > 0:
+        for i in range(count):
             first_row = len(self.rows)
-            it_ctx = ctx.inner(f"{path}.0")
+            it_ctx = ctx.inner(f"{path}.{i}")
             stored_before = set(self.tensors)
-            out1, body_totals = self.statements(stmt.body, x, Scope(scope), it_ctx)
-            out1 = out1 or x
+            nxt, part = self.statements(stmt.body, out, Scope(scope), it_ctx)
+            nxt = nxt or out
+            node.iterations.append(SeqNode(f"{path}.{i}", "iteration", it_ctx.nodes or []))
             stores = set(self.tensors) != stored_before or _stores_tensors(stmt.body)
-            node.iterations.append(SeqNode(f"{path}.0", "iteration", it_ctx.nodes or []))
-            if out1.shape == x.shape and out1.dtype == x.dtype and not stores:
-                collapsed = count
+            if nxt.shape == out.shape and nxt.dtype == out.dtype and not stores:
+                # this pass keeps the shape, so every later pass is the same: count it once, multiplied
+                collapsed = count - i
                 node.collapsed = True
-                for i in range(first_row, len(self.rows)):
-                    self.rows[i] = replace(self.rows[i], repeat=self.rows[i].repeat * count)
-                totals = body_totals.scaled(count)
-                out = out1
-            else:
-                totals.add(body_totals)
-                out = out1
-                for i in range(1, count):
-                    it_ctx = ctx.inner(f"{path}.{i}")
-                    nxt, part = self.statements(stmt.body, out, Scope(scope), it_ctx)
-                    node.iterations.append(SeqNode(f"{path}.{i}", "iteration", it_ctx.nodes or []))
-                    out = nxt or out
-                    totals.add(part)
+                for r in range(first_row, len(self.rows)):
+                    self.rows[r] = replace(self.rows[r], repeat=self.rows[r].repeat * collapsed)
+                totals.add(part, collapsed)
+                break
+            totals.add(part)
+            out = nxt
         label = f"repeat {count}"
         self.fill_row(row_index, path, "repeat", label, stmt.span, ctx.depth, (x,), out, totals, collapsed=collapsed)
         return out, totals
@@ -938,7 +981,7 @@ class _Analyzer:
     def from_block(self, stmt: Block, scope: Scope, ctx: Context) -> tuple[TensorInfo, Totals]:
         assert stmt.name is not None
         x = self.tensor(stmt.name, stmt.name_span or stmt.span)
-        path = ctx.child(stmt.alias)
+        path = ctx.child(stmt.alias, stmt.alias_span)
         row_index = self.reserve_row()
         body_ctx = ctx.inner(path)
         out, totals = self.statements(stmt.body, x, Scope(scope), body_ctx)

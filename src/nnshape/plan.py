@@ -47,10 +47,18 @@ class MergeNode:
 
 @dataclass
 class RepeatNode:
+    """``repeat count:``. When ``collapsed``, the last of ``iterations`` kept the shape and stands
+    for all remaining passes: ``count - len(iterations) + 1`` identical copies of it."""
+
     path: str
     count: int
     collapsed: bool
-    iterations: list[SeqNode] = field(default_factory=list)  # one when collapsed
+    iterations: list[SeqNode] = field(default_factory=list)
+
+    @property
+    def last_copies(self) -> int:
+        """How many passes the last listed iteration stands for."""
+        return self.count - len(self.iterations) + 1 if self.collapsed else 1
 
 
 @dataclass

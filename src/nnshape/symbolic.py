@@ -179,7 +179,11 @@ def is_symbolic(value: object) -> bool:
 
 
 def format_dim(value: Dim) -> str:
-    return value.format() if isinstance(value, Poly) else str(value)
+    """A size inside a shape: `L`, `2·L`, or `(L - 2)` when it has several terms."""
+    if isinstance(value, Poly):
+        text = value.format()
+        return f"({text})" if len(value.terms) > 1 else text
+    return str(value)
 
 
 def format_count(value: Dim) -> str:

@@ -1,0 +1,97 @@
+"""`nnshape diff OLD NEW`: what a change did to the network, layer by layer."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+
+import click
+
+from ..cli import EXIT_INVALID, EXIT_OK, bindings_option, fail, read_spec
+
+
+def read_any(spec: str):
+    """A file, '-' (stdin) or `git:REV:path` (the file at that revision, via `git show REV:path`)."""
+    if not spec.startswith("git:"):
+        return read_spec(spec)
+    import subprocess
+
+    from ..errors import SpecReadError
+    from ..source import Source
+
+    rev, sep, path = spec[4:].partition(":")
+    if not sep or not rev or not path:
+        raise SpecReadError(
+            f"cannot read '{spec}': expected git:REV:PATH",
+            hint="e.g. git:HEAD:models/net.nn or git:origin/main:./net.nn (PATH as `git show REV:PATH` takes it: "
+            "from the repository root, or ./ for the current folder)",
+            code="E0001",
+        ).with_source(Source(spec, ""))
+    try:
+        proc = subprocess.run(["git", "show", f"{rev}:{path}"], capture_output=True, timeout=60, check=False)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise SpecReadError(
+            f"cannot read '{spec}': could not run git ({exc})", hint="is git installed and on PATH?", code="E0001"
+        ).with_source(Source(spec, "")) from None
+    if proc.returncode != 0:
+        reason = proc.stderr.decode("utf-8", "replace").strip().splitlines()
+        raise SpecReadError(
+            f"cannot read '{spec}': `git show {rev}:{path}` failed" + (f": {reason[0]}" if reason else f" (status {proc.returncode})"),
+            hint="run it from inside the repository; PATH is from the repository root (or ./PATH for the current folder)",
+            code="E0001",
+        ).with_source(Source(spec, ""))
+    return Source.from_bytes(spec, proc.stdout)
+
+
+@click.command()
+@click.argument("old", metavar="OLD")
+@click.argument("new", metavar="NEW")
+@click.option("--format", "-f", "fmt", type=click.Choice(["table", "json", "markdown"]), default="table", show_default=True, help="markdown suits a pull-request comment.")
+@click.option("--fail-on-change", is_flag=True, help="Exit 1 when anything changed (layers, shapes, parameters, MACs).")
+@click.option("--all", "show_all", is_flag=True, help="List unchanged rows too (JSON always has every row).")
+@click.option("--depth", "-d", type=click.IntRange(min=0), default=None, help="List rows down to this block depth (0 = top level).")
+@click.option("--batch", "-b", type=click.IntRange(min=1), default=1, show_default=True, help="Batch size N for both networks.")
+@click.option("--set", "sets", multiple=True, metavar="NAME=VALUE", help="Bind a name used in the specs (repeatable).")
+@click.option("--quiet", "-q", is_flag=True, help="Do not print warnings; with --fail-on-change, print nothing, only set the status.")
+def diff(old: str, new: str, fmt: str, fail_on_change: bool, show_all: bool, depth: int | None, batch: int, sets: tuple[str, ...], quiet: bool) -> None:
+    """Show what changed from OLD to NEW: added/removed layers, shapes, parameter and MAC deltas.
+
+    OLD and NEW are files, '-' (stdin, for one of them) or git:REV:PATH (e.g. git:HEAD:model.nn).
+    """
+    from ..analyzer import analyze
+    from ..compare import compare, to_markdown, to_table
+    from ..errors import NNShapeError
+    from ..parser import parse
+
+    if old == "-" and new == "-":
+        raise click.UsageError("only one of OLD and NEW can be '-' (stdin)")
+    bindings = bindings_option(sets)
+    summaries = []
+    for spec in (old, new):
+        try:
+            source = read_any(spec)
+            summaries.append(analyze(parse(source), source, batch=batch, bindings=bindings))
+        except NNShapeError as err:
+            fail(err)
+    if not quiet:
+        for s in summaries:
+            for warning in s.warnings:
+                click.echo(warning.render(), err=True)
+    result = compare(*summaries)
+    if not (quiet and fail_on_change):
+        if fmt == "json":
+            click.echo(json.dumps(result.to_dict(), indent=2, ensure_ascii=False))
+        elif fmt == "markdown":
+            click.echo(to_markdown(result, show_all, depth), nl=False)
+        else:
+            color = sys.stdout.isatty() and "NO_COLOR" not in os.environ
+            click.echo(to_table(result, show_all, depth, color=color, width=_width()), nl=False)
+    sys.exit(EXIT_INVALID if fail_on_change and result.changed else EXIT_OK)
+
+
+def _width() -> int:
+    try:
+        return max(100, min(os.get_terminal_size().columns, 200))
+    except OSError:
+        return 140

@@ -1,0 +1,74 @@
+"""Prove a spec's numbers against a real PyTorch network: ``nnshape.verify(spec) -> VerifyReport``.
+
+torch is imported only when a network is built or run, never by importing this package.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from ..errors import SpecArgumentError
+from ..summary import Summary
+from .report import LayerCheck, TrainStep, Values, VerifyReport
+from .runner import INSTALL_HINT, TorchMissingError
+
+DTYPES = ("float32", "float16", "bfloat16")
+
+
+def analyze_spec(spec, *, batch: int = 1, bindings: dict[str, Any] | None = None):
+    """(Summary, Plan) of a spec given as text, a path, a Source, or a Summary read from a file."""
+    from ..analyzer import analyze_with_plan
+    from ..api import load_source
+    from ..parser import parse
+    from ..source import Source
+
+    values = dict(bindings or {})
+    if isinstance(spec, Summary):
+        # A Summary keeps its numbers, not its text: analyze its file again and insist it is the same.
+        if not (spec.source and Path(spec.source).is_file()):
+            raise SpecArgumentError(
+                "this Summary was made from spec text, which it does not keep",
+                hint="pass the spec text (or path) itself: nnshape.verify(text, ...)",
+                code="E0322",
+            )
+        source = Source.from_path(spec.source)
+        values = {**dict(spec.bindings), **values}
+        summary, plan = analyze_with_plan(parse(source), source, batch=spec.batch, bindings=values, dtype=spec.dtype)
+        if summary.layers != spec.layers:
+            raise SpecArgumentError(f"{spec.source} changed since this Summary was made", hint="summarize it again", code="E0322")
+        return summary, plan
+    if isinstance(batch, bool) or not isinstance(batch, int) or batch < 1:
+        raise SpecArgumentError("batch must be a positive integer", found=repr(batch), code="E0320")
+    source = spec if isinstance(spec, Source) else load_source(spec)
+    return analyze_with_plan(parse(source), source, batch=batch, bindings=values)
+
+
+def verify(
+    spec: str | os.PathLike | Summary,
+    *,
+    device: str = "auto",
+    batch: int = 1,
+    dtype: str | None = None,
+    train_step: bool = False,
+    bindings: dict[str, Any] | None = None,
+    progress=None,
+    **named_bindings: Any,
+) -> VerifyReport:
+    """Build the spec as one torch network, run it, and compare every row with the analysis.
+
+    ``device``: auto (cuda if available, else cpu), cpu, cuda or meta (shapes, parameters and
+    MACs without memory). ``dtype``: parameters and float inputs (default: as declared).
+    Keyword arguments bind names used in the spec, like ``--set``. Raises an NNShapeError for
+    a bad spec, TorchMissingError when torch is not installed.
+    """
+    from .runner import run
+
+    if dtype is not None and dtype not in DTYPES:
+        raise SpecArgumentError("unknown dtype for verify", found=repr(dtype), expected=", ".join(DTYPES), code="E0306")
+    summary, plan = analyze_spec(spec, batch=batch, bindings={**(bindings or {}), **named_bindings})
+    return run(summary, plan, device=device, dtype=None if dtype == "float32" else dtype, train_step=train_step, progress=progress)
+
+
+__all__ = ["verify", "analyze_spec", "VerifyReport", "LayerCheck", "Values", "TrainStep", "TorchMissingError", "INSTALL_HINT"]

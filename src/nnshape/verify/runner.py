@@ -1,0 +1,390 @@
+"""Run the assembled network once and compare every summary row with what torch measured.
+
+Shapes come from forward hooks, parameters and buffers from each row's module (each tensor
+once), MACs from ``FlopCounterMode`` (FLOPs / 2 per module), with the counting flags the
+oracle uses: math attention kernel, no ``nn.MultiheadAttention`` fast path, oneDNN off.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import time
+import warnings
+
+from ..errors import NNShapeError, SpecArgumentError, SpecLimitError
+from ..plan import FromNode, LayerNode, MergeNode, Plan, RepeatNode, ResidualNode, SeqNode
+from ..summary import LayerRow, Summary
+from ..symbolic import Poly
+from ..tensor import DTYPE_BYTES, format_shape
+from .builder import build
+from .report import LayerCheck, TrainStep, Values, VerifyReport
+
+INSTALL_HINT = "pip install 'nnshape[torch]'"
+MEMORY_FRACTION = 0.8  # refuse to build on CPU/CUDA above this share of the free memory
+
+
+class TorchMissingError(NNShapeError):
+    """verify and export need torch, which is an optional dependency."""
+
+    code = "E0601"
+
+
+def import_torch():
+    try:
+        import torch
+    except ImportError:
+        raise TorchMissingError(
+            "nnshape verify needs PyTorch, which is not installed", hint=f"install it with: {INSTALL_HINT}"
+        ) from None
+    return torch
+
+
+@contextlib.contextmanager
+def counting_flags():
+    """Make every matmul visible to FlopCounterMode (the same flags as the test oracle)."""
+    import torch
+    from torch.nn.attention import SDPBackend, sdpa_kernel
+
+    fast = torch.backends.mha.get_fastpath_enabled()
+    torch.backends.mha.set_fastpath_enabled(False)
+    try:
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=".*oneDNN.*")  # torch's note about Intel GPUs
+            with sdpa_kernel(SDPBackend.MATH), torch.backends.mkldnn.flags(enabled=False):
+                yield
+    finally:
+        torch.backends.mha.set_fastpath_enabled(fast)
+
+
+def resolve_device(device: str) -> str:
+    torch = import_torch()
+    device = (device or "auto").lower()
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if device not in ("cpu", "cuda", "meta") and not device.startswith("cuda:"):
+        raise SpecArgumentError("unknown device", found=repr(device), expected="auto, cpu, cuda or meta", code="E0321")
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise SpecArgumentError(
+            "--device cuda: no CUDA device is available", hint="use --device cpu, or --device meta for shapes and parameters", code="E0321"
+        )
+    return device
+
+
+def free_memory(device: str) -> int | None:
+    """Bytes free for a new network on the device (None: unknown)."""
+    import torch
+
+    if device.startswith("cuda"):
+        return torch.cuda.mem_get_info(torch.device(device))[0]
+    try:
+        with open("/proc/meminfo") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
+def check_concrete(summary: Summary) -> None:
+    for inp in summary.inputs:
+        symbols = sorted({s for d in inp.shape if isinstance(d, Poly) for s in d.symbols})
+        if symbols:
+            raise SpecArgumentError(
+                f"verify runs real tensors: input '{inp.name}' has the symbolic size {format_shape(inp.shape)}",
+                expected="concrete sizes",
+                hint=" ".join(f"`--set {s}=...`" for s in symbols) + " (or a `let` in the spec)",
+                code="E0404",
+            )
+
+
+def check_memory(summary: Summary, device: str, dtype_bytes: int) -> None:
+    if device == "meta":
+        return
+    need = (int(summary.total_params) + int(summary.total_buffers)) * dtype_bytes
+    free = free_memory(device)
+    if free is not None and need > MEMORY_FRACTION * free:
+        raise SpecLimitError(
+            f"the network's parameters and buffers need {need / 1e9:,.1f} GB, more than {device} has free ({free / 1e9:,.1f} GB)",
+            hint="use `--device meta` to check shapes and parameters without memory",
+            code="E0508",
+        )
+
+
+def id_bound(plan: Plan) -> int:
+    """Token ids are drawn below every embedding's size (so any id input is in range of what it feeds)."""
+    bounds: list[int] = []
+
+    def walk(node) -> None:
+        if isinstance(node, LayerNode):
+            if node.call.kind.accepts == "int":
+                size = node.call.args.as_dict().get("num_embeddings")
+                if isinstance(size, int):
+                    bounds.append(size)
+        elif isinstance(node, SeqNode):
+            for child in node.children:
+                walk(child)
+        elif isinstance(node, ResidualNode):
+            walk(node.body)
+            if node.shortcut is not None:
+                walk(node.shortcut)
+        elif isinstance(node, MergeNode):
+            for branch in node.branches:
+                walk(branch)
+        elif isinstance(node, RepeatNode):
+            for it in node.iterations:
+                walk(it)
+        elif isinstance(node, FromNode):
+            walk(node.body)
+
+    walk(plan.root)
+    return max(1, min(bounds)) if bounds else 2
+
+
+def make_inputs(plan: Plan, device: str, dtype):
+    import torch
+
+    high = id_bound(plan)
+    tensors = []
+    for _, info in plan.inputs:
+        declared = getattr(torch, info.dtype)
+        shape = tuple(int(d) for d in info.shape)
+        if declared.is_floating_point:
+            tensors.append(torch.randn(shape, dtype=dtype or declared, device=device))
+        elif declared == torch.bool:
+            tensors.append(torch.randint(0, 2, shape, device=device).bool())
+        else:
+            tensors.append(torch.randint(0, high, shape, dtype=declared, device=device))
+    return tensors
+
+
+def _int(value) -> int | None:
+    return None if isinstance(value, Poly) else int(value)
+
+
+def analytic_values(row: LayerRow, dtype_name: str | None) -> Values:
+    dtype = dtype_name if dtype_name and row.dtype.startswith(("float", "bfloat")) else row.dtype
+    return Values(tuple(row.output_shape), _int(row.params), _int(row.buffers), _int(row.macs), dtype)
+
+
+def compare(a: Values, t: Values | None) -> tuple[str, ...]:
+    if t is None:
+        return ()
+    out = []
+    if t.shape is not None and tuple(a.shape) != tuple(t.shape):
+        out.append("shape")
+    if a.params != t.params:
+        out.append("params")
+    if a.buffers != t.buffers:
+        out.append("buffers")
+    if t.macs is not None and a.macs != t.macs:
+        out.append("macs")
+    if t.dtype is not None and a.dtype != t.dtype:
+        out.append("dtype")
+    return tuple(out)
+
+
+def _numel(tensors) -> int:
+    return sum(t.numel() for t in tensors)
+
+
+def _macs(flops: int):
+    return flops // 2 if flops % 2 == 0 else flops / 2
+
+
+def run(
+    summary: Summary,
+    plan: Plan,
+    *,
+    device: str = "auto",
+    dtype: str | None = None,
+    train_step: bool = False,
+    progress=None,
+    seed: int = 0,
+) -> VerifyReport:
+    """Build and run the network; ``progress(stage, total)`` returns a callable advancing by n."""
+    torch = import_torch()
+    from torch.utils.flop_counter import FlopCounterMode
+
+    started = time.perf_counter()
+    device = resolve_device(device)
+    check_concrete(summary)
+    torch_dtype = getattr(torch, dtype) if dtype else None
+    check_memory(summary, device, DTYPE_BYTES[dtype or "float32"])
+    torch.manual_seed(seed)
+
+    build_step = progress("building", _layer_count(plan)) if progress else None
+    built = build(summary, plan, device=device, dtype=torch_dtype, progress=build_step)
+    model = built.model
+    model.eval()
+    names = {module: name for name, module in model.named_modules()}
+    root_name = type(model).__name__
+
+    outputs: dict[int, tuple] = {}
+    active: list[str] = []
+    handles = []
+    leaves = [m for row, m in zip(summary.layers, built.row_modules) if m is not None and not row.is_block]
+    run_step = progress("running", len(leaves)) if progress else None
+    module_paths = {}
+    for row, module in zip(summary.layers, built.row_modules):
+        if module is None or id(module) in module_paths:
+            continue
+        module_paths[id(module)] = row.path
+
+        def pre(mod, args, path=row.path, leaf=not row.is_block):
+            if leaf:
+                active.append(path)
+
+        def post(mod, args, out, leaf=not row.is_block):
+            if id(mod) not in outputs and hasattr(out, "shape"):
+                outputs[id(mod)] = (tuple(out.shape), str(out.dtype).removeprefix("torch."))
+            if leaf:
+                active.pop()
+                if run_step is not None:
+                    run_step(1)
+
+        handles.append(module.register_forward_pre_hook(pre))
+        handles.append(module.register_forward_hook(post))
+
+    error = None
+    failed_at = None
+    out = None
+    counter = FlopCounterMode(display=False)
+    try:
+        with counting_flags(), torch.no_grad(), counter:
+            out = model(*make_inputs(plan, device, torch_dtype))
+    except Exception as exc:  # torch disagrees badly enough to raise: report it on the layer
+        failed_at = active[-1] if active else None
+        error = f"{type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else ''}"
+    finally:
+        for handle in handles:
+            handle.remove()
+    flops = {name: sum(ops.values()) for name, ops in counter.get_flop_counts().items()}
+
+    checks = []
+    for row, module in zip(summary.layers, built.row_modules):
+        expected = analytic_values(row, dtype)
+        if module is None:
+            checks.append(_check(row, expected, None, (), "no module was built for this row"))
+            continue
+        got = outputs.get(id(module))
+        fq = f"{root_name}.{names[module]}"
+        measured = Values(
+            got[0] if got else None,
+            _numel(module.parameters()),
+            _numel(module.buffers()),
+            _macs(flops.get(fq, 0)) if got else None,
+            got[1] if got else None,
+        )
+        problem = None
+        if failed_at == row.path:
+            problem = error
+        elif got is None and error is None:
+            problem = "torch never ran this layer"
+        checks.append(_check(row, expected, measured, compare(expected, measured), problem))
+
+    total_expected = Values(
+        tuple(summary.output_shape), _int(summary.total_params), _int(summary.total_buffers), _int(summary.total_macs),
+        dtype if dtype and summary.output_dtype.startswith(("float", "bfloat")) else summary.output_dtype,
+    )
+    total_measured = Values(
+        tuple(out.shape) if out is not None else None,
+        _numel(model.parameters()),
+        _numel(model.buffers()),
+        _macs(counter.get_total_flops()) if out is not None else None,
+        str(out.dtype).removeprefix("torch.") if out is not None else None,
+    )
+    totals = LayerCheck("", "network", "network totals", 0, 0, True, 1, total_expected, total_measured,
+                        compare(total_expected, total_measured), error if failed_at is None else None)
+    step = None
+    if train_step and error is None:
+        step = run_train_step(model, plan, device, torch_dtype)
+    return VerifyReport(
+        source=summary.source,
+        device=device,
+        batch=summary.batch,
+        dtype=dtype or "float32",
+        torch_version=torch.__version__,
+        layers=tuple(checks),
+        totals=totals,
+        error=error if failed_at is None else None,
+        train_step=step,
+        seconds=time.perf_counter() - started,
+    )
+
+
+def _check(row: LayerRow, expected: Values, measured, mismatches, error) -> LayerCheck:
+    return LayerCheck(row.path, row.kind, row.label, row.line, row.depth, row.is_block, row.repeat, expected, measured, mismatches, error)
+
+
+def _layer_count(plan: Plan) -> int:
+    count = 0
+
+    def walk(node, times: int) -> None:
+        nonlocal count
+        if isinstance(node, LayerNode):
+            count += times
+        elif isinstance(node, SeqNode):
+            for child in node.children:
+                walk(child, times)
+        elif isinstance(node, ResidualNode):
+            walk(node.body, times)
+            if node.shortcut is not None:
+                walk(node.shortcut, times)
+        elif isinstance(node, MergeNode):
+            for branch in node.branches:
+                walk(branch, times)
+        elif isinstance(node, RepeatNode):
+            for it in node.iterations:
+                walk(it, times * (node.count if node.collapsed else 1))
+        elif isinstance(node, FromNode):
+            walk(node.body, times)
+
+    walk(plan.root, 1)
+    return count
+
+
+def run_train_step(model, plan: Plan, device: str, dtype) -> TrainStep:
+    """Forward, backward and one SGD step in training mode; which parameters got no gradient."""
+    import torch
+
+    model.train()
+    cuda = device.startswith("cuda")
+    if cuda:
+        torch.cuda.synchronize()
+        torch.cuda.reset_peak_memory_stats()
+    storages: dict[int, int] = {}
+
+    def pack(t):
+        if t.device.type != "meta":
+            storage = t.untyped_storage()
+            storages[storage.data_ptr()] = storage.nbytes()
+        return t
+
+    trainable = [(name, p) for name, p in model.named_parameters() if p.requires_grad]
+    try:
+        with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+            out = model(*make_inputs(plan, device, dtype))
+            if not out.requires_grad:
+                return TrainStep(tuple(n for n, _ in trainable), None, None, "not measured",
+                                 "the output does not depend on any trainable parameter" if trainable else None)
+            loss = out.float().pow(2).mean()
+        loss.backward()
+        if trainable:
+            torch.optim.SGD([p for _, p in trainable], lr=1e-3).step()
+    except Exception as exc:
+        return TrainStep((), None, None, "not measured", f"{type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else ''}")
+    finally:
+        model.eval()
+    no_grad = tuple(name for name, p in trainable if p.grad is None)
+    if device == "meta":
+        return TrainStep(no_grad, None, None, "not measured on meta")
+    saved = sum(storages.values())
+    if cuda:
+        torch.cuda.synchronize()
+        return TrainStep(no_grad, torch.cuda.max_memory_allocated(), saved, "CUDA peak allocated during the step")
+    return TrainStep(no_grad, None, saved, "CPU: bytes of the distinct tensors autograd saved for backward (peak not measured)")
