@@ -20,8 +20,21 @@ from .summary import LayerRow, Summary
 
 __version__ = "0.1.0"
 
+
+def verify(spec, **options):
+    """Build the spec as a real PyTorch network, run it and compare every row: a VerifyReport.
+
+    Options as in :func:`nnshape.verifier.verify` (device, batch, dtype, train_step, bindings).
+    torch is imported only here, when called.
+    """
+    from .verifier import verify as run
+
+    return run(spec, **options)
+
+
 __all__ = [
     "summarize",
+    "verify",
     "Summary",
     "LayerRow",
     "Diagnostic",

@@ -240,6 +240,7 @@ class _Analyzer:
             total_macs=totals.macs,
             warnings=tuple(self.warnings),
             bindings=tuple(sorted(self.bindings.items())),
+            source_text=self.source.text,
         )
 
     # ------------------------------------------------------------------ statement lists
@@ -873,6 +874,7 @@ class _Analyzer:
             out = self.concat(stmt, outputs, dim_value)
         else:
             out = self.broadcast(stmt, outputs)
+        self.check_shape(out.shape, stmt.span)
         self.fill_row(row_index, path, kw, stmt.keyword + (f" dim={dim_value}" if kw == "concat" and stmt.args else ""), stmt.span, ctx.depth, (x,), out, totals)
         return out, totals
 

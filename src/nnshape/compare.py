@@ -185,8 +185,10 @@ def _signed(value: Dim) -> str:
 
 
 def _pct(d: dict) -> str:
+    if d["delta"] == 0:
+        return "0%"
     if d["percent"] is None:
-        return "—" if d["delta"] != 0 else "0%"
+        return "—"
     return f"{d['percent']:+.2f}%"
 
 
@@ -294,7 +296,7 @@ def to_table(diff: Diff, show_all: bool = False, depth: int | None = None, *, co
     style = {"added": "green", "removed": "red", "changed": "yellow", "unchanged": ""} if color else {}
     buffer = io.StringIO()
     console = Console(file=buffer, force_terminal=color, no_color=not color, width=width or 140, highlight=False, soft_wrap=False)
-    console.print(Text(headline(diff), style="bold" if color else ""))
+    console.print(Text(headline(diff), style="bold" if color else ""), soft_wrap=True)
     if not diff.changed:
         return buffer.getvalue()
     console.print()

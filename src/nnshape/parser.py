@@ -7,7 +7,7 @@ Layer arguments are separated by spaces, so an argument is an expression whose b
 
 from __future__ import annotations
 
-from .errors import SpecLimitError, SpecSyntaxError
+from .errors import NNShapeError, SpecLimitError, SpecSyntaxError
 from .lexer import LogicalLine, Token, tokenize
 from .source import Source, Span
 from .syntax import (
@@ -42,7 +42,7 @@ def parse(source: Source) -> Spec:
     lines = tokenize(source)
     try:
         statements, index = _Parser(source, lines).block(0, 0, 0)
-    except SpecSyntaxError as err:
+    except NNShapeError as err:
         raise err.with_source(source) from None
     return Spec(tuple(statements))
 

@@ -100,6 +100,7 @@ class Summary:
     total_macs: Dim
     warnings: tuple[Diagnostic, ...] = ()
     bindings: tuple[tuple[str, object], ...] = field(default_factory=tuple)
+    source_text: str = field(default="", repr=False, compare=False)  # what was analyzed (verify rebuilds from it)
 
     @property
     def non_trainable_params(self) -> Dim:

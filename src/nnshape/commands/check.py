@@ -87,14 +87,14 @@ def _memory_option(ctx, param, value):
 
 
 @click.command()
-@click.argument("specs", nargs=-1, metavar="SPEC...")
+@click.argument("specs", nargs=-1, metavar="SPEC...", type=click.Path(allow_dash=True))
 @click.option("--output", "-o", "output", metavar="SHAPE", help="Expected output shape per sample, batch excluded: 1000, 128x768, '(L, 768)'.")
 @click.option("--max-params", callback=_count_option("max-params"), metavar="N", help="Most parameters allowed: 30M, 1.5G, 25000000.")
 @click.option("--min-params", callback=_count_option("min-params"), metavar="N", help="Fewest parameters allowed.")
 @click.option("--max-macs", callback=_count_option("max-macs"), metavar="N", help="Most MACs allowed (at the chosen batch): 5G.")
 @click.option("--max-memory", callback=_memory_option, expose_value=False, metavar="BYTES", help="Most memory allowed: 2GB (not available yet: needs the memory estimate).")
 @click.option("--trainable-only/--all-params", default=None, help="Apply the parameter limits to trainable parameters only.")
-@click.option("--budget", metavar="FILE", help="TOML budget file: one table of limits per spec path or glob (see docs/ci.md).")
+@click.option("--budget", metavar="FILE", type=click.Path(dir_okay=False), help="TOML budget file: one table of limits per spec path or glob (see docs/ci.md).")
 @click.option("--batch", "-b", type=click.IntRange(min=1), default=1, show_default=True, help="Batch size N (MACs are counted at this batch).")
 @click.option("--set", "sets", multiple=True, metavar="NAME=VALUE", help="Bind a name used in the specs (repeatable).")
 @click.option("--format", "-f", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)

@@ -45,8 +45,8 @@ def read_any(spec: str):
 
 
 @click.command()
-@click.argument("old", metavar="OLD")
-@click.argument("new", metavar="NEW")
+@click.argument("old", metavar="OLD", type=click.Path(allow_dash=True))
+@click.argument("new", metavar="NEW", type=click.Path(allow_dash=True))
 @click.option("--format", "-f", "fmt", type=click.Choice(["table", "json", "markdown"]), default="table", show_default=True, help="markdown suits a pull-request comment.")
 @click.option("--fail-on-change", is_flag=True, help="Exit 1 when anything changed (layers, shapes, parameters, MACs).")
 @click.option("--all", "show_all", is_flag=True, help="List unchanged rows too (JSON always has every row).")

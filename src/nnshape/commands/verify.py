@@ -28,8 +28,8 @@ from ..cli import EXIT_INVALID, EXIT_NO_TORCH, bindings_option, fail, read_spec
 def verify(spec: str, device: str, batch: int, dtype: str | None, sets: tuple[str, ...], fmt: str, train_step: bool) -> None:
     """Check every layer's shape, parameters, buffers and MACs against PyTorch. Exit 1 on any mismatch."""
     from ..errors import NNShapeError
-    from ..verify import INSTALL_HINT, TorchMissingError, analyze_spec
-    from ..verify.runner import run
+    from ..verifier import INSTALL_HINT, TorchMissingError, analyze_spec
+    from ..verifier.runner import run
 
     bindings = bindings_option(sets)
     try:

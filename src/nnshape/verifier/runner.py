@@ -13,7 +13,15 @@ import time
 import warnings
 
 from ..errors import NNShapeError, SpecArgumentError, SpecLimitError
-from ..plan import FromNode, LayerNode, MergeNode, Plan, RepeatNode, ResidualNode, SeqNode
+from ..plan import (
+    FromNode,
+    LayerNode,
+    MergeNode,
+    Plan,
+    RepeatNode,
+    ResidualNode,
+    SeqNode,
+)
 from ..summary import LayerRow, Summary
 from ..symbolic import Poly
 from ..tensor import DTYPE_BYTES, format_shape
@@ -257,7 +265,7 @@ def run(
     try:
         with counting_flags(), torch.no_grad(), counter:
             out = model(*make_inputs(plan, device, torch_dtype))
-    except Exception as exc:  # torch disagrees badly enough to raise: report it on the layer
+    except Exception as exc:  # noqa: BLE001 - torch disagreed badly enough to raise: report it on the layer
         failed_at = active[-1] if active else None
         error = f"{type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else ''}"
     finally:
@@ -339,8 +347,8 @@ def _layer_count(plan: Plan) -> int:
             for branch in node.branches:
                 walk(branch, times)
         elif isinstance(node, RepeatNode):
-            for it in node.iterations:
-                walk(it, times * (node.count if node.collapsed else 1))
+            for i, it in enumerate(node.iterations):
+                walk(it, times * (node.last_copies if i == len(node.iterations) - 1 else 1))
         elif isinstance(node, FromNode):
             walk(node.body, times)
 
@@ -376,7 +384,7 @@ def run_train_step(model, plan: Plan, device: str, dtype) -> TrainStep:
         loss.backward()
         if trainable:
             torch.optim.SGD([p for _, p in trainable], lr=1e-3).step()
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - any torch failure is reported, not raised
         return TrainStep((), None, None, "not measured", f"{type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else ''}")
     finally:
         model.eval()
@@ -387,4 +395,4 @@ def run_train_step(model, plan: Plan, device: str, dtype) -> TrainStep:
     if cuda:
         torch.cuda.synchronize()
         return TrainStep(no_grad, torch.cuda.max_memory_allocated(), saved, "CUDA peak allocated during the step")
-    return TrainStep(no_grad, None, saved, "CPU: bytes of the distinct tensors autograd saved for backward (peak not measured)")
+    return TrainStep(no_grad, None, saved, "not measured on CPU (saved-for-backward bytes shown instead)")

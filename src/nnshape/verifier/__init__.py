@@ -6,7 +6,6 @@ torch is imported only when a network is built or run, never by importing this p
 from __future__ import annotations
 
 import os
-from pathlib import Path
 from typing import Any
 
 from ..errors import SpecArgumentError
@@ -26,19 +25,10 @@ def analyze_spec(spec, *, batch: int = 1, bindings: dict[str, Any] | None = None
 
     values = dict(bindings or {})
     if isinstance(spec, Summary):
-        # A Summary keeps its numbers, not its text: analyze its file again and insist it is the same.
-        if not (spec.source and Path(spec.source).is_file()):
-            raise SpecArgumentError(
-                "this Summary was made from spec text, which it does not keep",
-                hint="pass the spec text (or path) itself: nnshape.verify(text, ...)",
-                code="E0322",
-            )
-        source = Source.from_path(spec.source)
+        # a Summary keeps the text it was made from: analyze it again, with the same options
+        source = Source(spec.source, spec.source_text)
         values = {**dict(spec.bindings), **values}
-        summary, plan = analyze_with_plan(parse(source), source, batch=spec.batch, bindings=values, dtype=spec.dtype)
-        if summary.layers != spec.layers:
-            raise SpecArgumentError(f"{spec.source} changed since this Summary was made", hint="summarize it again", code="E0322")
-        return summary, plan
+        return analyze_with_plan(parse(source), source, batch=spec.batch, bindings=values, dtype=spec.dtype)
     if isinstance(batch, bool) or not isinstance(batch, int) or batch < 1:
         raise SpecArgumentError("batch must be a positive integer", found=repr(batch), code="E0320")
     source = spec if isinstance(spec, Source) else load_source(spec)
@@ -71,4 +61,4 @@ def verify(
     return run(summary, plan, device=device, dtype=None if dtype == "float32" else dtype, train_step=train_step, progress=progress)
 
 
-__all__ = ["verify", "analyze_spec", "VerifyReport", "LayerCheck", "Values", "TrainStep", "TorchMissingError", "INSTALL_HINT"]
+__all__ = ["INSTALL_HINT", "LayerCheck", "TorchMissingError", "TrainStep", "Values", "VerifyReport", "analyze_spec", "verify"]

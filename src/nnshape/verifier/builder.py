@@ -14,7 +14,15 @@ import functools
 from dataclasses import dataclass, field
 
 from ..errors import SpecLimitError
-from ..plan import FromNode, LayerNode, MergeNode, Plan, RepeatNode, ResidualNode, SeqNode
+from ..plan import (
+    FromNode,
+    LayerNode,
+    MergeNode,
+    Plan,
+    RepeatNode,
+    ResidualNode,
+    SeqNode,
+)
 from ..summary import Summary
 
 MAX_COPIES = 10_000  # copies of one collapsed repeat body the builder makes
@@ -28,6 +36,7 @@ class Built:
     model: object  # torch.nn.Module
     row_modules: list = field(default_factory=list)  # aligned with summary.layers
     layer_count: int = 0
+    calls: dict = field(default_factory=dict)  # id(twin) -> its Call
 
 
 @functools.cache
@@ -130,6 +139,7 @@ class _Builder:
         self.progress = progress
         self.by_path: dict[str, list] = {}  # path -> modules in pre-order (paths may repeat)
         self.layers = 0
+        self.calls: dict[int, object] = {}  # id(twin) -> the Call it was built from (for export)
         self.frozen = {row.path for row in summary.layers if not row.is_block and row.params and not row.trainable_params}
 
     def note(self, path: str, module) -> None:
@@ -146,6 +156,7 @@ class _Builder:
         if self.layers > MAX_MODULES:
             raise SpecLimitError(f"the network has more than {MAX_MODULES:,} layers to build", code="E0508")
         module = call.kind.build(call)
+        self.calls[id(module)] = call
         if self.dtype is not None:
             module.to(self.dtype)
         if node.path in self.frozen:
@@ -199,19 +210,21 @@ class _Builder:
             module = Seq()
             if record:
                 self.note(node.path, module)
-            if node.collapsed and node.count > MAX_COPIES:
+            copies = node.last_copies
+            if copies > MAX_COPIES:
                 raise SpecLimitError(
                     f"repeat {node.count:,}: verify builds every copy, at most {MAX_COPIES:,}",
                     hint="verify a smaller count (`--set`), or use `nnshape summary` for the analytic numbers",
                     code="E0508",
                 )
-            iterations = node.iterations
-            if node.collapsed and iterations:
-                iterations = [iterations[0]] * node.count
+            listed = len(node.iterations)
+            iterations = list(node.iterations)
+            if node.collapsed and iterations:  # the last listed pass stands for `copies` identical passes
+                iterations += [iterations[-1]] * (copies - 1)
             prefix = node.path + "." if node.path else ""
             for i, it in enumerate(iterations):
                 sub = Seq()
-                self.fill(sub, it, record and (i == 0 or not node.collapsed))
+                self.fill(sub, it, record and i < listed)
                 self.add(module, f"{prefix}{i}", sub, None)
         elif isinstance(node, FromNode):
             module = From(node.source, node.alias)
@@ -245,7 +258,7 @@ class _Builder:
             seen[row.path] = k + 1
             mods = self.by_path.get(row.path, [])
             row_modules.append(mods[k] if k < len(mods) else None)
-        return Built(model, row_modules, self.layers)
+        return Built(model, row_modules, self.layers, self.calls)
 
 
 def build(summary: Summary, plan: Plan, *, device=None, dtype=None, progress=None) -> Built:

@@ -1,0 +1,217 @@
+"""Hostile and broken specs: whatever the input, a Summary or an nnshape error — never a crash,
+never a hang, never code execution.
+
+Three generators: random text and bytes, token soup built from the language's own words, and
+mutations of the valid examples. CI runs about 10,000 cases in all; for a long local campaign:
+
+    NNSHAPE_FUZZ_EXAMPLES=200000 python -m pytest tests/test_fuzz.py -q
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import time
+from pathlib import Path
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import nnshape
+from nnshape import registry
+from nnshape.parser import STATEMENT_KEYWORDS
+from nnshape.source import Source
+
+EXAMPLES = sorted((Path(__file__).resolve().parent.parent / "examples").glob("*.nn"))
+SCALE = int(os.environ.get("NNSHAPE_FUZZ_EXAMPLES", "10000"))
+TIME_BOUND = 5.0  # seconds for any single spec
+
+
+def fuzz_settings(share: float):
+    return settings(
+        max_examples=max(1, int(SCALE * share)),
+        deadline=None,
+        suppress_health_check=list(HealthCheck),
+        database=None,
+    )
+
+
+def outcome(data: bytes | str):
+    """Analyze; return the Summary or the NNShapeError. Anything else escapes and fails the test."""
+    start = time.perf_counter()
+    try:
+        source = Source.from_bytes("<fuzz>", data) if isinstance(data, bytes) else Source("<fuzz>", data)
+        result = nnshape.summarize(source)
+    except nnshape.NNShapeError as err:
+        text = str(err)  # rendering the report must not crash either
+        assert text.startswith("<fuzz>")
+        if err.span is not None:
+            assert err.span.line >= 1
+        result = err
+    elapsed = time.perf_counter() - start
+    assert elapsed < TIME_BOUND, f"took {elapsed:.1f}s"
+    return result
+
+
+@fuzz_settings(0.3)
+@given(st.binary(max_size=400))
+def test_random_bytes(data):
+    outcome(data)
+
+
+@fuzz_settings(0.1)
+@given(st.text(max_size=300))
+def test_random_text(text):
+    outcome(text)
+
+
+KINDS = registry.all_names()
+KEYS = sorted({k for kind in registry.all_kinds() for a in kind.args for k in a.keys})
+WORDS = list(STATEMENT_KEYWORDS) + ["as", "true", "false", "none", "dtype", "int64", "name", "trainable", "branch", "memory"]
+PIECES = ["=", "(", ")", ",", ":", "+", "-", "*", "/", "//", "%", "**", "x", "#", "'same'", "\n", "\n    ", "\n        ", " "]
+NUMBERS = ["0", "-1", "1", "2", "3", "7", "64", "224", "0.5", "1e-5", "10**30", "2**63", "3x224x224", "16x5x5", "1x1"]
+
+token = st.one_of(
+    st.sampled_from(KINDS),
+    st.sampled_from(KEYS).map(lambda k: k + "="),
+    st.sampled_from(WORDS),
+    st.sampled_from(PIECES),
+    st.sampled_from(NUMBERS),
+    st.from_regex(r"[a-z]\d", fullmatch=True),
+)
+
+
+@fuzz_settings(0.3)
+@given(st.lists(token, max_size=40), st.sampled_from(["input 3x32x32\n", "input 64\n", "input (L, 16)\n", "input ids 12 dtype=int64\n", ""]))
+def test_token_soup(tokens, prefix):
+    outcome(prefix + " ".join(tokens))
+
+
+REPLACEMENTS = ["0", "-1", "10**30", "2.5", "L", "x", "'same'", "true", "3x3", "(1, 2, 3)"]
+
+
+@st.composite
+def mutated_example(draw):
+    lines = draw(st.sampled_from(EXAMPLES)).read_text().splitlines()
+    for _ in range(draw(st.integers(1, 4))):
+        if not lines:
+            break
+        i = draw(st.integers(0, len(lines) - 1))
+        action = draw(st.sampled_from(["delete", "duplicate", "swap", "indent", "dedent", "number", "name"]))
+        if action == "delete":
+            del lines[i]
+        elif action == "duplicate":
+            lines.insert(i, lines[i])
+        elif action == "swap":
+            j = draw(st.integers(0, len(lines) - 1))
+            lines[i], lines[j] = lines[j], lines[i]
+        elif action == "indent":
+            lines[i] = "    " + lines[i]
+        elif action == "dedent":
+            lines[i] = lines[i][min(4, len(lines[i]) - len(lines[i].lstrip(" "))):]
+        elif action == "number":
+            numbers = list(re.finditer(r"\d+", lines[i]))
+            if numbers:
+                m = draw(st.sampled_from(numbers))
+                lines[i] = lines[i][: m.start()] + draw(st.sampled_from(REPLACEMENTS)) + lines[i][m.end():]
+        else:
+            words = list(re.finditer(r"[A-Za-z_]\w*", lines[i]))
+            if words:
+                m = draw(st.sampled_from(words))
+                lines[i] = lines[i][: m.start()] + draw(st.sampled_from(KINDS + WORDS)) + lines[i][m.end():]
+    return "\n".join(lines) + "\n"
+
+
+@fuzz_settings(0.3)
+@given(mutated_example())
+def test_mutated_examples(text):
+    outcome(text)
+
+
+def test_mutations_still_often_succeed():
+    """The mutation generator is not just producing errors: the unmutated examples all pass."""
+    for path in EXAMPLES:
+        assert isinstance(outcome(path.read_text()), nnshape.Summary)
+
+
+# ------------------------------------------------------------------------------ no code execution
+
+HOSTILE = [
+    "let x = __import__('os')\ninput 3\nlinear 2\n",
+    "input 3\nlinear __builtins__\n",
+    "input 3\nlinear eval\n",
+    "input 3\nlinear (lambda: 1)\n",
+    "input 3\nlinear open('/etc/passwd')\n",
+    "input 3\ngelu approximate=__import__\n",
+    "input 3\nlinear 2 name=__class__\n",
+    "input 3\nlinear ().__class__\n",
+    "input 3\nlinear 'a'.join\n",
+]
+
+
+def test_spec_cannot_reach_python(tmp_path, monkeypatch):
+    marker = tmp_path / "touched"
+    monkeypatch.chdir(tmp_path)
+    for text in HOSTILE + [f"input 3\nlinear open('{marker}', 'w')\n"]:
+        result = outcome(text)
+        if isinstance(result, nnshape.Summary):
+            assert result.output_shape[-1] in (2, 3)
+    assert not marker.exists()
+
+
+def test_source_has_no_dynamic_evaluation():
+    """No eval/exec/pickle/dynamic imports driven by spec content anywhere in the package."""
+    src = Path(nnshape.__file__).parent
+    forbidden = re.compile(r"(?<![.\w])(?<!def )(eval|exec|compile|__import__)\(|\bpickle\b|\bmarshal\b|\bos\.system\b|\bsubprocess\b")
+    offenders = []
+    for path in src.rglob("*.py"):
+        for number, line in enumerate(path.read_text().splitlines(), 1):
+            code = line.split("#", 1)[0]
+            if forbidden.search(code) and "git show" not in line:
+                offenders.append(f"{path.relative_to(src)}:{number}: {line.strip()}")
+    # `git show REV:path` (nnshape diff) runs git on a path the user names on the command line,
+    # never on spec content; it is the one allowed subprocess.
+    allowed = [o for o in offenders if not o.startswith(("compare.py", "commands/diff.py"))]
+    assert allowed == []
+
+
+# ------------------------------------------------------------------------------ resource bounds
+
+
+def test_huge_collapsed_repeats_are_not_unrolled():
+    s = nnshape.summarize("input 16\nrepeat 10**9:\n    repeat 10**9:\n        relu\n")
+    assert len(s.layers) == 3  # two repeat rows and one relu row standing for 10**18
+    assert s.layers[-1].repeat == 10**18
+
+
+def test_unrolling_stops_with_a_located_error():
+    # channels double each pass: the shape changes every time, so this cannot collapse
+    text = "input 1x4x4\nrepeat 10**6:\n    concat:\n        branch: identity\n        branch: identity\n"
+    err = outcome(text)
+    assert isinstance(err, nnshape.NNShapeError) and err.code.startswith("E05") and err.line is not None
+
+
+def test_deep_nesting_and_deep_calls_are_limits():
+    deep = "input 4\n" + "".join("    " * i + "block b%d:\n" % i for i in range(80)) + "    " * 80 + "relu\n"
+    assert isinstance(outcome(deep), nnshape.SpecLimitError)
+    calls = "".join(f"def f{i}():\n    f{i + 1}\n" for i in range(150)) + "def f150():\n    relu\ninput 4\nf0\n"
+    assert isinstance(outcome(calls), nnshape.SpecLimitError)
+
+
+def test_dimensions_and_totals_do_not_overflow():
+    big = outcome(f"input {2**40}\nlinear {2**40}\n")
+    assert isinstance(big, nnshape.Summary) and big.total_params == 2**80 + 2**40  # Python ints: no overflow
+    too_big = outcome("input 3x8x8\nconv2d 2**63 k1\n")
+    assert isinstance(too_big, nnshape.SpecLimitError)
+
+
+def test_a_megabyte_of_layers():
+    import random
+
+    rng = random.Random(1)
+    lines, size = ["input 64"], 9
+    while size < 1_000_000:
+        lines.append(rng.choice(["linear 64", "relu", "layernorm", "dropout 0.1", "gelu", "linear 64 bias=false"]))
+        size += len(lines[-1]) + 1
+    s = nnshape.summarize("\n".join(lines))  # its time is measured by benchmarks/run.py, not here
+    assert len(s.layers) == len(lines) - 1
