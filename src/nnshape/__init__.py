@@ -5,7 +5,6 @@ Importing nnshape loads neither torch nor rich: the core is pure Python.
 
 from __future__ import annotations
 
-from .api import summarize
 from .errors import (
     Diagnostic,
     NNShapeError,
@@ -19,6 +18,17 @@ from .errors import (
 from .summary import LayerRow, Summary
 
 __version__ = "0.1.0"
+
+
+def summarize(spec, *, batch: int = 1, dtype: str = "float32", bindings=None, **named_bindings) -> Summary:
+    """Analyze a spec (text or a path) and return its :class:`Summary`.
+
+    Keyword arguments bind names used in the spec, like ``--set``: ``summarize("m.nn", L=128)``.
+    (The analyzer is imported on first use, so ``nnshape --version`` stays instant.)
+    """
+    from .api import summarize as run
+
+    return run(spec, batch=batch, dtype=dtype, bindings=bindings, **named_bindings)
 
 
 def verify(spec, **options):
