@@ -1,8 +1,8 @@
 """The table of `nnshape summary`.
 
 Columns are laid out here (a rich Table measures every cell and takes seconds on a
-50,000-row spec). Plain text when not on a terminal or with NO_COLOR; on a terminal rich
-adds the styling (and is imported only then).
+50,000-row spec). Whether to colour is rich's own decision (terminal, NO_COLOR, FORCE_COLOR);
+plain text otherwise, so a pipe never imports rich.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ GAP = "   "
 
 def to_table(summary: Summary, depth: int | None, extra: tuple[str, ...], *, color: bool | None = None, width: int | None = None) -> str:
     if color is None:
-        color = sys.stdout.isatty() and "NO_COLOR" not in os.environ
+        color = _terminal_wants_color()
     cols = columns_for(extra)
     rows = cells(summary, depth)
     texts = [[cell.prefix + cell.values[c] if c == "layer" else cell.values[c] for c in cols] for cell in rows]
@@ -54,6 +54,17 @@ def _styled(header: str, rows, lines: list[str], footer, width: int | None) -> s
     console = Console(file=buffer, force_terminal=True, width=width or 10_000, highlight=False)
     console.print(out, end="", soft_wrap=True)
     return buffer.getvalue()
+
+
+def _terminal_wants_color() -> bool:
+    """rich's own detection (a terminal, NO_COLOR, FORCE_COLOR, TERM=dumb ...), asked only
+    when stdout is a terminal or colour is forced, so pipes never import rich."""
+    if not sys.stdout.isatty() and not os.environ.get("FORCE_COLOR") and not os.environ.get("TTY_COMPATIBLE"):
+        return False
+    from rich.console import Console
+
+    console = Console()
+    return console.is_terminal and console.color_system is not None and not console.no_color
 
 
 def _pad(text: str, width: int, col: str) -> str:
