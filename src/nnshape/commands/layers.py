@@ -25,7 +25,10 @@ def layers(kind: str | None) -> None:
             click.echo(f"{family}:")
             for k in by_family[family]:
                 names = k.name + (f" ({', '.join(k.aliases)})" if k.aliases else "")
-                click.echo(f"  {names:<44} {k.doc}")
+                if len(names) > 40:  # long alias lists: the doc goes on its own line
+                    click.echo(f"  {names}\n  {'':<40}   {k.doc}")
+                else:
+                    click.echo(f"  {names:<40}   {k.doc}")
         click.echo("\n`nnshape layers KIND` shows a kind's arguments and formulas.")
         return
     found = registry.find(kind)
@@ -42,6 +45,7 @@ def layers(kind: str | None) -> None:
     for arg in k.args:
         keys = arg.name + (f" ({', '.join(arg.aliases)})" if arg.aliases else "")
         where = "positional or key" if arg.positional else "key"
+        keys = keys if len(keys) <= 34 else keys + "\n" + " " * 37
         click.echo(f"  {keys:<34} {arg.type:<8} {format_default(arg):<10} {where}" + (f" — {arg.doc}" if arg.doc else ""))
     click.echo("  name, trainable                    (every layer) row name; trainable=false freezes its parameters")
     click.echo("\nformulas:")
