@@ -45,7 +45,7 @@ def layers(kind: str | None) -> None:
     for arg in k.args:
         keys = arg.name + (f" ({', '.join(arg.aliases)})" if arg.aliases else "")
         where = "positional or key" if arg.positional else "key"
-        keys = keys if len(keys) <= 34 else keys + "\n" + " " * 37
+        keys = keys if len(keys) <= 34 else keys + "\n" + " " * 36
         click.echo(f"  {keys:<34} {arg.type:<8} {format_default(arg):<10} {where}" + (f" — {arg.doc}" if arg.doc else ""))
     click.echo("  name, trainable                    (every layer) row name; trainable=false freezes its parameters")
     click.echo("\nformulas:")
