@@ -121,9 +121,19 @@ def test_trainable_only():
     assert result.exit_code == 0, result.output
 
 
-def test_max_memory_is_not_available_yet():
-    result = CliRunner().invoke(main, ["check", str(LENET), "--max-memory", "2GB"])
-    assert result.exit_code == 2 and "not available yet" in result.output and "memory estimate" in result.output
+def test_max_memory():
+    assert CliRunner().invoke(main, ["check", str(LENET), "--max-memory", "2GB"]).exit_code == 0
+    result = CliRunner().invoke(main, ["check", str(LENET), "--max-memory", "1kB"])
+    assert result.exit_code == 1 and "training memory" in result.output and "exceeds the limit max-memory" in result.output
+    result = CliRunner().invoke(main, ["check", str(LENET), "--max-memory", "1kB", "--memory-for", "inference"])
+    assert result.exit_code == 1 and "inference peak memory" in result.output
+
+
+def test_max_memory_from_budget_file(tmp_path):
+    path = tmp_path / "b.toml"
+    path.write_text(f'["**/{LENET.name}"]\nmax-memory = "1kB"\n')
+    result = CliRunner().invoke(main, ["check", str(LENET), "--budget", str(path)])
+    assert result.exit_code == 1 and "max-memory" in result.output
 
 
 @pytest.mark.parametrize("args", [["--max-params", "30Q"], ["--output", "1.5"], [], ["--annotate", "github", "--format", "json"], ["--budget", "/nonexistent.toml"]])
@@ -210,7 +220,7 @@ def test_budget_file_limits_apply_and_options_override(tmp_path):
         ('["a.nn"]\nmax-params = "1 zillion"\n', "cannot read"),
         ("max-params = 3\n", "must be a table"),
         ('["a.nn"\n', "not valid TOML"),
-        ('["a.nn"]\nmax-memory = "2GB"\n', "not available yet"),
+        ('["a.nn"]\nmax-memory = "2 parsecs"\n', "cannot read"),
     ],
 )
 def test_bad_budget_files_are_usage_errors(tmp_path, text, message):
@@ -255,6 +265,6 @@ def test_process_json_pipes_cleanly(tmp_path):
     assert "error[" in proc.stderr
 
 
-def test_process_max_memory_exit_2():
-    proc = run("check", LENET, "--max-memory", "2GB")
-    assert proc.returncode == 2 and proc.stdout == "" and "not available yet" in proc.stderr
+def test_process_max_memory_exit_1():
+    proc = run("check", LENET, "--max-memory", "1kB")
+    assert proc.returncode == 1 and "FAIL" in proc.stdout and "max-memory" in proc.stdout

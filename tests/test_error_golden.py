@@ -7,6 +7,7 @@ and review the diff of the .txt files like any other change.
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 import pytest
@@ -18,9 +19,10 @@ GOLDEN = Path(__file__).parent / "golden" / "errors"
 SPECS = sorted(GOLDEN.glob("*.nn"))
 
 
+@functools.cache
 def report(spec: Path) -> str:
-    source = Source.from_bytes(f"{spec.stem}.nn", spec.read_bytes())
     try:
+        source = Source.from_bytes(f"{spec.stem}.nn", spec.read_bytes())
         nnshape.summarize(source)
     except nnshape.NNShapeError as err:
         return str(err) + "\n"

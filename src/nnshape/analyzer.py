@@ -12,6 +12,7 @@ from typing import Any
 
 from . import registry
 from .errors import Diagnostic, NNShapeError, SpecArgumentError, SpecLimitError, SpecNameError, SpecShapeError, SpecSyntaxError
+from .memory import Tracker, training_totals
 from .parser import STATEMENT_KEYWORDS
 from .plan import FromNode, LayerNode, MergeNode, Plan, RepeatNode, ResidualNode, SeqNode
 from .registry import Arg, Call, Kind, coerce, compact_split
@@ -135,13 +136,15 @@ def analyze(
     bindings: dict[str, Any] | None = None,
     dtype: str = "float32",
     on_layer=None,
+    optimizer: str = "adam",
+    amp: bool = False,
 ) -> Summary:
     """Analyze a parsed spec. Raises an NNShapeError (with the source attached) for a bad spec.
 
     ``on_layer(path, call, inference)`` is called for every layer (the verifier and the tests use
     it to build each layer's torch twin from exactly the arguments the analysis saw).
     """
-    analyzer = _Analyzer(source, batch, bindings or {}, dtype, on_layer)
+    analyzer = _Analyzer(source, batch, bindings or {}, dtype, on_layer, optimizer=optimizer, amp=amp)
     try:
         return analyzer.run(spec)
     except NNShapeError as err:
@@ -153,10 +156,11 @@ def analyze(
 
 
 def analyze_with_plan(
-    spec: Spec, source: Source, *, batch: int = 1, bindings: dict[str, Any] | None = None, dtype: str = "float32"
+    spec: Spec, source: Source, *, batch: int = 1, bindings: dict[str, Any] | None = None, dtype: str = "float32",
+    optimizer: str = "adam", amp: bool = False,
 ) -> tuple[Summary, Plan]:
     """Like :func:`analyze`, and also the network's structure for building it again."""
-    analyzer = _Analyzer(source, batch, bindings or {}, dtype, record=True)
+    analyzer = _Analyzer(source, batch, bindings or {}, dtype, record=True, optimizer=optimizer, amp=amp)
     try:
         summary = analyzer.run(spec)
     except NNShapeError as err:
@@ -168,8 +172,16 @@ def analyze_with_plan(
 
 
 class _Analyzer:
-    def __init__(self, source: Source, batch: int, bindings: dict[str, Any], dtype: str, on_layer=None, record: bool = False):
+    def __init__(
+        self, source: Source, batch: int, bindings: dict[str, Any], dtype: str, on_layer=None, record: bool = False,
+        optimizer: str = "adam", amp: bool = False,
+    ):
         self.on_layer = on_layer
+        self.optimizer = optimizer
+        self.amp = amp
+        # activations (and the weights' working copy) are half precision under --amp
+        self.act_dtype = ("bfloat16" if dtype == "bfloat16" else "float16") if amp else dtype
+        self.mem = Tracker(self.act_dtype)
         self.record = record
         self.plan: Plan | None = None
         self.source = source
@@ -223,6 +235,13 @@ class _Analyzer:
             out_name, span = self.output
             current = self.tensor(out_name, span)
         assert current is not None
+        leaves = [r for r in self.rows if not r.is_block]
+        memory = training_totals(
+            params=totals.params, trainable=totals.trainable, buffers=totals.buffers, dtype=self.act_dtype,
+            optimizer=self.optimizer, amp=self.amp,
+            activation_bytes=sum((r.activation_bytes * r.repeat for r in leaves), 0),
+            peak=self.mem.peak if self.mem.peak_known else None, saved=self.mem.saved_bytes,
+        )
         if self.record:
             self.plan = Plan([(i.name, self.tensors[i.name]) for i in self.inputs], SeqNode("", "network", ctx.nodes or []), out_name)
         return Summary(
@@ -241,6 +260,7 @@ class _Analyzer:
             warnings=tuple(self.warnings),
             bindings=tuple(sorted(self.bindings.items())),
             source_text=self.source.text,
+            memory=memory,
         )
 
     # ------------------------------------------------------------------ statement lists
@@ -410,6 +430,7 @@ class _Analyzer:
         if name in self.tensors:
             raise SpecNameError(f"tensor '{name}' is already defined", stmt.span, code="E0206")
         tensor = TensorInfo((self.batch,) + tuple(checked), dtype)
+        self.mem.input(tensor)
         self.tensors[name] = tensor
         self.inputs.append(InputInfo(name, tensor.shape, dtype, stmt.span.line))
         return x if x is not None else tensor
@@ -454,6 +475,8 @@ class _Analyzer:
         trainable = universal.get("trainable", True)
         totals = Totals(result.params, result.params if trainable else 0, result.buffers, result.macs)
         path = ctx.child(universal.get("name"), stmt.span)
+        saved = self.mem.layer(kind, call, result, out, totals.trainable)
+        score_bytes = result.scores * DTYPE_BYTES[self.act_dtype]
         if self.on_layer is not None:
             self.on_layer(path, call, result)
         ctx.record(LayerNode(path, call, result))
@@ -474,6 +497,11 @@ class _Analyzer:
                 buffers=totals.buffers,
                 macs=totals.macs,
                 details=result.details,
+                activation_bytes=self.mem.nbytes(out),
+                param_bytes=totals.params * DTYPE_BYTES[self.dtype],
+                buffer_bytes=totals.buffers * DTYPE_BYTES[self.dtype],
+                saved_bytes=saved,
+                score_bytes=score_bytes,
             )
         )
         return out, totals
@@ -782,8 +810,10 @@ class _Analyzer:
         path = ctx.child(None)
         row_index = self.reserve_row()
         inner = ctx.inner(path)
+        self.mem.hold(x)  # the skip input stays live while the body runs
         body_out, totals = self.statements(stmt.body, x, Scope(scope), inner)
         body_out = body_out or x
+        self.mem.hold(body_out)
         skip = x
         node = ResidualNode(path, SeqNode(path, "residual", inner.nodes or []))
         ctx.record(node)
@@ -814,6 +844,9 @@ class _Analyzer:
                 code="E0410",
             )
         out = TensorInfo(body_out.shape, body_out.dtype)
+        self.mem.release(body_out)
+        self.mem.release(x)
+        self.mem.merge("add", [body_out, skip], out)
         self.fill_row(row_index, path, "residual", "residual", stmt.span, ctx.depth, (x,), out, totals)
         return out, totals
 
@@ -847,6 +880,7 @@ class _Analyzer:
         outputs: list[tuple[TensorInfo, Block]] = []
         node = MergeNode(path, kw, dim_value)
         ctx.record(node)
+        self.mem.hold(x)  # every branch reads the block's input
         for child in stmt.body:
             if not isinstance(child, Block) or child.keyword != "branch":
                 span = child.span
@@ -868,6 +902,7 @@ class _Analyzer:
             self.fill_row(br_index, br_path, "branch", "branch", child.span, ctx.depth + 1, (x,), br_out, br_totals)
             totals.add(br_totals)
             outputs.append((br_out, child))
+            self.mem.hold(br_out)  # finished branches wait for the merge
         if not outputs:
             raise SpecSyntaxError(f"`{kw}:` has no branches", stmt.span, code="E0134")
         if kw == "concat":
@@ -875,6 +910,10 @@ class _Analyzer:
         else:
             out = self.broadcast(stmt, outputs)
         self.check_shape(out.shape, stmt.span)
+        for br_out, _ in outputs:
+            self.mem.release(br_out)
+        self.mem.release(x)
+        self.mem.merge(kw, [o for o, _ in outputs], out)
         self.fill_row(row_index, path, kw, stmt.keyword + (f" dim={dim_value}" if kw == "concat" and stmt.args else ""), stmt.span, ctx.depth, (x,), out, totals)
         return out, totals
 
@@ -962,6 +1001,7 @@ class _Analyzer:
             first_row = len(self.rows)
             it_ctx = ctx.inner(f"{path}.{i}")
             stored_before = set(self.tensors)
+            mark = self.mem.checkpoint(out)
             nxt, part = self.statements(stmt.body, out, Scope(scope), it_ctx)
             nxt = nxt or out
             node.iterations.append(SeqNode(f"{path}.{i}", "iteration", it_ctx.nodes or []))
@@ -969,11 +1009,13 @@ class _Analyzer:
             if nxt.shape == out.shape and nxt.dtype == out.dtype and not stores:
                 # this pass keeps the shape, so every later pass is the same: count it once, multiplied
                 collapsed = count - i
+                self.mem.repeat_copies(mark, collapsed - 1, out, nxt)
                 node.collapsed = True
                 for r in range(first_row, len(self.rows)):
                     self.rows[r] = replace(self.rows[r], repeat=self.rows[r].repeat * collapsed)
                 totals.add(part, collapsed)
                 break
+            self.mem.drop(mark)
             totals.add(part)
             out = nxt
         label = f"repeat {count}"
@@ -993,6 +1035,7 @@ class _Analyzer:
             if stmt.alias in self.tensors and any(inp.name == stmt.alias for inp in self.inputs):
                 raise SpecNameError(f"'{stmt.alias}' is an input and cannot be overwritten", stmt.alias_span, code="E0206")
             self.tensors[stmt.alias] = out
+            self.mem.hold(out)  # a named tensor stays live to the end of the pass
         label = f"from {stmt.name}" + (f" as {stmt.alias}" if stmt.alias else "")
         self.fill_row(row_index, path, "from", label, stmt.span, ctx.depth, (x,), out, totals)
         return out, totals
@@ -1029,6 +1072,9 @@ class _Analyzer:
             buffers=totals.buffers,
             macs=totals.macs,
             collapsed=collapsed,
+            activation_bytes=self.mem.nbytes(out),
+            param_bytes=totals.params * DTYPE_BYTES[self.dtype],
+            buffer_bytes=totals.buffers * DTYPE_BYTES[self.dtype],
         )
 
     def freeze_rows(self, start: int) -> None:

@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 
 from .source import Source, Span
 
+MAX_SHOWN = 160  # characters of a source line shown in a report
+
 
 @dataclass(frozen=True)
 class Diagnostic:
@@ -43,9 +45,13 @@ class Diagnostic:
             text = self.source.line_text(self.span.line)
             if text is not None:
                 shown = _printable(text)
+                start = max(self.span.col - 1, 0)
+                if len(shown) > MAX_SHOWN:  # a huge line: show a window around the caret
+                    left = max(0, start - MAX_SHOWN // 2)
+                    shown = ("…" if left else "") + shown[left:left + MAX_SHOWN] + "…"
+                    start = start - left + (1 if left else 0)
                 gutter = f"{self.span.line:>4} | "
                 out.append(gutter + shown)
-                start = max(self.span.col - 1, 0)
                 width = max(1, min(self.span.length, max(len(shown) - start, 1)))
                 out.append(" " * (len(gutter) - 2) + "| " + " " * start + "^" * width)
         if self.expected:

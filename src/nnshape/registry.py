@@ -71,6 +71,7 @@ class Inference:
     macs: Dim = 0
     dtype: str | None = None  # None: float input keeps its dtype, integer input becomes float32
     details: tuple[tuple[str, str], ...] = ()  # shown in the kernel/stride column
+    scores: Dim = 0  # attention: elements of the score matrix N×H×Lq×Lk (per attention block)
 
 
 class Args:
@@ -200,6 +201,13 @@ class Kind:
 
     def rank_hint(self, rank: int) -> str | None:
         return None
+
+    def saved(self, call: Call, result: Inference):
+        """What autograd keeps for this layer's backward (a :class:`nnshape.memory.Saved`).
+        The rules live in nnshape.memory, keyed by kind name; a kind may override this."""
+        from .memory import saved_rule
+
+        return saved_rule(self, call, result)
 
     def arg(self, key: str) -> Arg | None:
         key = key.lower()

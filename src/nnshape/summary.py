@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from .errors import Diagnostic
+from .memory import Memory
 from .symbolic import Dim, to_json
 from .tensor import DTYPE_BYTES, Shape
 
@@ -43,6 +44,11 @@ class LayerRow:
     repeat: int = 1
     collapsed: int = 0  # a repeat row whose body is listed once: its count
     details: tuple[tuple[str, str], ...] = ()
+    activation_bytes: Dim = 0  # the output at the activation dtype (integer tensors at their own)
+    param_bytes: Dim = 0
+    buffer_bytes: Dim = 0
+    saved_bytes: Dim = 0  # leaf rows: bytes this layer adds to the saved-for-backward total
+    score_bytes: Dim = 0  # attention rows: the score matrix N×H×Lq×Lk at the activation dtype
 
     @property
     def non_trainable_params(self) -> Dim:
@@ -65,7 +71,14 @@ class LayerRow:
             "buffers": to_json(self.buffers),
             "macs": to_json(self.macs),
             "repeat": self.repeat,
+            "activation_bytes": to_json(self.activation_bytes),
+            "param_bytes": to_json(self.param_bytes),
+            "buffer_bytes": to_json(self.buffer_bytes),
         }
+        if not self.is_block:
+            data["saved_bytes"] = to_json(self.saved_bytes)
+        if self.score_bytes != 0:
+            data["score_bytes"] = to_json(self.score_bytes)
         if self.collapsed:
             data["collapsed"] = self.collapsed
         if self.details:
@@ -101,6 +114,7 @@ class Summary:
     warnings: tuple[Diagnostic, ...] = ()
     bindings: tuple[tuple[str, object], ...] = field(default_factory=tuple)
     source_text: str = field(default="", repr=False, compare=False)  # what was analyzed (verify rebuilds from it)
+    memory: Memory | None = None
 
     @property
     def non_trainable_params(self) -> Dim:
@@ -109,6 +123,16 @@ class Summary:
     @property
     def total_flops(self) -> Dim:
         return 2 * self.total_macs
+
+    @property
+    def backward_flops(self) -> Dim:
+        """2 × the forward FLOPs: every counted op is a matmul whose backward makes the input's
+        gradient and the weight's gradient, each as costly as the forward."""
+        return 2 * self.total_flops
+
+    @property
+    def training_flops(self) -> Dim:
+        return self.total_flops + self.backward_flops
 
     @property
     def param_bytes(self) -> Dim:
@@ -146,6 +170,13 @@ class Summary:
             "total_flops": to_json(self.total_flops),
             "param_bytes": to_json(self.param_bytes),
             "buffer_bytes": to_json(self.buffer_bytes),
+            "compute": {
+                "forward_macs": to_json(self.total_macs),
+                "forward_flops": to_json(self.total_flops),
+                "backward_flops": to_json(self.backward_flops),
+                "training_flops": to_json(self.training_flops),
+            },
+            "memory": self.memory.to_dict() if self.memory is not None else None,
             "bindings": {name: value for name, value in self.bindings},
             "conventions": CONVENTIONS,
             "warnings": [w.to_dict() for w in self.warnings],

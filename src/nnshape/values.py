@@ -96,6 +96,14 @@ class Evaluator:
         for value in (left, right):
             if isinstance(value, bool) or not isinstance(value, (int, float, Poly)):
                 raise _operand_error(expr.op, value, expr)
+        if (isinstance(left, Poly) and isinstance(right, float)) or (isinstance(right, Poly) and isinstance(left, float)):
+            raise SpecArgumentError(
+                "a symbolic size combines only with integers",
+                expr.span,
+                expected="integer arithmetic on sizes, e.g. L*2 or L//2",
+                found=f"{describe(left)} {expr.op} {describe(right)}",
+                code="E0304",
+            )
         op = expr.op
         try:
             if op == "+":

@@ -11,7 +11,7 @@ import click
 from ..cli import EXIT_INVALID, EXIT_OK, bindings_option, read_spec
 
 SCHEMA = "nnshape.check/1"
-MEMORY_NOT_AVAILABLE = "is not available yet (it needs the memory estimate, which nnshape does not compute yet)"
+MEMORY_FIGURES = {"training": "training memory", "inference": "inference peak memory"}
 
 
 @dataclass
@@ -80,19 +80,17 @@ def _count_option(what: str):
     return convert
 
 
-def _memory_option(ctx, param, value):
-    if value is not None:
-        raise click.UsageError(f"--max-memory {MEMORY_NOT_AVAILABLE}; check --max-params and --max-macs for now", ctx)
-    return None
-
-
 @click.command()
 @click.argument("specs", nargs=-1, metavar="SPEC...", type=click.Path(allow_dash=True))
 @click.option("--output", "-o", "output", metavar="SHAPE", help="Expected output shape per sample, batch excluded: 1000, 128x768, '(L, 768)'.")
 @click.option("--max-params", callback=_count_option("max-params"), metavar="N", help="Most parameters allowed: 30M, 1.5G, 25000000.")
 @click.option("--min-params", callback=_count_option("min-params"), metavar="N", help="Fewest parameters allowed.")
 @click.option("--max-macs", callback=_count_option("max-macs"), metavar="N", help="Most MACs allowed (at the chosen batch): 5G.")
-@click.option("--max-memory", callback=_memory_option, expose_value=False, metavar="BYTES", help="Most memory allowed: 2GB (not available yet: needs the memory estimate).")
+@click.option("--max-memory", callback=_count_option("max-memory"), metavar="BYTES", help="Most memory allowed (decimal units): 2GB, 512MB, 1GiB. Compares the training estimate, or the inference peak with --memory-for inference.")
+@click.option("--memory-for", type=click.Choice(["training", "inference"]), default="training", show_default=True, help="Which figure --max-memory limits: training_bytes or inference_peak_bytes.")
+@click.option("--optimizer", type=click.Choice(["sgd", "momentum", "adam", "adamw"]), default="adam", show_default=True, help="Optimizer of the training-memory estimate.")
+@click.option("--amp", is_flag=True, help="Mixed precision for the memory estimate.")
+@click.option("--dtype", type=click.Choice(["float32", "float16", "bfloat16", "int8", "float64"]), default="float32", show_default=True, help="Dtype of parameters and activations for the memory estimate.")
 @click.option("--trainable-only/--all-params", default=None, help="Apply the parameter limits to trainable parameters only.")
 @click.option("--budget", metavar="FILE", type=click.Path(dir_okay=False), help="TOML budget file: one table of limits per spec path or glob (see docs/ci.md).")
 @click.option("--batch", "-b", type=click.IntRange(min=1), default=1, show_default=True, help="Batch size N (MACs are counted at this batch).")
@@ -100,7 +98,7 @@ def _memory_option(ctx, param, value):
 @click.option("--format", "-f", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
 @click.option("--annotate", type=click.Choice(["github"]), default=None, help="Also print GitHub Actions annotations (::error file=…,line=…::…) on stdout.")
 @click.option("--quiet", "-q", is_flag=True, help="Print only failures; no warnings.")
-def check(specs, output, max_params, min_params, max_macs, trainable_only, budget, batch, sets, fmt, annotate, quiet) -> None:
+def check(specs, output, max_params, min_params, max_macs, max_memory, memory_for, optimizer, amp, dtype, trainable_only, budget, batch, sets, fmt, annotate, quiet) -> None:
     """Check that each SPEC is valid and within its limits; exit 1 if any is not.
 
     SPEC is a file, a glob, or '-' for stdin. Without SPEC, --budget checks every spec its
@@ -116,12 +114,9 @@ def check(specs, output, max_params, min_params, max_macs, trainable_only, budge
         budget_file: Budget | None = load_budget(budget) if budget else None
     except BudgetError as err:
         raise click.UsageError(str(err)) from None
-    if budget_file:
-        for table in budget_file.tables:
-            if table.limits.max_memory is not None:
-                raise click.UsageError(f"max-memory in {table.limits.max_memory.origin} {MEMORY_NOT_AVAILABLE}")
     flag = Limit(trainable_only, "true" if trainable_only else "false", "--trainable-only" if trainable_only else "--all-params") if trainable_only is not None else None
-    cli_limits = Limits(output=out_limit, max_params=max_params, min_params=min_params, max_macs=max_macs, trainable_only=flag)
+    cli_limits = Limits(output=out_limit, max_params=max_params, min_params=min_params, max_macs=max_macs, max_memory=max_memory, trainable_only=flag)
+    options = {"memory_for": memory_for, "optimizer": optimizer, "amp": amp, "dtype": dtype}
 
     names = _expand(specs)
     if not names:
@@ -138,7 +133,7 @@ def check(specs, output, max_params, min_params, max_macs, trainable_only, budge
             limits, bindings, _ = budget_file.for_spec(name)
         bindings.update(cli_bindings)
         try:
-            result = check_spec(name, limits.merged(cli_limits), batch, bindings)
+            result = check_spec(name, limits.merged(cli_limits), batch, bindings, **options)
         except BudgetError as err:
             raise click.UsageError(str(err)) from None
         results.append(result)
@@ -170,7 +165,8 @@ def _expand(specs: tuple[str, ...]) -> list[str]:
     return out
 
 
-def check_spec(name: str, limits, batch: int, bindings: dict) -> SpecResult:
+def check_spec(name: str, limits, batch: int, bindings: dict, *, memory_for: str = "training", optimizer: str = "adam",
+               amp: bool = False, dtype: str = "float32") -> SpecResult:
     """Analyze one spec and test every limit; a spec error is a failed result, never an exception."""
     from ..analyzer import analyze
     from ..errors import NNShapeError
@@ -179,17 +175,17 @@ def check_spec(name: str, limits, batch: int, bindings: dict) -> SpecResult:
     result = SpecResult(name)
     try:
         source = read_spec(name)
-        result.summary = analyze(parse(source), source, batch=batch, bindings=bindings)
+        result.summary = analyze(parse(source), source, batch=batch, bindings=bindings, dtype=dtype, optimizer=optimizer, amp=amp)
     except NNShapeError as err:
         result.errors = [err.diagnostic] + [o.diagnostic for o in err.others]
         return result
-    result.checks = evaluate(name, result.summary, limits, bindings)
+    result.checks = evaluate(name, result.summary, limits, bindings, memory_for)
     return result
 
 
-def evaluate(name: str, s, limits, bindings: dict) -> list[CheckResult]:
+def evaluate(name: str, s, limits, bindings: dict, memory_for: str = "training") -> list[CheckResult]:
     from ..budget import parse_shape
-    from ..formatting import count, human
+    from ..formatting import count, human, human_bytes
     from ..symbolic import Poly
     from ..tensor import format_shape
 
@@ -231,6 +227,25 @@ def evaluate(name: str, s, limits, bindings: dict) -> list[CheckResult]:
                 verb = "exceeds" if is_max else "is below"
                 message = f"{name}: {label} {count(actual)}{human_actual} {verb} the limit {key} {limit_text} from {lim.origin}"
         checks.append(CheckResult(key, ok, lim.value, actual, lim.text, lim.origin, message))
+    if limits.max_memory is not None and s.memory is not None:
+        lim = limits.max_memory
+        m = s.memory
+        actual = m.training_bytes if memory_for == "training" else m.inference_peak_bytes
+        label = f"{MEMORY_FIGURES[memory_for]} (batch {s.batch}, {m.dtype}" + (f", {m.optimizer}" if memory_for == "training" else "") + (", amp" if m.amp else "") + ")"
+        limit_text = human_bytes(lim.value) + (f" ({lim.text})" if lim.text.strip() != human_bytes(lim.value) else "")
+        if actual is None or isinstance(actual, Poly):
+            symbols = ", ".join(actual.symbols) if isinstance(actual, Poly) else "a symbolic size"
+            actual = actual if actual is not None else "symbolic"
+            ok = False
+            message = (f"{name}: max-memory cannot be checked: {label} depends on {symbols}; limit {limit_text} from {lim.origin}; "
+                       "bind the names with --set or `set` in the budget file")
+        else:
+            ok = actual <= lim.value
+            if ok:
+                message = f"{name}: {label} {human_bytes(actual)} ≤ max-memory {limit_text} from {lim.origin}"
+            else:
+                message = f"{name}: {label} {human_bytes(actual)} exceeds the limit max-memory {limit_text} from {lim.origin}"
+        checks.append(CheckResult("max-memory", ok, lim.value, actual, lim.text, lim.origin, message))
     return checks
 
 

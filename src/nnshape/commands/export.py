@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import keyword
 import sys
 
 import click
@@ -19,9 +20,12 @@ def export(spec: str, output: str | None, sets: tuple[str, ...], class_name: str
     """Write a standalone PyTorch module that builds the network of SPEC."""
     from ..errors import NNShapeError
     from ..verifier import INSTALL_HINT, analyze_spec
+    from ..verifier.export import TAKEN_NAMES  # importing it loads no torch
 
-    if not class_name.isidentifier():
+    if not class_name.isidentifier() or keyword.iskeyword(class_name):
         raise click.BadParameter("must be a Python identifier", param_hint="--class-name")
+    if class_name in TAKEN_NAMES:
+        raise click.BadParameter(f"{class_name!r} is a name the exported file already defines", param_hint="--class-name")
     bindings = bindings_option(sets)
     try:
         source = read_spec(spec)

@@ -14,9 +14,11 @@ from ..cli import bindings_option, fail, read_spec
 @click.option("--depth", "-d", type=click.IntRange(min=0), default=None, help="Expand blocks down to this depth (0 = top level); deeper rows fold into their block.")
 @click.option("--format", "-f", "fmt", type=click.Choice(["table", "json", "csv", "markdown"]), default="table", show_default=True)
 @click.option("--columns", "-c", default="", metavar="LIST", help="Extra columns, comma-separated: input, kernel, params%, macs%, path, line (or 'all').")
-@click.option("--dtype", type=click.Choice(["float32", "float16", "bfloat16", "int8", "float64"]), default="float32", show_default=True, help="Dtype for parameter memory.")
+@click.option("--dtype", type=click.Choice(["float32", "float16", "bfloat16", "int8", "float64"]), default="float32", show_default=True, help="Dtype of parameters and float activations, for memory.")
+@click.option("--optimizer", type=click.Choice(["sgd", "momentum", "adam", "adamw"]), default="adam", show_default=True, help="Optimizer for the training-memory estimate (fp32 states per parameter: 0, 1, 2, 2).")
+@click.option("--amp", is_flag=True, help="Mixed precision: float16 (bfloat16 with --dtype bfloat16) activations and weights, fp32 master weights.")
 @click.option("--quiet", "-q", is_flag=True, help="Do not print warnings.")
-def summary(spec: str, batch: int, sets: tuple[str, ...], depth: int | None, fmt: str, columns: str, dtype: str, quiet: bool) -> None:
+def summary(spec: str, batch: int, sets: tuple[str, ...], depth: int | None, fmt: str, columns: str, dtype: str, optimizer: str, amp: bool, quiet: bool) -> None:
     """Show every layer's output shape, parameters and MACs. SPEC is a file or '-' for stdin."""
     from ..analyzer import analyze
     from ..errors import NNShapeError
@@ -32,7 +34,7 @@ def summary(spec: str, batch: int, sets: tuple[str, ...], depth: int | None, fmt
     bindings = bindings_option(sets)
     try:
         source = read_spec(spec)
-        result = analyze(parse(source), source, batch=batch, bindings=bindings, dtype=dtype)
+        result = analyze(parse(source), source, batch=batch, bindings=bindings, dtype=dtype, optimizer=optimizer, amp=amp)
     except NNShapeError as err:
         fail(err)
     if not quiet:

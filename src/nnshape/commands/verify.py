@@ -106,13 +106,13 @@ def _cell(check, field: str, fmt) -> str:
 
 def render_table(report) -> str:
     """Mismatches first, then every row; values that disagree read `analytic ≠ torch`."""
-    header = ("", "layer", "output", "params", "buffers", "MACs")
-    right = {3, 4, 5}
+    header = ("", "path", "layer", "output", "params", "buffers", "MACs")
+    right = {4, 5, 6}
 
     def line(check) -> tuple[str, ...]:
         mark = "✓" if check.ok else "✗"
-        name = "  " * check.depth + (check.path or "(totals)") + f"  {check.label}"
-        return (mark, name, _cell(check, "shape", _shape), _cell(check, "params", _num),
+        path = "  " * check.depth + (check.path or "(totals)")  # its own column: labels align
+        return (mark, path, check.label, _cell(check, "shape", _shape), _cell(check, "params", _num),
                 _cell(check, "buffers", _num), _cell(check, "macs", _num))
 
     bad = [c for c in report.layers if not c.ok]

@@ -137,7 +137,7 @@ class MultiheadAttention(Kind):
             params += 2 * dim
         macs = macs + 2 * n * lq * extra * dim
         details = (("heads", f"{heads}×{head_dim}"), ("scores", format_shape((n, heads, lq, lk + extra))))
-        return Inference((n, lq, dim), params=params, macs=macs, details=details)
+        return Inference((n, lq, dim), params=params, macs=macs, details=details, scores=n * heads * lq * (lk + extra))
 
     def build(self, call: Call):
         import torch.nn as nn
@@ -239,7 +239,7 @@ class Attention(Kind):
         if kv_heads != heads:
             details.append(("kv_heads", str(kv_heads)))
         details.append(("scores", format_shape((n, heads, lq, lk))))
-        return Inference((n, lq, dim), params=params, macs=macs, details=tuple(details))
+        return Inference((n, lq, dim), params=params, macs=macs, details=tuple(details), scores=n * heads * lq * lk)
 
     def build(self, call: Call):
         a = call.args

@@ -55,6 +55,7 @@ class _TransformerLayer(Kind):
         ff, b = a.dim_feedforward, a.bias
         params, macs = mha_counts(n, length, length, dim, dim, b)
         norms = 2
+        scores: Dim = n * a.nhead * length * length
         details = [("heads", f"{a.nhead}×{head_dim}"), ("ff", str(ff))]
         if self.decoder:
             mem = call.tensors["memory"]
@@ -70,10 +71,11 @@ class _TransformerLayer(Kind):
                 )
             p, m = mha_counts(n, length, lm, dim, dim, b)
             params, macs, norms = params + p, macs + m, 3
+            scores = scores + n * a.nhead * length * lm
             details.append(("cross", format_shape((n, a.nhead, length, lm))))
         params = params + 2 * dim * ff + ((ff + dim) if b else 0) + norms * dim * (2 if b else 1)
         macs: Dim = macs + 2 * n * length * dim * ff
-        return Inference((n, length, dim), params=params, macs=macs, details=tuple(details))
+        return Inference((n, length, dim), params=params, macs=macs, details=tuple(details), scores=scores)
 
     def build(self, call: Call):
         import torch.nn as nn

@@ -111,16 +111,38 @@ def footer_lines(summary: Summary) -> list[tuple[str, str]]:
         ("Buffers", f"{fmt.count(summary.total_buffers)} elements (running statistics etc., not parameters)"),
         ("Total MACs", _with_human(summary.total_macs)),
         ("Total FLOPs", _with_human(summary.total_flops)),
+        ("Training FLOPs", f"{_with_human(summary.training_flops)} (forward + backward = 3 × forward FLOPs)"),
         (
             f"Param memory ({summary.dtype})",
             f"{fmt.human_bytes(summary.param_bytes)} params + {fmt.human_bytes(summary.buffer_bytes)} buffers",
         ),
+        *_memory_lines(summary),
         ("Batch", str(summary.batch)),
     ]
     if summary.bindings:
         lines.append(("Bindings", ", ".join(f"{k}={v}" for k, v in summary.bindings)))
     lines.append(("Conventions", CONVENTIONS))
     return lines
+
+
+def _memory_lines(summary: Summary) -> list[tuple[str, str]]:
+    """Inference peak and the training estimate, in decimal units (1 MB = 10⁶ bytes)."""
+    m = summary.memory
+    if m is None:
+        return []
+    b = fmt.human_bytes
+    peak = b(m.inference_peak_bytes) if m.inference_peak_bytes is not None else "depends on a symbolic size (bind it with --set)"
+    amp = f", --amp: {m.dtype} activations + fp32 master weights" if m.amp else ""
+    parts = f"{b(m.params_bytes + m.buffers_bytes)} weights + {b(m.gradients_bytes)} grads"
+    if m.amp:
+        parts += f" + {b(m.master_weights_bytes)} fp32 master"
+    parts += f" + {b(m.optimizer_bytes)} {m.optimizer} state + {b(m.saved_for_backward_bytes)} saved activations"
+    return [
+        (f"Inference peak ({m.dtype})", f"{peak} activations live at once"),
+        ("Saved for backward", b(m.saved_for_backward_bytes)),
+        (f"Training memory ({m.optimizer}{amp})", f"{b(m.training_bytes)} = {parts}"),
+        ("Memory units", "decimal: 1 kB = 10³ B, 1 MB = 10⁶ B, 1 GB = 10⁹ B"),
+    ]
 
 
 def _with_human(value) -> str:

@@ -48,9 +48,7 @@ def _classes():
 
     def run_items(owner, x, env):
         for name, extra in owner._nnshape_items:
-            if isinstance(extra, str):  # a top-level `input` statement: the current tensor changes
-                x = env[extra]
-            elif extra is None:
+            if extra is None:
                 x = owner._modules[name](x, env)
             else:
                 x = owner._modules[name](x, *(env[t] for t in extra))
@@ -116,7 +114,7 @@ def _classes():
 
         def forward(self, *tensors):
             env = dict(zip(self._nnshape_inputs, tensors))
-            y = run_items(self, tensors[-1] if tensors else None, env)
+            y = run_items(self, tensors[0] if tensors else None, env)
             return env[self._nnshape_output] if self._nnshape_output else y
 
     return Seq, Residual, Merge, From, Network
@@ -239,18 +237,8 @@ class _Builder:
         *_, Network = _classes()
         names = [name for name, _ in self.plan.inputs]
         model = Network(names, self.plan.output)
-        input_lines = sorted((inp.line, inp.name) for inp in self.summary.inputs)
-        row_lines: dict[str, int] = {}
-        for row in self.summary.layers:
-            row_lines.setdefault(row.path, row.line)
-        last_line = 0
-        for node in self.plan.root.children:
-            line = row_lines.get(node.path, last_line)
-            switch = [name for ln, name in input_lines if last_line < ln < line]
-            if switch:  # an `input` statement between two top-level statements: x becomes that input
-                model._nnshape_items.append(("", switch[-1]))
+        for node in self.plan.root.children:  # top-level statements act on the first input
             self.child(model, node, True)
-            last_line = line
         seen: dict[str, int] = {}
         row_modules = []
         for row in self.summary.layers:

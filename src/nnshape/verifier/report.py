@@ -77,6 +77,8 @@ class TrainStep:
     saved_tensor_bytes: int | None  # tensors autograd saved for backward (CPU/CUDA), distinct storages
     memory_note: str
     error: str | None = None
+    saved_for_backward_bytes: int | None = None  # the same, without parameter and buffer storages
+    analytic_saved_bytes: int | None = None  # nnshape's estimate of saved_for_backward_bytes
 
     @property
     def ok(self) -> bool:
@@ -89,6 +91,7 @@ class TrainStep:
             "peak_memory_bytes": self.peak_memory_bytes,
             "saved_tensor_bytes": self.saved_tensor_bytes,
             "memory_note": self.memory_note,
+            "saved_for_backward_bytes": {"torch": self.saved_for_backward_bytes, "analytic": self.analytic_saved_bytes},
             "error": self.error,
         }
 

@@ -310,7 +310,9 @@ def run(
                         compare(total_expected, total_measured), error if failed_at is None else None)
     step = None
     if train_step and error is None:
-        step = run_train_step(model, plan, device, torch_dtype)
+        memory = summary.memory
+        analytic = _int(memory.saved_for_backward_bytes) if memory is not None and (dtype or "float32") == memory.dtype else None
+        step = run_train_step(model, plan, device, torch_dtype, analytic)
     return VerifyReport(
         source=summary.source,
         device=device,
@@ -356,8 +358,13 @@ def _layer_count(plan: Plan) -> int:
     return count
 
 
-def run_train_step(model, plan: Plan, device: str, dtype) -> TrainStep:
-    """Forward, backward and one SGD step in training mode; which parameters got no gradient."""
+def run_train_step(model, plan: Plan, device: str, dtype, analytic=None) -> TrainStep:
+    """Forward, backward and one SGD step in training mode; which parameters got no gradient.
+
+    Saved-for-backward bytes: every distinct storage that ``saved_tensors_hooks`` sees during the
+    network's forward (a view counts its whole storage, once); ``saved_for_backward_bytes``
+    leaves out the parameters' and buffers' storages, which is what nnshape estimates.
+    """
     import torch
 
     model.train()
@@ -366,6 +373,8 @@ def run_train_step(model, plan: Plan, device: str, dtype) -> TrainStep:
         torch.cuda.synchronize()
         torch.cuda.reset_peak_memory_stats()
     storages: dict[int, int] = {}
+    # parameters and buffers are counted in the model's state, not as saved activations
+    state = {t.untyped_storage().data_ptr() for t in [*model.parameters(), *model.buffers()] if t.device.type != "meta"}
 
     def pack(t):
         if t.device.type != "meta":
@@ -375,24 +384,29 @@ def run_train_step(model, plan: Plan, device: str, dtype) -> TrainStep:
 
     trainable = [(name, p) for name, p in model.named_parameters() if p.requires_grad]
     try:
-        with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):  # the network's forward only, not the loss
             out = model(*make_inputs(plan, device, dtype))
-            if not out.requires_grad:
-                return TrainStep(tuple(n for n, _ in trainable), None, None, "not measured",
-                                 "the output does not depend on any trainable parameter" if trainable else None)
-            loss = out.float().pow(2).mean()
+        if not out.requires_grad:
+            return TrainStep(tuple(n for n, _ in trainable), None, None, "not measured",
+                             "the output does not depend on any trainable parameter" if trainable else None,
+                             analytic_saved_bytes=analytic)
+        loss = out.float().pow(2).mean()
         loss.backward()
         if trainable:
             torch.optim.SGD([p for _, p in trainable], lr=1e-3).step()
     except Exception as exc:  # noqa: BLE001 - any torch failure is reported, not raised
-        return TrainStep((), None, None, "not measured", f"{type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else ''}")
+        return TrainStep((), None, None, "not measured", f"{type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else ''}",
+                         analytic_saved_bytes=analytic)
     finally:
         model.eval()
     no_grad = tuple(name for name, p in trainable if p.grad is None)
     if device == "meta":
-        return TrainStep(no_grad, None, None, "not measured on meta")
+        return TrainStep(no_grad, None, None, "not measured on meta", analytic_saved_bytes=analytic)
     saved = sum(storages.values())
+    activations = sum(n for ptr, n in storages.items() if ptr not in state)
     if cuda:
         torch.cuda.synchronize()
-        return TrainStep(no_grad, torch.cuda.max_memory_allocated(), saved, "CUDA peak allocated during the step")
-    return TrainStep(no_grad, None, saved, "not measured on CPU (saved-for-backward bytes shown instead)")
+        return TrainStep(no_grad, torch.cuda.max_memory_allocated(), saved, "CUDA peak allocated during the step",
+                         saved_for_backward_bytes=activations, analytic_saved_bytes=analytic)
+    return TrainStep(no_grad, None, saved, "not measured on CPU (saved-for-backward bytes shown instead)",
+                     saved_for_backward_bytes=activations, analytic_saved_bytes=analytic)

@@ -1,0 +1,191 @@
+"""The error catalogue (docs/errors.md) stays complete and true.
+
+(a) every code the source can emit is documented, and every documented code is emitted somewhere;
+(b) every example spec in the catalogue (a fence ```nn error EXXXX) fails with exactly that code and
+    the first report line shown under it;
+(c) every code a spec can trigger has a golden spec in tests/golden/errors/, except the short,
+    explained ALLOW_LIST below — whose codes are triggered here directly instead.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+import sys
+from pathlib import Path
+
+import pytest
+
+import nnshape
+from nnshape.source import MAX_SPEC_BYTES, Source
+
+ROOT = Path(__file__).resolve().parent.parent
+SRC = ROOT / "src" / "nnshape"
+CATALOGUE = ROOT / "docs" / "errors.md"
+GOLDEN = Path(__file__).parent / "golden" / "errors"
+
+# `code="E0405"` (a call's keyword), `code = "E0601"` (a class default), `code: str = "E0401"` (a
+# parameter default) and `Diagnostic("warning", "W0401", ...)`.
+CODE_IN_SOURCE = re.compile(r"""\bcode\s*(?::\s*str\s*)?=\s*["']([EW]\d{4})["']|Diagnostic\(\s*"warning",\s*"(W\d{4})\"""")
+FAMILY_BASE = re.compile(r"^E0[0-9]00$")  # class defaults of the families; never raised (see docs/errors.md)
+HEADING = re.compile(r"^### ([EW]\d{4}) — ", re.M)
+FENCE = re.compile(r"^```nn (error|warning) ([EW]\d{4})\n(.*?)^```\n\s*Report:\s*\n```text\n(.*?)^```", re.M | re.S)
+
+# Codes without a golden spec, each for a reason the golden harness cannot express. Each is still
+# triggered by `test_allow_listed_codes_are_reachable` below (E0602 excepted).
+ALLOW_LIST = {
+    "E0001": "the spec file cannot be opened: a command-line situation, not spec text",
+    "E0002": "invalid UTF-8: the golden harness decodes the bytes outside its try block",
+    "E0003": "needs a spec over 16 MiB; a golden file that large does not belong in the repository",
+    "E0109": "needs a 100,000-character line, which the pinned report would repeat in full",
+    "E0505": "the report has no line number, which the golden report-shape test requires",
+    "E0320": "a batch size below 1 comes only from the Python API (the CLI's --batch checks itself)",
+    "E0321": "a device problem of `nnshape verify`, not of the spec",
+    "E0508": "a resource limit of `nnshape verify`, not of the analysis",
+    "E0601": "PyTorch missing: an environment situation",
+    "E0602": "an internal export safeguard that no registered kind reaches",
+}
+
+
+def source_codes() -> dict[str, list[str]]:
+    """Every code literal in src/nnshape, with where it occurs."""
+    found: dict[str, list[str]] = {}
+    for path in sorted(SRC.rglob("*.py")):
+        for lineno, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+            for match in CODE_IN_SOURCE.finditer(line):
+                code = match.group(1) or match.group(2)
+                if not FAMILY_BASE.match(code):
+                    found.setdefault(code, []).append(f"{path.relative_to(ROOT)}:{lineno}")
+    return found
+
+
+@functools.cache
+def catalogue() -> str:
+    return CATALOGUE.read_text(encoding="utf-8")
+
+
+def documented_codes() -> set[str]:
+    return set(HEADING.findall(catalogue()))
+
+
+def examples() -> list[tuple[str, str, str, str]]:
+    return [m.groups() for m in FENCE.finditer(catalogue())]
+
+
+def outcome(data: bytes, name: str = "example.nn"):
+    try:
+        return nnshape.summarize(Source.from_bytes(name, data))
+    except nnshape.NNShapeError as err:
+        return err
+
+
+# ----------------------------------------------------------------------------- (a)
+
+
+def test_every_emitted_code_is_documented_and_vice_versa():
+    emitted = source_codes()
+    documented = documented_codes()
+    missing = sorted(set(emitted) - documented)
+    stale = sorted(documented - set(emitted))
+    problems = [f"{code} is emitted at {', '.join(emitted[code])} but not in docs/errors.md" for code in missing]
+    problems += [f"{code} is documented in docs/errors.md but emitted nowhere in src/nnshape" for code in stale]
+    assert not problems, "\n".join(problems)
+
+
+def test_each_code_is_documented_once():
+    headings = HEADING.findall(catalogue())
+    assert len(headings) == len(set(headings)), sorted({c for c in headings if headings.count(c) > 1})
+
+
+# ----------------------------------------------------------------------------- (b)
+
+
+def test_catalogue_has_examples():
+    assert len(examples()) >= 60
+
+
+@pytest.mark.parametrize("severity,code,spec,report", examples(), ids=[e[1] for e in examples()])
+def test_catalogue_example_gives_its_code(severity, code, spec, report):
+    result = outcome(spec.encode())
+    first_line = report.splitlines()[0]
+    if severity == "warning":
+        assert not isinstance(result, nnshape.NNShapeError), str(result)
+        assert code in {w.code for w in result.warnings}
+        assert result.warnings[0].render().splitlines()[0] == first_line
+        return
+    assert isinstance(result, nnshape.NNShapeError), f"the {code} example did not fail"
+    assert result.code == code, f"the {code} example fails with {result.code}:\n{result}"
+    assert str(result).splitlines()[0] == first_line, "the report changed; update docs/errors.md"
+
+
+# ----------------------------------------------------------------------------- (c)
+
+
+@functools.cache
+def golden_codes() -> dict[str, list[str]]:
+    codes: dict[str, list[str]] = {}
+    for spec in sorted(GOLDEN.glob("*.nn")):
+        result = outcome(spec.read_bytes(), spec.name)
+        assert isinstance(result, nnshape.NNShapeError), f"{spec.name} does not fail"
+        codes.setdefault(result.code, []).append(spec.name)
+    return codes
+
+
+def test_every_spec_error_has_a_golden_spec():
+    emitted = {c for c in source_codes() if c.startswith("E")}
+    uncovered = sorted(emitted - set(golden_codes()) - set(ALLOW_LIST))
+    assert not uncovered, f"no golden spec in tests/golden/errors/ gives: {', '.join(uncovered)}"
+
+
+def test_allow_list_is_short_and_current():
+    assert len(ALLOW_LIST) <= 10
+    emitted = source_codes()
+    assert not set(ALLOW_LIST) - set(emitted), "allow-listed codes that no longer exist"
+    assert not set(ALLOW_LIST) & set(golden_codes()), "allow-listed codes that now have a golden spec"
+
+
+def _deep_defs(depth: int = 99, nest: int = 5) -> str:
+    lines = []
+    for i in range(depth):
+        lines.append(f"def f{i}():")
+        lines.extend(" " * (4 + j) + "residual:" for j in range(nest))
+        lines.append(" " * (4 + nest) + (f"f{i + 1}" if i + 1 < depth else "relu"))
+    return "\n".join(lines + ["input 16", "f0", ""])
+
+
+def _verify(spec: str, **kw):
+    return nnshape.verify(Source.from_bytes("example.nn", spec.encode()), **kw)
+
+
+REACH = {
+    "E0001": lambda tmp: Source.from_path(tmp / "missing.nn"),
+    "E0002": lambda tmp: outcome(b"input 16\nlinear 8 \xff\n"),
+    "E0003": lambda tmp: outcome(b"#" * (MAX_SPEC_BYTES + 1)),
+    "E0109": lambda tmp: outcome(b"input 16\n# " + b"x" * 100_001 + b"\n"),
+    "E0505": lambda tmp: outcome(_deep_defs().encode()),
+    "E0320": lambda tmp: nnshape.summarize("input 16\nrelu\n", batch=0),
+    "E0321": lambda tmp: _verify("input 16\nrelu\n", device="tpu"),
+    "E0508": lambda tmp: _verify("input 3x8x8\nrepeat 20000:\n    relu\n", device="meta"),
+}
+
+
+@pytest.mark.parametrize("code", sorted(REACH))
+def test_allow_listed_codes_are_reachable(code, tmp_path):
+    if code in ("E0321", "E0508"):
+        pytest.importorskip("torch")
+    try:
+        result = REACH[code](tmp_path)
+    except nnshape.NNShapeError as err:
+        result = err
+    assert isinstance(result, nnshape.NNShapeError), f"{code}: no error"
+    assert result.code == code, str(result)
+    str(result)  # renders
+
+
+def test_torch_missing_is_E0601(monkeypatch):
+    from nnshape.verifier import runner
+
+    monkeypatch.setitem(sys.modules, "torch", None)  # `import torch` now raises ImportError
+    with pytest.raises(nnshape.NNShapeError) as info:
+        runner.import_torch()
+    assert info.value.code == "E0601"
