@@ -930,7 +930,7 @@ class _Analyzer:
             )
         d = dim % rank
         if d == 0:
-            raise SpecArgumentError("concat along dim 0 (the batch) is not supported", stmt.span, code="E0403")
+            raise SpecShapeError("concat along dim 0 (the batch) is not supported", stmt.span, code="E0417")
         size: Dim = 0
         for out, branch in outputs:
             same = out.rank == rank and all(a == b for i, (a, b) in enumerate(zip(out.shape, first.shape)) if i != d)

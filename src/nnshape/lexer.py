@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from .errors import SpecSyntaxError
+from .errors import SpecLimitError, SpecSyntaxError
 from .source import Source, Span
 
 MAX_LINE_CHARS = 100_000
@@ -78,11 +78,11 @@ def tokenize(source: Source) -> list[LogicalLine]:
     for lineno, raw in enumerate(source.lines, start=1):
         text = raw.rstrip("\r")
         if len(text) > MAX_LINE_CHARS:
-            raise SpecSyntaxError(
+            raise SpecLimitError(
                 f"line {lineno} is too long ({len(text):,} characters)",
                 Span(lineno, 1),
                 expected=f"at most {MAX_LINE_CHARS:,} characters per line",
-                code="E0109",
+                code="E0509",
             ).with_source(source)
         pos = 0
         if not depth:

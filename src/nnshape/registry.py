@@ -20,7 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, NoReturn
 
-from .errors import SpecArgumentError, SpecNameError, SpecShapeError
+from .errors import SpecArgumentError, SpecLimitError, SpecNameError, SpecShapeError
 from .source import Span
 from .suggest import did_you_mean
 from .symbolic import Dim, Poly
@@ -126,10 +126,11 @@ class Call:
         expected: str | None = None,
         found: str | None = None,
         hint: str | None = None,
-        code: str = "E0401",
-        shape_error: bool = True,
+        code: str,
+        shape_error: bool | None = None,  # unused: the class follows the code's family
     ) -> NoReturn:
-        cls = SpecShapeError if shape_error else SpecArgumentError
+        """Raise the error of ``code``'s family (E03xx argument, E04xx shape, E05xx limit)."""
+        cls = {"E03": SpecArgumentError, "E05": SpecLimitError}.get(code[:3], SpecShapeError)
         raise cls(f"{self.kind.name}: {message}", self.span_of(arg), expected=expected, found=found, hint=hint, code=code)
 
     def bad_arg(self, arg: str, message: str, *, expected: str | None = None, hint: str | None = None) -> NoReturn:

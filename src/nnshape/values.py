@@ -169,7 +169,7 @@ def _power(left, right, expr: Binary):
         return _zero_power(expr)
     if isinstance(left, float) or isinstance(right, float):
         if isinstance(left, (int, float)) and left < 0 and not float(right).is_integer():
-            raise SpecArgumentError("negative number to a fractional power", expr.span, code="E0303")
+            raise SpecArgumentError("negative number to a fractional power", expr.span, code="E0309")
         if abs(right) > 1024:
             raise SpecLimitError("exponent too large", expr.right.span, code="E0503")
     return left**right

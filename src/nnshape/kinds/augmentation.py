@@ -378,7 +378,7 @@ class PCAColor(_Augment):
                 expected="N×3×H×W",
                 found=format_shape(call.x.shape),
                 hint="apply it to the RGB input image",
-                code="E0406",
+                code="E0418",
             )
         return Inference(call.x.shape)
 

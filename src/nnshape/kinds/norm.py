@@ -128,7 +128,7 @@ class InstanceNorm(_ChannelNorm):
                 expected="a spatial size > 1",
                 found=format_shape(call.x.shape),
                 hint="instance norm over a single position is undefined; use layernorm or batchnorm here",
-                code="E0405",
+                code="E0420",
             )
         params, buffers = _stats(c, call.args.affine, call.args.track_running_stats)
         return Inference(call.x.shape, params=params, buffers=buffers, details=self.details(call))

@@ -51,7 +51,7 @@ class Scale(Kind):
                 expected=f"a per-sample dim: 1 to {call.x.rank - 1}, or -1 to -{call.x.rank - 1}",
                 found=f"dim={call.args.dim} for shape {format_shape(call.x.shape)}",
                 hint="dim=-1 scales the features; dim=1 the channels of C×H×W",
-                code="E0403",
+                code="E0417",
                 shape_error=False,
             )
         return d

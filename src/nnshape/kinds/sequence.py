@@ -62,7 +62,7 @@ class Embedding(_SequenceKind):
             else:
                 per_sample = "x".join(str(d) for d in dims) or "1"
             call.fail(
-                f"reads int64 or int32 token ids, found a {call.x.dtype} tensor",
+                f"reads int64 or int32 token ids, found {call.x.dtype} tensors",
                 expected="an int64 or int32 input",
                 found=f"{call.x.dtype} {format_shape(call.x.shape)}",
                 hint=f"embedding reads token ids: declare `input ids {per_sample} dtype=int64`",

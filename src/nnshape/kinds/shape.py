@@ -53,7 +53,7 @@ def _batch_error(call: Call, arg: str, what: str, hint: str) -> None:
         expected="dims ≥ 1: the batch stays dim 0",
         found=f"{describe(call.args.as_dict()[arg])} for input {format_shape(call.x.shape)}",
         hint=hint,
-        code="E0403",
+        code="E0417",
         shape_error=False,
     )
 
@@ -280,7 +280,7 @@ class Select(Kind):
                 arg="index",
                 expected=f"an index in [{-size}, {size - 1}]",
                 found=f"{a.index} for input {format_shape(call.x.shape)}",
-                code="E0403",
+                code="E0416",
                 shape_error=False,
             )
         return Inference(call.x.shape[:dim] + call.x.shape[dim + 1 :], dtype=call.x.dtype)
@@ -370,7 +370,7 @@ class Upsample(Kind):
                 "give exactly one of size and scale_factor",
                 expected="size=... or scale=...",
                 found="both" if a.size is not None else "neither",
-                code="E0312",
+                code="E0315",
                 shape_error=False,
             )
         spatial_in = call.x.shape[2:]

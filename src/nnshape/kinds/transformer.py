@@ -67,7 +67,7 @@ class _TransformerLayer(Kind):
                     expected=f"memory N×S×{dim} (d_model of the input {format_shape(call.x.shape)})",
                     found=format_shape(mem.shape),
                     hint=f"project the memory with `linear {dim}` first",
-                    code="E0406",
+                    code="E0419",
                 )
             p, m = mha_counts(n, length, lm, dim, dim, b)
             params, macs, norms = params + p, macs + m, 3

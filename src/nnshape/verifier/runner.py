@@ -23,6 +23,7 @@ from ..plan import (
     SeqNode,
 )
 from ..summary import LayerRow, Summary
+from ..source import Source, Span
 from ..symbolic import Poly
 from ..tensor import DTYPE_BYTES, format_shape
 from .builder import build
@@ -104,6 +105,7 @@ def check_concrete(summary: Summary) -> None:
         if symbols:
             raise SpecArgumentError(
                 f"verify runs real tensors: input '{inp.name}' has the symbolic size {format_shape(inp.shape)}",
+                Span(inp.line, 1, len("input")),
                 expected="concrete sizes",
                 hint=" ".join(f"`--set {s}=...`" for s in symbols) + " (or a `let` in the spec)",
                 code="E0404",
@@ -215,6 +217,13 @@ def run(
     seed: int = 0,
 ) -> VerifyReport:
     """Build and run the network; ``progress(stage, total)`` returns a callable advancing by n."""
+    try:
+        return _run(summary, plan, device=device, dtype=dtype, train_step=train_step, progress=progress, seed=seed)
+    except NNShapeError as err:  # name the spec file in errors found while building
+        raise err.with_source(Source(summary.source, summary.source_text)) from None
+
+
+def _run(summary: Summary, plan: Plan, *, device: str, dtype: str | None, train_step: bool, progress, seed: int) -> VerifyReport:
     torch = import_torch()
     from torch.utils.flop_counter import FlopCounterMode
 
