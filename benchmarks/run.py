@@ -30,6 +30,18 @@ import torchinfo, torchvision
 torchinfo.summary(torchvision.models.resnet50(), (1, 3, 224, 224), verbose=0)
 """
 
+# torch's own work for `verify`: import torch, build the same network, one forward pass, no checks
+TORCH_BASELINE = """
+import torch
+from nnshape.verifier import analyze_spec
+from nnshape.verifier.builder import build
+from nnshape.verifier.runner import make_inputs
+summary, plan = analyze_spec("examples/resnet50.nn")
+model = build(summary, plan, device="cpu").model.eval()
+with torch.no_grad():
+    model(*make_inputs(plan, "cpu", None))
+"""
+
 
 def generated_spec(layers: int, seed: int = 0) -> str:
     """A chain of `layers` random shape-compatible layers (a 10,000-layer spec for the harness)."""
@@ -68,15 +80,16 @@ def measure(cmd: list[str], runs: int) -> tuple[float, int] | None:
     return statistics.median(times), max(peaks)
 
 
-def importable(*modules: str) -> bool:
+def importable(python: str, *modules: str) -> bool:
     code = "import " + ", ".join(modules)
-    return subprocess.run([sys.executable, "-c", code], capture_output=True).returncode == 0
+    return subprocess.run([python, "-c", code], capture_output=True).returncode == 0
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--write", action="store_true", help="write benchmarks/RESULTS.md")
+    parser.add_argument("--torchinfo-python", default=sys.executable, help="interpreter with torchinfo and torchvision (a separate virtualenv)")
     args = parser.parse_args()
 
     tmp = Path(tempfile.mkdtemp(prefix="nnshape-bench-"))
@@ -84,6 +97,7 @@ def main() -> None:
     long_spec.write_text(generated_spec(10_000))
 
     cases: list[tuple[str, list[str], str]] = [
+        ("python -c pass (interpreter start, baseline)", [sys.executable, "-c", "pass"], "—"),
         ("nnshape --version", NNSHAPE + ["--version"], "< 0.1 s"),
         ("summary resnet50 (table)", NNSHAPE + ["summary", "examples/resnet50.nn"], "< 0.2 s"),
         ("summary resnet50 (json)", NNSHAPE + ["summary", "examples/resnet50.nn", "--format", "json"], "< 0.2 s"),
@@ -91,15 +105,16 @@ def main() -> None:
         ("summary GPT-3 175B", NNSHAPE + ["summary", str(SPECS / "gpt3_175b.nn")], "< 0.2 s"),
         ("summary repeat 1000000 × encoder", NNSHAPE + ["summary", str(SPECS / "deep_transformer.nn")], "< 0.3 s"),
     ]
-    if importable("torch"):
+    if importable(sys.executable, "torch"):
         cases.append(("verify resnet50 --device cpu", NNSHAPE + ["verify", "examples/resnet50.nn", "--device", "cpu"], "≤ 2× torch"))
-    has_torchinfo = importable("torchinfo", "torchvision")
+        cases.append(("torch: build resnet50 + forward (baseline)", [sys.executable, "-c", TORCH_BASELINE], "reference"))
+    has_torchinfo = importable(args.torchinfo_python, "torchinfo", "torchvision")
     if has_torchinfo:
-        cases.append(("torchinfo resnet50 (fresh process)", [sys.executable, "-c", TORCHINFO], "reference"))
+        cases.append(("torchinfo resnet50 (fresh process)", [args.torchinfo_python, "-c", TORCHINFO], "reference"))
 
     results = []
     for name, cmd, target in cases:
-        runs = 1 if ("torchinfo" in name or "verify" in name) and args.runs > 3 else args.runs
+        runs = 3 if ("torch" in name or "verify" in name) and args.runs > 3 else args.runs
         print(f"{name} ...", file=sys.stderr, flush=True)
         results.append((name, measure(cmd, runs), target))
 
@@ -117,6 +132,9 @@ def main() -> None:
     ours, theirs = by_name.get("summary resnet50 (table)"), by_name.get("torchinfo resnet50 (fresh process)")
     if ours and theirs:
         lines.append(f"\ntorchinfo / nnshape on resnet50: **{theirs[0] / ours[0]:.0f}×**")
+    verify, baseline = by_name.get("verify resnet50 --device cpu"), by_name.get("torch: build resnet50 + forward (baseline)")
+    if verify and baseline:
+        lines.append(f"\nverify / torch's own build + forward: **{verify[0] / baseline[0]:.2f}×**")
     elif not has_torchinfo:
         lines.append("\ntorchinfo/torchvision not importable here: no ratio measured.")
     machine = f"{platform.platform()}, Python {platform.python_version()}, {os.cpu_count()} CPUs, {args.runs} runs (median)"

@@ -15,7 +15,7 @@ import inspect
 import keyword
 import math
 
-from ..errors import NNShapeError
+from ..errors import SpecArgumentError, NNShapeError
 from ..plan import Plan
 from ..summary import Summary
 
@@ -672,7 +672,13 @@ def export_source(summary: Summary, plan: Plan, *, class_name: str = "Model") ->
     from .builder import build
 
     if class_name in TAKEN_NAMES or not class_name.isidentifier() or keyword.iskeyword(class_name):
-        raise ExportError(f"cannot name the class {class_name!r}", hint="choose another --class-name", code="E0602")
+        raise SpecArgumentError(
+            f"cannot name the exported class {class_name!r}",
+            expected="a Python identifier that the exported file does not already define",
+            found=repr(class_name),
+            hint="choose another --class-name",
+            code="E0316",
+        )
     built = build(summary, plan, device=torch.device("meta"))
     writer = _Writer(built.calls)
     body = writer.items(built.model, 3)

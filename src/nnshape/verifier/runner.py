@@ -12,7 +12,7 @@ import os
 import time
 import warnings
 
-from ..errors import NNShapeError, SpecArgumentError, SpecLimitError
+from ..errors import NNShapeError, SpecArgumentError, SpecLimitError, SpecShapeError
 from ..plan import (
     FromNode,
     LayerNode,
@@ -103,7 +103,7 @@ def check_concrete(summary: Summary) -> None:
     for inp in summary.inputs:
         symbols = sorted({s for d in inp.shape if isinstance(d, Poly) for s in d.symbols})
         if symbols:
-            raise SpecArgumentError(
+            raise SpecShapeError(
                 f"verify runs real tensors: input '{inp.name}' has the symbolic size {format_shape(inp.shape)}",
                 Span(inp.line, 1, len("input")),
                 expected="concrete sizes",
