@@ -60,8 +60,8 @@ def test_batch_scales_macs_not_params(name):
     assert four.output_shape == (4,) + one.output_shape[1:]
 
 
-def test_resnet50_buffers_are_batchnorm_statistics():
-    summary = nnshape.summarize(EXAMPLES / "resnet50.nn")
-    # torchvision resnet50: 53 BatchNorm2d layers, running_mean + running_var per channel
-    # (26,560 channels in all) plus one num_batches_tracked each -> 53,173 buffer elements.
-    assert summary.total_buffers == 2 * 26_560 + 53
+@pytest.mark.parametrize("name,buffers", [("resnet50.nn", 53_173), ("googlenet.nn", 14_617), ("resnet18.nn", 9_620)])
+def test_buffers_are_the_batchnorm_statistics_of_torchvision(name, buffers):
+    # sum(b.numel() for b in model.buffers()) of torchvision 0.29.1's resnet50(), googlenet(aux_logits=False)
+    # and resnet18(): running_mean + running_var per channel and one num_batches_tracked per BatchNorm2d
+    assert nnshape.summarize(EXAMPLES / name).total_buffers == buffers
