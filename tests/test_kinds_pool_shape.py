@@ -177,10 +177,11 @@ def test_bad_permute():
 def test_batch_dim_cannot_be_selected_or_swapped():
     err = error_of("input 197x768\nselect 0 0")
     assert "batch" in err.message and "select 1 0" in err.hint
+    assert err.code == "E0417"
     assert "batch" in error_of("input 4x6\ntranspose 0 1").message
     assert "batch" in error_of("input 4x6\nunflatten 0 (1, -1)").message
     err = error_of("input 4x6\nselect 1 4")
-    assert err.code == "E0403" and "[-4, 3]" in err.expected
+    assert err.code == "E0416" and "[-4, 3]" in err.expected
 
 
 def test_shape_kinds_keep_integer_ids():

@@ -15,7 +15,7 @@ from .errors import Diagnostic, NNShapeError, SpecArgumentError, SpecLimitError,
 from .memory import Tracker, training_totals
 from .parser import STATEMENT_KEYWORDS
 from .plan import FromNode, LayerNode, MergeNode, Plan, RepeatNode, ResidualNode, SeqNode
-from .registry import Arg, Call, Kind, coerce, compact_split
+from .registry import GLOBAL, Arg, Call, Field, Kind, coerce, compact_split
 from .source import Source, Span
 from .suggest import did_you_mean
 from .summary import InputInfo, LayerRow, Summary
@@ -138,13 +138,15 @@ def analyze(
     on_layer=None,
     optimizer: str = "adam",
     amp: bool = False,
+    explain: bool = False,
 ) -> Summary:
     """Analyze a parsed spec. Raises an NNShapeError (with the source attached) for a bad spec.
 
     ``on_layer(path, call, inference)`` is called for every layer (the verifier and the tests use
     it to build each layer's torch twin from exactly the arguments the analysis saw).
+    ``explain`` fills each layer row's worked formulas (``Kind.explain``), off by default for speed.
     """
-    analyzer = _Analyzer(source, batch, bindings or {}, dtype, on_layer, optimizer=optimizer, amp=amp)
+    analyzer = _Analyzer(source, batch, bindings or {}, dtype, on_layer, optimizer=optimizer, amp=amp, explain=explain)
     try:
         return analyzer.run(spec)
     except NNShapeError as err:
@@ -174,9 +176,11 @@ def analyze_with_plan(
 class _Analyzer:
     def __init__(
         self, source: Source, batch: int, bindings: dict[str, Any], dtype: str, on_layer=None, record: bool = False,
-        optimizer: str = "adam", amp: bool = False,
+        optimizer: str = "adam", amp: bool = False, explain: bool = False,
     ):
         self.on_layer = on_layer
+        self.explain = explain
+        self.fields: dict[int, tuple[TensorInfo, Any]] = {}  # id -> (tensor, its receptive field)
         self.optimizer = optimizer
         self.amp = amp
         # activations (and the weights' working copy) are half precision under --amp
@@ -430,6 +434,8 @@ class _Analyzer:
         if name in self.tensors:
             raise SpecNameError(f"tensor '{name}' is already defined", stmt.span, code="E0206")
         tensor = TensorInfo((self.batch,) + tuple(checked), dtype)
+        # every spatial dim (2…) of an N×C×… input starts as one position: size 1, jump 1, start 0
+        self.set_field(tensor, tuple(Field(1, 1, 0) for _ in checked[1:]) if len(checked) >= 2 else None)
         self.mem.input(tensor)
         self.tensors[name] = tensor
         self.inputs.append(InputInfo(name, tensor.shape, dtype, stmt.span.line))
@@ -475,6 +481,9 @@ class _Analyzer:
         trainable = universal.get("trainable", True)
         totals = Totals(result.params, result.params if trainable else 0, result.buffers, result.macs)
         path = ctx.child(universal.get("name"), stmt.span)
+        field = self.layer_field(kind, call, result, x)
+        self.set_field(out, field)
+        explain = tuple(kind.explain(call, result)) if self.explain else ()
         saved = self.mem.layer(kind, call, result, out, totals.trainable)
         score_bytes = result.scores * DTYPE_BYTES[self.act_dtype]
         if self.on_layer is not None:
@@ -502,6 +511,8 @@ class _Analyzer:
                 buffer_bytes=totals.buffers * DTYPE_BYTES[self.dtype],
                 saved_bytes=saved,
                 score_bytes=score_bytes,
+                receptive_field=field,
+                explain=explain,
             )
         )
         return out, totals
@@ -844,6 +855,7 @@ class _Analyzer:
                 code="E0410",
             )
         out = TensorInfo(body_out.shape, body_out.dtype)
+        self.set_field(out, merge_fields([self.field_of(body_out), self.field_of(skip)]))
         self.mem.release(body_out)
         self.mem.release(x)
         self.mem.merge("add", [body_out, skip], out)
@@ -910,6 +922,8 @@ class _Analyzer:
         else:
             out = self.broadcast(stmt, outputs)
         self.check_shape(out.shape, stmt.span)
+        spatial_concat = kw == "concat" and dim_value % out.rank >= 2  # the grid itself is joined
+        self.set_field(out, None if spatial_concat else merge_fields([self.field_of(o) for o, _ in outputs]))
         for br_out, _ in outputs:
             self.mem.release(br_out)
         self.mem.release(x)
@@ -1010,6 +1024,12 @@ class _Analyzer:
                 # this pass keeps the shape, so every later pass is the same: count it once, multiplied
                 collapsed = count - i
                 self.mem.repeat_copies(mark, collapsed - 1, out, nxt)
+                field = repeat_field(self.field_of(out), self.field_of(nxt), collapsed)
+                if field != self.field_of(out):  # the same tensor object, seen after `collapsed` passes
+                    after = TensorInfo(out.shape, out.dtype)
+                    self.mem.bind(after, self.mem.token(out))
+                    self.set_field(after, field)
+                    out = after
                 node.collapsed = True
                 for r in range(first_row, len(self.rows)):
                     self.rows[r] = replace(self.rows[r], repeat=self.rows[r].repeat * collapsed)
@@ -1039,6 +1059,25 @@ class _Analyzer:
         label = f"from {stmt.name}" + (f" as {stmt.alias}" if stmt.alias else "")
         self.fill_row(row_index, path, "from", label, stmt.span, ctx.depth, (x,), out, totals)
         return out, totals
+
+    # ------------------------------------------------------------------ receptive field
+    def set_field(self, tensor: TensorInfo, field: Any) -> None:
+        self.fields[id(tensor)] = (tensor, field)  # the tensor is kept so its id stays unique
+
+    def field_of(self, tensor: TensorInfo) -> Any:
+        entry = self.fields.get(id(tensor))
+        return entry[1] if entry is not None and entry[0] is tensor else None
+
+    def layer_field(self, kind: Kind, call: Call, result, x: TensorInfo) -> Any:
+        """The kind's rule on a grid; GLOBAL stays global (an output that sees everything still
+        does after any layer); no grid stays none."""
+        field = self.field_of(x)
+        if not isinstance(field, tuple):
+            return field
+        try:
+            return kind.receptive_field(call, result, field)
+        except (NeedsValue, NNShapeError):
+            return None
 
     # ------------------------------------------------------------------ rows
     def reserve_row(self) -> int:
@@ -1075,6 +1114,7 @@ class _Analyzer:
             activation_bytes=self.mem.nbytes(out),
             param_bytes=totals.params * DTYPE_BYTES[self.dtype],
             buffer_bytes=totals.buffers * DTYPE_BYTES[self.dtype],
+            receptive_field=self.field_of(out),
         )
 
     def freeze_rows(self, start: int) -> None:
@@ -1087,6 +1127,40 @@ class _Analyzer:
         if warning not in self.seen_warnings:  # a def called many times warns once
             self.seen_warnings.add(warning)
             self.warnings.append(warning)
+
+
+def merge_fields(fields: list[Any]) -> Any:
+    """Receptive field of an add/multiply/concat of branches: global if any branch is; otherwise,
+    per axis, the span covering every branch's window (the largest one when the branches are
+    aligned) and the largest jump; none if a branch has no grid."""
+    if any(f == GLOBAL for f in fields):
+        return GLOBAL
+    if not fields or any(not isinstance(f, tuple) for f in fields) or len({len(f) for f in fields}) != 1:
+        return None
+    out = []
+    for axis in zip(*fields):
+        start = min(f.start for f in axis)
+        end = max(f.start + f.size for f in axis)
+        out.append(Field(end - start, max(f.jump for f in axis), start))
+    return tuple(out)
+
+
+def repeat_field(before: Any, after: Any, passes: int) -> Any:
+    """The field after ``passes`` passes of a shape-keeping body, from one pass (before → after).
+    Per axis a pass maps (r, j, s) to (r + a·j, m·j, s + b·j), so the passes sum a geometric series."""
+    if not isinstance(before, tuple) or not isinstance(after, tuple) or len(before) != len(after):
+        return after if passes == 1 else (GLOBAL if after == GLOBAL else None)
+    out = []
+    for f, g in zip(before, after):
+        a, b, m = (g.size - f.size) // f.jump, (g.start - f.start) // f.jump, g.jump // f.jump
+        if m == 1:
+            out.append(Field(f.size + passes * a * f.jump, f.jump, f.start + passes * b * f.jump))
+        elif passes > 64:
+            return None  # the jump grows as mᴺ: no useful number
+        else:
+            series = (m**passes - 1) // (m - 1)
+            out.append(Field(f.size + a * f.jump * series, f.jump * m**passes, f.start + b * f.jump * series))
+    return tuple(out)
 
 
 def _stores_tensors(body: tuple[Statement, ...]) -> bool:

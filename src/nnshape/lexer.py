@@ -8,7 +8,7 @@ asymmetric sizes (``k=3x5``) read naturally.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from .errors import SpecLimitError, SpecSyntaxError
 from .source import Source, Span
@@ -28,8 +28,7 @@ _TOKEN = re.compile(
 )
 
 
-@dataclass(frozen=True)
-class Token:
+class Token(NamedTuple):
     kind: str  # NAME INT FLOAT DIMS STRING OP
     text: str
     span: Span
@@ -54,8 +53,7 @@ class Token:
         return self.kind == "NAME" and (not names or self.text.lower() in names)
 
 
-@dataclass(frozen=True)
-class LogicalLine:
+class LogicalLine(NamedTuple):
     indent: int
     tokens: tuple[Token, ...]
     line: int  # first physical line

@@ -266,7 +266,7 @@ class Token:
     grad: bool
 
 
-@dataclass
+@dataclass(eq=False)  # compared by identity: nested repeats may hold equal-looking marks
 class Checkpoint:
     saved: Dim
     input_saved_before: bool

@@ -74,6 +74,32 @@ class Inference:
     scores: Dim = 0  # attention: elements of the score matrix N×H×Lq×Lk (per attention block)
 
 
+@dataclass(frozen=True)
+class Field:
+    """The receptive field of output position 0 along one spatial axis, in input coordinates.
+
+    ``size``: how many input positions it spans; ``jump``: input positions between neighbouring
+    outputs (the effective stride); ``start``: the input coordinate of its *first* element
+    (negative when it reaches into padding). Output position i spans
+    ``[start + i·jump, start + i·jump + size − 1]``. See docs/conventions.md.
+    """
+
+    size: int
+    jump: int
+    start: int
+
+    def window(self, kernel: int, stride: int, padding: int, dilation: int = 1) -> "Field":
+        """After a sliding window: r + (K−1)·D·j, j·S, start − P·j."""
+        return Field(self.size + (kernel - 1) * dilation * self.jump, self.jump * stride, self.start - padding * self.jump)
+
+    def to_dict(self) -> dict:
+        return {"size": self.size, "jump": self.jump, "start": self.start}
+
+
+GLOBAL = "global"  # receptive field: every output position sees the whole input
+RF_KEEPING_FAMILIES = ("activation", "norm", "regularization")
+
+
 class Args:
     """Resolved argument values, read as attributes (``args.kernel_size``)."""
 
@@ -202,6 +228,28 @@ class Kind:
 
     def rank_hint(self, rank: int) -> str | None:
         return None
+
+    keeps_grid: ClassVar[bool | None] = None  # None: by family (RF_KEEPING_FAMILIES keep it)
+
+    def receptive_field(self, call: Call, result: Inference, field: tuple[Field, ...]):
+        """This layer's receptive field from its input's (one :class:`Field` per spatial dim 2…):
+        a tuple of Field, ``GLOBAL``, or None (the grid ends: reshapes, irregular windows,
+        unsupported kinds). The default keeps the grid for pointwise kinds (activations, norms,
+        dropout) whose output has the input's spatial shape; window kinds override it."""
+        keeps = self.keeps_grid if self.keeps_grid is not None else self.family in RF_KEEPING_FAMILIES
+        same = len(result.shape) == len(call.x.shape) and tuple(result.shape[2:]) == tuple(call.x.shape[2:])
+        return field if keeps and same else None
+
+    def explain(self, call: Call, result: Inference) -> list[str]:
+        """Worked formulas with this call's numbers (``nnshape explain``). The generic form: the
+        shape in → out and the totals; kinds override it with their own formulas. Every
+        explanation has a `params = … = N` and a `MACs = … = N` line whose N is the row's value."""
+        lines = [f"shape: {format_shape(call.x.shape)} → {format_shape(result.shape)}"]
+        lines.append(f"params = {num(result.params)}")
+        if result.buffers != 0:
+            lines.append(f"buffers = {num(result.buffers)}")
+        lines.append(f"MACs = {num(result.macs)}")
+        return lines
 
     def saved(self, call: Call, result: Inference):
         """What autograd keeps for this layer's backward (a :class:`nnshape.memory.Saved`).
@@ -405,6 +453,16 @@ def _expected_text(spec: Arg, ndim: int | None) -> str:
 
 def _num(value: float) -> str:
     return str(int(value)) if float(value).is_integer() else str(value)
+
+
+def num(value: Dim) -> str:
+    """A count for explanations: 9,408 (symbolic sizes as their polynomial)."""
+    return f"{value:,}" if isinstance(value, int) else str(value)
+
+
+def product(*factors: Dim) -> str:
+    """`64·3·7·7`: factors joined by a middle dot (an empty product is 1)."""
+    return "·".join(str(f) for f in factors) or "1"
 
 
 def format_default(spec: Arg) -> str:

@@ -9,6 +9,7 @@ totals of one instance of its body.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from .errors import Diagnostic
 from .memory import Memory
@@ -49,6 +50,8 @@ class LayerRow:
     buffer_bytes: Dim = 0
     saved_bytes: Dim = 0  # leaf rows: bytes this layer adds to the saved-for-backward total
     score_bytes: Dim = 0  # attention rows: the score matrix N×H×Lq×Lk at the activation dtype
+    receptive_field: Any = None  # a Field per spatial axis (dims 2…), "global", or None (no grid)
+    explain: tuple[str, ...] = ()  # worked formulas, filled only when asked (analyze(explain=True))
 
     @property
     def non_trainable_params(self) -> Dim:
@@ -83,6 +86,10 @@ class LayerRow:
             data["collapsed"] = self.collapsed
         if self.details:
             data["details"] = dict(self.details)
+        rf = self.receptive_field
+        data["receptive_field"] = [f.to_dict() for f in rf] if isinstance(rf, tuple) else rf
+        if self.explain:
+            data["explain"] = list(self.explain)
         return data
 
 

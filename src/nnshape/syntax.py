@@ -1,50 +1,44 @@
-"""The syntax tree of a spec: plain frozen nodes, each with its span (line:col)."""
+"""The syntax tree of a spec: immutable nodes (named tuples: cheap to define and to create,
+which matters for start-up time and 1 MB specs), each with its span (line:col)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Union
+from typing import NamedTuple, Union
 
 from .source import Span
 
 # ----------------------------------------------------------------------------- expressions
 
 
-@dataclass(frozen=True)
-class Const:
+class Const(NamedTuple):
     value: object  # int | float | bool | str | None
     span: Span
 
 
-@dataclass(frozen=True)
-class Dims:
+class Dims(NamedTuple):
     """A literal like ``3x224x224``."""
 
     values: tuple[int, ...]
     span: Span
 
 
-@dataclass(frozen=True)
-class Name:
+class Name(NamedTuple):
     name: str
     span: Span
 
 
-@dataclass(frozen=True)
-class TupleExpr:
+class TupleExpr(NamedTuple):
     items: tuple["Expr", ...]
     span: Span
 
 
-@dataclass(frozen=True)
-class Unary:
+class Unary(NamedTuple):
     op: str
     operand: "Expr"
     span: Span
 
 
-@dataclass(frozen=True)
-class Binary:
+class Binary(NamedTuple):
     op: str
     left: "Expr"
     right: "Expr"
@@ -86,8 +80,7 @@ def _operand_text(expr: Expr) -> str:
 # ----------------------------------------------------------------------------- statements
 
 
-@dataclass(frozen=True)
-class Argument:
+class Argument(NamedTuple):
     """One argument of a layer or block header: positional (``key`` is None) or ``key=value``."""
 
     key: str | None
@@ -97,29 +90,25 @@ class Argument:
     compact: bool = False  # written as `k3` rather than `k=3`
 
 
-@dataclass(frozen=True)
-class Input:
+class Input(NamedTuple):
     name: str | None
     shape: Expr
     args: tuple[Argument, ...]
     span: Span
 
 
-@dataclass(frozen=True)
-class Let:
+class Let(NamedTuple):
     name: str
     value: Expr
     span: Span
 
 
-@dataclass(frozen=True)
-class Output:
+class Output(NamedTuple):
     names: tuple[Name, ...]
     span: Span
 
 
-@dataclass(frozen=True)
-class Layer:
+class Layer(NamedTuple):
     """``KIND args...``: a layer of the catalogue or a call of a ``def``."""
 
     kind: str
@@ -143,8 +132,7 @@ class Layer:
 BLOCK_KEYWORDS = ("residual", "shortcut", "concat", "add", "multiply", "branch", "repeat", "block", "from")
 
 
-@dataclass(frozen=True)
-class Block:
+class Block(NamedTuple):
     """A block header and its indented body.
 
     keyword is one of BLOCK_KEYWORDS. ``name`` is the block's name (``block NAME``) or the
@@ -161,15 +149,13 @@ class Block:
     alias_span: Span | None = None
 
 
-@dataclass(frozen=True)
-class Param:
+class Param(NamedTuple):
     name: str
     default: Expr | None
     span: Span
 
 
-@dataclass(frozen=True)
-class Def:
+class Def(NamedTuple):
     name: str
     params: tuple[Param, ...]
     body: tuple["Statement", ...]
@@ -179,6 +165,5 @@ class Def:
 Statement = Union[Input, Let, Output, Layer, Block, Def]
 
 
-@dataclass(frozen=True)
-class Spec:
+class Spec(NamedTuple):
     statements: tuple[Statement, ...]

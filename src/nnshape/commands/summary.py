@@ -13,12 +13,13 @@ from ..cli import bindings_option, fail, read_spec
 @click.option("--set", "sets", multiple=True, metavar="NAME=VALUE", help="Bind a name used in the spec (repeatable).")
 @click.option("--depth", "-d", type=click.IntRange(min=0), default=None, help="Expand blocks down to this depth (0 = top level); deeper rows fold into their block.")
 @click.option("--format", "-f", "fmt", type=click.Choice(["table", "json", "csv", "markdown"]), default="table", show_default=True)
-@click.option("--columns", "-c", default="", metavar="LIST", help="Extra columns, comma-separated: input, kernel, params%, macs%, path, line (or 'all').")
+@click.option("--columns", "-c", default="", metavar="LIST", help="Extra columns, comma-separated: input, kernel, rf (receptive field size/jump/start), params%, macs%, path, line (or 'all').")
 @click.option("--dtype", type=click.Choice(["float32", "float16", "bfloat16", "int8", "float64"]), default="float32", show_default=True, help="Dtype of parameters and float activations, for memory.")
 @click.option("--optimizer", type=click.Choice(["sgd", "momentum", "adam", "adamw"]), default="adam", show_default=True, help="Optimizer for the training-memory estimate (fp32 states per parameter: 0, 1, 2, 2).")
 @click.option("--amp", is_flag=True, help="Mixed precision: float16 (bfloat16 with --dtype bfloat16) activations and weights, fp32 master weights.")
+@click.option("--explain", "explain", is_flag=True, help="Also print every layer's formulas with its numbers (in JSON: layers[].explain).")
 @click.option("--quiet", "-q", is_flag=True, help="Do not print warnings.")
-def summary(spec: str, batch: int, sets: tuple[str, ...], depth: int | None, fmt: str, columns: str, dtype: str, optimizer: str, amp: bool, quiet: bool) -> None:
+def summary(spec: str, batch: int, sets: tuple[str, ...], depth: int | None, fmt: str, columns: str, dtype: str, optimizer: str, amp: bool, explain: bool, quiet: bool) -> None:
     """Show every layer's output shape, parameters and MACs. SPEC is a file or '-' for stdin."""
     from ..analyzer import analyze
     from ..errors import NNShapeError
@@ -34,10 +35,15 @@ def summary(spec: str, batch: int, sets: tuple[str, ...], depth: int | None, fmt
     bindings = bindings_option(sets)
     try:
         source = read_spec(spec)
-        result = analyze(parse(source), source, batch=batch, bindings=bindings, dtype=dtype, optimizer=optimizer, amp=amp)
+        result = analyze(parse(source), source, batch=batch, bindings=bindings, dtype=dtype, optimizer=optimizer, amp=amp, explain=explain)
     except NNShapeError as err:
         fail(err)
     if not quiet:
         for warning in result.warnings:
             click.echo(warning.render(), err=True)
     click.echo(render(result, fmt, depth=depth, columns=extra), nl=False)
+    if explain and fmt in ("table", "markdown"):
+        from ..render.explain import explain_text
+
+        text = explain_text(result)
+        click.echo("\nWorked formulas\n\n" + text if fmt == "table" else "\n```text\n" + text + "```", nl=fmt == "markdown")

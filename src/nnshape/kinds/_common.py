@@ -69,6 +69,38 @@ def window_out(
     return out
 
 
+def explain_window(
+    size: Dim, kernel: Dim, stride: Dim, padding: Dim, dilation: Dim, out: Dim, *, axis: str, ceil_mode: bool = False
+) -> str:
+    """`H_out = ⌊(224 + 2·3 − 1·(7−1) − 1) / 2⌋ + 1 = 112`, and the input a floor leaves unread."""
+    lo, hi = ("⌈", "⌉") if ceil_mode else ("⌊", "⌋")
+    text = f"{axis}_out = {lo}({size} + 2·{padding} − {dilation}·({kernel}−1) − 1) / {stride}{hi} + 1"
+    values = (size, kernel, stride, padding, dilation)
+    if not all(isinstance(v, int) for v in values):
+        return f"{text} = {out}"
+    room = size + 2 * padding - dilation * (kernel - 1) - 1
+    if ceil_mode:
+        ceiled = -(-room // stride) + 1
+        if ceiled != out:  # PyTorch: the last window must start inside the input or the left padding
+            return f"{text} = {ceiled} → {out} (the last window would start in the right padding)"
+        return f"{text} = {out}"
+    text += f" = {out}"
+    dropped = room % stride - padding  # real input rows after the last window (padding aside)
+    if dropped > 0:
+        unit = "row" if axis in ("H", "L") else "column" if axis == "W" else "slice"
+        what = f"1 input {unit} (the last) is" if dropped == 1 else f"{dropped} input {unit}s (the last {dropped}) are"
+        text += f" ({room / stride + 1:g} → {out}: {what} never read)"
+    return text
+
+
+def window_fields(field, kernels, strides, paddings, dilations):
+    """The receptive field after a sliding window on every spatial axis (None if a value is symbolic)."""
+    values = (kernels, strides, paddings, dilations)
+    if any(not isinstance(v, int) for t in values for v in t) or len(field) != len(kernels):
+        return None
+    return tuple(f.window(k, s, p, d) for f, k, s, p, d in zip(field, *values))
+
+
 def pad_same(kernel: Dim, dilation: Dim) -> Dim:
     """Total padding PyTorch adds for padding='same' (stride 1)."""
     return dilation * (kernel - 1)

@@ -46,6 +46,10 @@ class _Softmax(Kind):
         call.dim_index(call.args.dim, "dim")
         return Inference(call.x.shape)
 
+    def receptive_field(self, call: Call, result: Inference, field):
+        """Over the channels (dim 1) each position stays apart; over a spatial dim it mixes them."""
+        return field if call.dim_index(call.args.dim, "dim") == 1 else None
+
     def build(self, call: Call):
         import torch.nn as nn
 

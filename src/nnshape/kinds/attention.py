@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import functools
 
-from ..registry import Arg, Call, Inference, Kind, register
+from ..registry import Arg, Call, Inference, Kind, num, product, register
 from ..symbolic import Dim
 from ..tensor import TensorInfo, format_shape
 
@@ -59,6 +59,20 @@ def mha_counts(n: Dim, lq: Dim, lk: Dim, dim: int, dkv: int, bias: bool) -> tupl
     params = dim * dim + 2 * dim * dkv + dim * dim + (4 * dim if bias else 0)
     macs = n * lq * dim * dim + 2 * n * lk * dkv * dim + 2 * n * lq * lk * dim + n * lq * dim * dim
     return params, macs
+
+
+def scores_lines(n: Dim, heads: int, lq: Dim, lk: Dim, head_dim: int) -> list[str]:
+    """The scaled dot product with its numbers: scale 1/√d_k and the N×H×Lq×Lk score shape."""
+    return [
+        f"d_k = head_dim = {head_dim}; scale = 1/√d_k = 1/√{head_dim} = {1 / head_dim ** 0.5:.6g}",
+        f"scores = softmax(Q·Kᵀ · 1/√{head_dim}): N×H×Lq×Lk = {format_shape((n, heads, lq, lk))}"
+        f" ({lq}×{lk} per head)",
+        f"output = scores · V → N×H×Lq×d_k = {format_shape((n, heads, lq, head_dim))}, heads concatenated",
+    ]
+
+
+def _lead(n: Dim) -> tuple:
+    return (n,) if n != 1 else ()
 
 
 def causal_mask(lq, lk, device):
@@ -138,6 +152,31 @@ class MultiheadAttention(Kind):
         macs = macs + 2 * n * lq * extra * dim
         details = (("heads", f"{heads}×{head_dim}"), ("scores", format_shape((n, heads, lq, lk + extra))))
         return Inference((n, lq, dim), params=params, macs=macs, details=details, scores=n * heads * lq * (lk + extra))
+
+    def explain(self, call: Call, result: Inference) -> list[str]:
+        a = call.args
+        n, lq, dim = call.x.shape
+        kv = call.tensors.get("kv", call.x)
+        lk, dkv = kv.shape[1], kv.shape[2]
+        heads = a.num_heads
+        hd = dim // heads
+        extra = int(a.add_bias_kv) + int(a.add_zero_attn)
+        lines = [f"head_dim = D / H = {dim} / {heads} = {hd}"]
+        if extra:
+            lines.append(f"Lk' = Lk + {extra} = {lk + extra} (add_bias_kv / add_zero_attn append keys)")
+        lines += scores_lines(n, heads, lq, lk + extra, hd)
+        params = f"params = {product(dim, dim)} (W_q) + {product(2, dim, dkv)} (W_k, W_v) + {product(dim, dim)} (W_o)"
+        if a.bias:
+            params += f" + {product(4, dim)} (biases)"
+        if a.add_bias_kv:
+            params += f" + {product(2, dim)} (bias_k, bias_v)"
+        lines.append(f"{params} = {num(result.params)}")
+        ld = _lead(n)
+        lines.append(
+            f"MACs = {product(*ld, lq, dim, dim)} (Q) + {product(2, *ld, lk, dkv, dim)} (K, V)"
+            f" + {product(2, *ld, heads, lq, lk + extra, hd)} (QKᵀ, AV) + {product(*ld, lq, dim, dim)} (out) = {num(result.macs)}"
+        )
+        return lines
 
     def build(self, call: Call):
         import torch.nn as nn
@@ -240,6 +279,29 @@ class Attention(Kind):
             details.append(("kv_heads", str(kv_heads)))
         details.append(("scores", format_shape((n, heads, lq, lk))))
         return Inference((n, lq, dim), params=params, macs=macs, details=tuple(details), scores=n * heads * lq * lk)
+
+    def explain(self, call: Call, result: Inference) -> list[str]:
+        a = call.args
+        n, lq, dim = call.x.shape
+        kv = call.tensors.get("kv", call.x)
+        lk, dkv = kv.shape[1], kv.shape[2]
+        heads, kv_heads, hd = self.heads(call, dim)
+        q, k = heads * hd, kv_heads * hd
+        lines = [
+            f"head_dim = {hd}" + ("" if a.head_dim is not None else f" = D / H = {dim} / {heads}")
+            + (f"; {kv_heads} key/value heads, each shared by {heads // kv_heads} query heads" if kv_heads != heads else "")
+        ]
+        lines += scores_lines(n, heads, lq, lk, hd)
+        params = f"params = {product(dim, heads, hd)} (q) + {product(2, dkv, kv_heads, hd)} (k, v) + {product(heads, hd, dim)} (o)"
+        if a.bias:
+            params += f" + {q} + {product(2, k)} + {dim} (biases)"
+        lines.append(f"{params} = {num(result.params)}")
+        ld = _lead(n)
+        lines.append(
+            f"MACs = {product(*ld, lq, dim, heads, hd)} (q) + {product(2, *ld, lk, dkv, kv_heads, hd)} (k, v)"
+            f" + {product(2, *ld, heads, lq, lk, hd)} (QKᵀ, AV) + {product(*ld, lq, heads, hd, dim)} (o) = {num(result.macs)}"
+        )
+        return lines
 
     def build(self, call: Call):
         a = call.args

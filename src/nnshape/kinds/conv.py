@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from ..registry import Arg, Call, Inference, Kind, register
+from ..registry import Arg, Call, Inference, Kind, num, product, register
 from ..symbolic import Dim
 from ..tensor import format_shape, numel
-from ._common import axis_names, pad_same, window_out
+from ._common import axis_names, explain_window, pad_same, window_fields, window_out
 
 _LAYOUT = {1: "N×C×L", 2: "N×C×H×W", 3: "N×C×D×H×W"}
 
@@ -114,6 +114,38 @@ class Conv(_ConvBase):
         macs = call.x.shape[0] * cout * numel(spatial) * (cin // g) * kernel
         return Inference((call.x.shape[0], cout) + spatial, params=params, macs=macs, details=self.details(call))
 
+    def paddings(self, call: Call) -> tuple:
+        """The left padding per axis ('same' pads D·(K−1) in total, the smaller half first)."""
+        a = call.args
+        if a.padding == "same":
+            return tuple(pad_same(k, d) // 2 for k, d in zip(a.kernel_size, a.dilation))
+        return (0,) * self.ndim if a.padding == "valid" else a.padding
+
+    def receptive_field(self, call: Call, result: Inference, field):
+        a = call.args
+        return window_fields(field, a.kernel_size, a.stride, self.paddings(call), a.dilation)
+
+    def explain(self, call: Call, result: Inference) -> list[str]:
+        a = call.args
+        n, cin = call.x.shape[:2]
+        g, cout, k = a.groups, a.out_channels, a.kernel_size
+        lines = []
+        for size, out, kk, ss, pp, dd, axis in zip(
+            call.x.shape[2:], result.shape[2:], k, a.stride, self.paddings(call), a.dilation, axis_names(self.ndim)
+        ):
+            if a.padding == "same":
+                total = pad_same(kk, dd)
+                lines.append(f"{axis}_out = {axis} = {out} (padding='same': {dd}·({kk}−1) = {total} padded in all, {total // 2} before)")
+            else:
+                lines.append(explain_window(size, kk, ss, pp, dd, out, axis=axis))
+        cin_g = cin // g
+        if g != 1:
+            lines.append(f"C_in/groups = {cin}/{g} = {cin_g} input channels per filter")
+        lines.append(f"params = {product(cout, cin_g, *k)} + {cout if a.bias else 0} = {num(result.params)}")
+        lead = (n,) if n != 1 else ()
+        lines.append(f"MACs = {product(*lead, cout, *result.shape[2:])} · {product(cin_g, *k)} = {num(result.macs)}")
+        return lines
+
     def build(self, call: Call):
         import torch.nn as nn
 
@@ -161,6 +193,25 @@ class ConvTranspose(_ConvBase):
         # FlopCounterMode counts a transposed conv over the *input* positions
         macs = call.x.shape[0] * cin * numel(call.x.shape[2:]) * (cout // g) * kernel
         return Inference((call.x.shape[0], cout) + tuple(spatial), params=params, macs=macs, details=self.details(call))
+
+    def receptive_field(self, call: Call, result: Inference, field):
+        return None  # not supported: an output position sees a varying number of inputs (docs/conventions.md)
+
+    def explain(self, call: Call, result: Inference) -> list[str]:
+        a = call.args
+        n, cin = call.x.shape[:2]
+        g, cout, k = a.groups, a.out_channels, a.kernel_size
+        lines = [
+            f"{axis}_out = ({size} − 1)·{s} − 2·{p} + {d}·({kk}−1) + {op} + 1 = {out}"
+            for size, out, kk, s, p, d, op, axis in zip(
+                call.x.shape[2:], result.shape[2:], k, a.stride, a.padding, a.dilation, a.output_padding, axis_names(self.ndim)
+            )
+        ]
+        lines.append(f"params = {product(cin, cout // g, *k)} + {cout if a.bias else 0} = {num(result.params)}")
+        lead = (n,) if n != 1 else ()
+        lines.append("each input position scatters its C_in·(C_out/groups)·ΠK products into the output")
+        lines.append(f"MACs = {product(*lead, cin, *call.x.shape[2:])} · {product(cout // g, *k)} = {num(result.macs)}")
+        return lines
 
     def build(self, call: Call):
         import torch.nn as nn

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from ..registry import Arg, Call, Inference, Kind, register
-from ..tensor import numel
+from ..registry import Arg, Call, Inference, Kind, num, product, register
+from ..tensor import format_shape, numel
 
 
 @register
@@ -46,6 +46,17 @@ class Linear(Kind):
 
     def rank_hint(self, rank: int) -> str | None:
         return None
+
+    def explain(self, call: Call, result: Inference) -> list[str]:
+        fan_in, out = call.x.shape[-1], call.args.out_features
+        lead = call.x.shape[:-1]
+        if len(lead) > 1 and lead[0] == 1:
+            lead = lead[1:]  # a batch of 1 multiplies nothing
+        return [
+            f"shape: {format_shape(call.x.shape)} → {format_shape(result.shape)} (last dim {fan_in} → {out}, y = x·Wᵀ + b)",
+            f"params = {product(fan_in, out)} + {out if call.args.bias else 0} = {num(result.params)}",
+            f"MACs = {product(*lead) + ' · ' if lead != (1,) else ''}{product(fan_in, out)} = {num(result.macs)}",
+        ]
 
     def build(self, call: Call):
         import torch.nn as nn

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..registry import Arg, Call, Inference, Kind, register
+from ..registry import Arg, Call, Inference, Kind, num, register
 from ..symbolic import Dim, Poly
 from ..tensor import format_shape, numel
 
@@ -92,6 +92,17 @@ def _channel_args(affine: bool, track: bool) -> tuple[Arg, ...]:
 class BatchNorm(_ChannelNorm):
     twin = "BatchNorm"
     args = _channel_args(True, True)
+
+    def explain(self, call: Call, result: Inference) -> list[str]:
+        a, c = call.args, call.x.shape[1]
+        return [
+            f"y = (x − mean_c) / √(var_c + {a.eps:g}) · γ_c + β_c for each of the C = {c} channels (dim 1)",
+            f"params = 2·C = 2·{c} = {num(result.params)} (γ weight, β bias)" if a.affine else "params = 0 (affine=false)",
+            f"buffers = 2·C + 1 = 2·{c} + 1 = {num(result.buffers)} (running_mean, running_var, num_batches_tracked)"
+            if a.track_running_stats
+            else "buffers = 0 (track_running_stats=false)",
+            "MACs = 0",
+        ]
     formulas = (
         "output shape = input shape",
         "params = 2·C (weight, bias) if affine",
@@ -256,6 +267,19 @@ class LayerNorm(Kind):
         n = numel(ns)
         params = (n * (2 if a.bias else 1)) if a.elementwise_affine else 0
         return Inference(call.x.shape, params=params, details=(("normalized", _fmt(ns)),))
+
+    def explain(self, call: Call, result: Inference) -> list[str]:
+        ns, a = _normalized_shape(call), call.args
+        n = numel(ns)
+        lines = [f"y = (x − mean) / √(var + {a.eps:g}) · γ + β over the last {len(ns)} dim(s) {_fmt(ns)}: Π = {num(n)} elements per row"]
+        if not a.elementwise_affine:
+            lines.append("params = 0 (elementwise_affine=false)")
+        elif a.bias:
+            lines.append(f"params = 2·{num(n)} = {num(result.params)} (γ weight, β bias)")
+        else:
+            lines.append(f"params = 1·{num(n)} = {num(result.params)} (γ weight, bias=false)")
+        lines.append("MACs = 0")
+        return lines
 
     def build(self, call: Call):
         import torch.nn as nn

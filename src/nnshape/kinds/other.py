@@ -33,6 +33,7 @@ class Scale(Kind):
     name = "scale"
     aliases = ("layerscale", "layer_scale")
     family = "other"
+    keeps_grid = True  # a per-position product: the receptive field is unchanged
     doc = "Learned vector multiplied along `dim` (default the last): layer scale, or per-channel with dim=1."
     torch_twin = "nnshape.Scale"
     args = (

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from ..registry import Arg, Call, Inference, Kind, register
+from ..registry import GLOBAL, Arg, Call, Inference, Kind, register
 from ..values import describe
-from ._common import axis_names, window_out
+from ._common import axis_names, explain_window, window_fields, window_out
 
 _LAYOUT = {1: "N×C×L", 2: "N×C×H×W", 3: "N×C×D×H×W"}
 
@@ -76,6 +76,27 @@ class _Pool(_Spatial):
             details.append(("ceil_mode", "true"))
         return Inference(call.x.shape[:2] + spatial, details=tuple(details))
 
+    def windows(self, call: Call) -> tuple[tuple, tuple, tuple, tuple]:
+        """(kernel, stride, padding, dilation) per spatial axis, defaults filled in."""
+        a = call.args
+        stride = a.stride if a.stride is not None else a.kernel_size
+        dilation = a.dilation if self.maxpool else (1,) * self.ndim
+        return a.kernel_size, stride, a.padding, dilation
+
+    def receptive_field(self, call: Call, result: Inference, field):
+        return window_fields(field, *self.windows(call))
+
+    def explain(self, call: Call, result: Inference) -> list[str]:
+        k, s, p, d = self.windows(call)
+        lines = [
+            explain_window(size, kk, ss, pp, dd, out, axis=axis, ceil_mode=call.args.ceil_mode)
+            for size, out, kk, ss, pp, dd, axis in zip(call.x.shape[2:], result.shape[2:], k, s, p, d, axis_names(self.ndim))
+        ]
+        what = "the maximum" if self.maxpool else "the mean"
+        lines.append(f"each output is {what} of a {_fmt(k)} window per channel: channels kept, no weights, no multiply-accumulates")
+        lines += ["params = 0", "MACs = 0"]
+        return lines
+
     def build(self, call: Call):
         import torch.nn as nn
 
@@ -96,6 +117,13 @@ class _AdaptivePool(_Spatial):
         size = self.output_size(call)
         spatial = tuple(old if new is None else new for old, new in zip(call.x.shape[2:], size))
         return Inference(call.x.shape[:2] + spatial, details=(("output", describe(call.args.output_size)),))
+
+    def receptive_field(self, call: Call, result: Inference, field):
+        """Output 1 on every axis: global; the input's size: kept; otherwise windows of varying size (no grid)."""
+        spatial_in, spatial_out = call.x.shape[2:], result.shape[2:]
+        if all(v == 1 for v in spatial_out):
+            return GLOBAL
+        return field if tuple(spatial_in) == tuple(spatial_out) else None
 
     def output_size(self, call: Call) -> tuple:
         """output_size as one entry per spatial axis; None keeps that axis (as in PyTorch)."""
@@ -224,6 +252,9 @@ class GlobalAvgPool(Kind):
     def infer(self, call: Call) -> Inference:
         call.expect_rank(3, 4, 5, layout="N×C×L, N×C×H×W or N×C×D×H×W")
         return Inference(call.x.shape[:2] + (1,) * (call.x.rank - 2))
+
+    def receptive_field(self, call: Call, result: Inference, field):
+        return GLOBAL
 
     def rank_hint(self, rank: int) -> str | None:
         return "gap pools the spatial dims after the channels; for a sequence L×D use `permute 0 2 1` first"

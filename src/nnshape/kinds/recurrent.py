@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import functools
 
-from ..registry import Arg, Call, Inference, Kind, register
+from ..registry import Arg, Call, Inference, Kind, num, product, register
 from ..symbolic import Dim
 from ..tensor import format_shape
 
@@ -90,6 +90,42 @@ class _Recurrent(Kind):
             details.append(("proj", str(proj)))
         return Inference((n, length, dirs * out_size), params=params, macs=n * length * per_step, details=tuple(details))
 
+    gate_names: str = "tanh"
+
+    def explain(self, call: Call, result: Inference) -> list[str]:
+        a = call.args
+        n, length, fan_in = call.x.shape
+        hidden, proj = a.hidden_size, getattr(a, "proj_size", 0)
+        dirs = 2 if a.bidirectional else 1
+        out_size = proj or hidden
+        gh = self.gates * hidden
+        gates = f"{self.gates} ({self.gate_names})" if self.gates > 1 else "1"
+        if self.name == "rnn":
+            gates = f"1 ({a.nonlinearity})"
+        lines = [f"gates: {gates} × H = {self.gates}·{hidden} = {gh} rows in W_ih and W_hh"]
+        param_terms, mac_terms = [], []
+        layer_in: Dim = fan_in
+        for layer in range(a.num_layers):
+            terms = [product(gh, layer_in), product(gh, out_size)]
+            macs = list(terms)
+            if a.bias:
+                terms.append(product(2, gh))
+            if proj:
+                terms.append(product(proj, hidden))
+                macs.append(product(hidden, proj))
+            where = f"layer {layer + 1}" + (", × 2 directions" if dirs == 2 else "")
+            lines.append(
+                f"{where}: W_ih {terms[0]} + W_hh {terms[1]}" + (f" + b_ih, b_hh {terms[2]}" if a.bias else "")
+                + (f" + W_hr {terms[-1]}" if proj else "")
+            )
+            param_terms.append(f"2·({' + '.join(terms)})" if dirs == 2 else " + ".join(terms))
+            mac_terms.append(f"2·({' + '.join(macs)})" if dirs == 2 else " + ".join(macs))
+            layer_in = dirs * out_size
+        lines.append(f"output: N×L×(directions·{'proj_size' if proj else 'H'}) = {format_shape(result.shape)}")
+        lines.append(f"params = {' + '.join(param_terms)} = {num(result.params)}")
+        lines.append(f"MACs = N·L · ({' + '.join(mac_terms)}) = {product(n, length)} · ({' + '.join(mac_terms)}) = {num(result.macs)}")
+        return lines
+
     def build(self, call: Call):
         import torch.nn as nn
 
@@ -151,6 +187,7 @@ class LSTM(_Recurrent):
     torch_twin = "torch.nn.LSTM"
     twin = "LSTM"
     gates = 4
+    gate_names = "input, forget, cell, output"
     args = _common_args(lstm=True, rnn=False)
     formulas = ("G = 4 gate sets (input, forget, cell, output); with proj_size P the recurrent input is P",) + _FORMULAS
     examples = (
@@ -168,6 +205,7 @@ class GRU(_Recurrent):
     torch_twin = "torch.nn.GRU"
     twin = "GRU"
     gates = 3
+    gate_names = "reset, update, new"
     args = _common_args(lstm=False, rnn=False)
     formulas = ("G = 3 gate sets (reset, update, new)",) + _FORMULAS
     examples = ("5x8 | gru 16", "9x6 | gru 10 num_layers=2 bidirectional=true bias=false", "1x4 | gru 3 in=4")

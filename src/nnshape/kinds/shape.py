@@ -296,6 +296,7 @@ class Identity(Kind):
     family = "shape"
     accepts = "any"  # shape-only: token ids pass through
     doc = "Pass the input through unchanged (a placeholder, e.g. an empty concat branch)."
+    keeps_grid = True
     torch_twin = "torch.nn.Identity"
     formulas = ("out = in",) + _SHAPE_ONLY
     examples = ("3x8x8 | identity", "input ids 7 dtype=int64\nidentity")

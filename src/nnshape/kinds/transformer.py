@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import functools
 
-from ..registry import Arg, Call, Inference, Kind, register
+from ..registry import Arg, Call, Inference, Kind, num, product, register
 from ..symbolic import Dim
 from ..tensor import format_shape
-from .attention import causal_mask, check_sequence, mha_counts, split_heads
+from .attention import causal_mask, check_sequence, mha_counts, scores_lines, split_heads
 
 
 def _layer_args(decoder: bool) -> tuple[Arg, ...]:
@@ -76,6 +76,30 @@ class _TransformerLayer(Kind):
         params = params + 2 * dim * ff + ((ff + dim) if b else 0) + norms * dim * (2 if b else 1)
         macs: Dim = macs + 2 * n * length * dim * ff
         return Inference((n, length, dim), params=params, macs=macs, details=tuple(details), scores=scores)
+
+    def explain(self, call: Call, result: Inference) -> list[str]:
+        a = call.args
+        n, length, dim = call.x.shape
+        ff, b, heads = a.dim_feedforward, a.bias, a.nhead
+        hd = dim // heads
+        lines = [f"head_dim = D / H = {dim} / {heads} = {hd}"] + scores_lines(n, heads, length, length, hd)
+        parts = [("self-attention", *mha_counts(n, length, length, dim, dim, b))]
+        if self.decoder:
+            lm = call.tensors["memory"].shape[1]
+            lines.append(f"cross-attention scores: N×H×L×S = {format_shape((n, heads, length, lm))}")
+            parts.append(("cross-attention", *mha_counts(n, length, lm, dim, dim, b)))
+        norms = 3 if self.decoder else 2
+        ff_params = 2 * dim * ff + ((ff + dim) if b else 0)
+        norm_params = norms * dim * (2 if b else 1)
+        lines.append(f"attention blocks: 4·D·D{' + 4·D' if b else ''} params each = {product(4, dim, dim)}{f' + {4 * dim}' if b else ''}")
+        lines.append(f"feed-forward: D → {ff} → D: {product(2, dim, ff)}{f' + {ff} + {dim}' if b else ''} = {num(ff_params)} params")
+        lines.append(f"{norms} LayerNorms: {product(norms, 2 if b else 1, dim)} = {num(norm_params)} params")
+        terms = [f"{num(p)} ({what})" for what, p, _ in parts] + [f"{num(ff_params)} (feed-forward)", f"{num(norm_params)} (norms)"]
+        lines.append(f"params = {' + '.join(terms)} = {num(result.params)}")
+        ld = (n,) if n != 1 else ()
+        terms = [f"{num(m)} ({what})" for what, _, m in parts] + [f"{product(2, *ld, length, dim, ff)} (feed-forward)"]
+        lines.append(f"MACs = {' + '.join(terms)} = {num(result.macs)}")
+        return lines
 
     def build(self, call: Call):
         import torch.nn as nn

@@ -5,7 +5,7 @@ from __future__ import annotations
 from ..summary import LayerRow, Summary
 
 FORMATS = ("table", "json", "csv", "markdown")
-COLUMNS = ("input", "kernel", "params%", "macs%", "path", "line")
+COLUMNS = ("input", "kernel", "rf", "params%", "macs%", "path", "line")
 
 
 def visible_rows(summary: Summary, depth: int | None) -> list[LayerRow]:

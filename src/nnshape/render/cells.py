@@ -13,6 +13,7 @@ HEADERS = {
     "input": "Input shape",
     "output": "Output shape",
     "kernel": "Kernel / stride",
+    "rf": "RF size/jump/start",
     "params": "Params",
     "params%": "% params",
     "macs": "MACs",
@@ -41,6 +42,8 @@ def columns_for(extra: tuple[str, ...]) -> list[str]:
     cols.append("output")
     if "kernel" in extra:
         cols.append("kernel")
+    if "rf" in extra:
+        cols.append("rf")
     cols.append("params")
     if "params%" in extra:
         cols.append("params%")
@@ -71,9 +74,21 @@ def cells(summary: Summary, depth: int | None) -> list[Cell]:
             "params%": fmt.percent(row.params * row.repeat, summary.total_params),
             "macs": fmt.count(row.macs),
             "macs%": fmt.percent(row.macs * row.repeat, summary.total_macs),
+            "rf": receptive_field_text(row.receptive_field),
         }
         out.append(Cell(row, prefix, values))
     return out
+
+
+def receptive_field_text(field) -> str:
+    """`11/4/-5` (size/jump/start, one axis when all agree, else one per axis joined by ', '),
+    `global`, or `—` where the grid has ended (docs/conventions.md)."""
+    if field is None:
+        return "—"
+    if not isinstance(field, tuple):
+        return str(field)
+    axes = [f"{f.size}/{f.jump}/{f.start}" for f in field]
+    return axes[0] if len(set(axes)) == 1 else ", ".join(axes)
 
 
 def _tree_prefix(rows: list[LayerRow], index: int) -> str:
