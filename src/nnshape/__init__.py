@@ -20,15 +20,16 @@ from .summary import LayerRow, Summary
 __version__ = "0.1.0"
 
 
-def summarize(spec, *, batch: int = 1, dtype: str = "float32", bindings=None, **named_bindings) -> Summary:
+def summarize(spec, *, batch: int = 1, dtype: str = "float32", optimizer: str = "adam", amp: bool = False, explain: bool = False, bindings=None, **named_bindings) -> Summary:
     """Analyze a spec (text or a path) and return its :class:`Summary`.
 
     Keyword arguments bind names used in the spec, like ``--set``: ``summarize("m.nn", L=128)``.
-    (The analyzer is imported on first use, so ``nnshape --version`` stays instant.)
+    See :func:`nnshape.api.summarize` for the options. (The analyzer is imported on first use,
+    so ``nnshape --version`` stays instant.)
     """
     from .api import summarize as run
 
-    return run(spec, batch=batch, dtype=dtype, bindings=bindings, **named_bindings)
+    return run(spec, batch=batch, dtype=dtype, optimizer=optimizer, amp=amp, explain=explain, bindings=bindings, **named_bindings)
 
 
 def verify(spec, **options):

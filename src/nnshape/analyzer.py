@@ -153,7 +153,10 @@ def analyze(
         raise analyzer.report(err, source) from None
     except RecursionError:
         raise SpecLimitError(
-            "the spec nests too deeply to analyze", hint="reduce nesting of blocks and def calls", code="E0505"
+            "the spec nests too deeply to analyze",
+            analyzer.last_span,
+            hint="reduce nesting of blocks and def calls",
+            code="E0505",
         ).with_source(source) from None
 
 
@@ -168,7 +171,9 @@ def analyze_with_plan(
     except NNShapeError as err:
         raise analyzer.report(err, source) from None
     except RecursionError:
-        raise SpecLimitError("the spec nests too deeply to analyze", code="E0505").with_source(source) from None
+        raise SpecLimitError(
+            "the spec nests too deeply to analyze", analyzer.last_span, hint="reduce nesting of blocks and def calls", code="E0505"
+        ).with_source(source) from None
     assert analyzer.plan is not None
     return summary, analyzer.plan
 
@@ -199,6 +204,7 @@ class _Analyzer:
         self.tensors: dict[str, TensorInfo] = {}
         self.call_stack: list[str] = []
         self.output: tuple[str, Span] | None = None
+        self.last_span: Span | None = None
         self.recovered: list[NNShapeError] = []  # errors analysis could step over (unknown names)
 
     def recover(self, error: NNShapeError) -> None:
@@ -286,6 +292,7 @@ class _Analyzer:
         while index < len(body):
             stmt = body[index]
             index += 1
+            self.last_span = stmt.span  # where a RecursionError is reported (E0505)
             if isinstance(stmt, Let):
                 if stmt.name.lower() in STATEMENT_KEYWORDS:
                     raise SpecSyntaxError(f"'{stmt.name}' is a keyword and cannot be a constant's name", stmt.span, code="E0131")
@@ -466,7 +473,7 @@ class _Analyzer:
         try:
             result = kind.infer(call)
         except NeedsValue as exc:
-            raise SpecArgumentError(
+            raise SpecShapeError(
                 f"{kind.name} needs the value of {', '.join(exc.symbols)}",
                 stmt.span,
                 expected="a known size",
@@ -935,7 +942,7 @@ class _Analyzer:
         first, _ = outputs[0]
         rank = first.rank
         if not -rank <= dim < rank:
-            raise SpecArgumentError(
+            raise SpecShapeError(
                 f"concat: dim {dim} is out of range for {rank}-D branch outputs",
                 stmt.args[0].value.span if stmt.args else stmt.span,
                 expected=f"a dim in [{-rank}, {rank - 1}] (dim 0 is the batch)",

@@ -30,14 +30,26 @@ def summarize(
     *,
     batch: int = 1,
     dtype: str = "float32",
+    optimizer: str = "adam",
+    amp: bool = False,
+    explain: bool = False,
     bindings: dict[str, Any] | None = None,
     **named_bindings: Any,
 ) -> Summary:
     """Analyze a spec (text or path) and return its :class:`Summary`.
 
-    Keyword arguments bind names used in the spec, like ``--set`` on the command line:
-    ``summarize("model.nn", L=128)``.
+    ``dtype`` is the dtype of parameters and activations for the memory figures; ``optimizer``
+    (sgd, momentum, adam, adamw) and ``amp`` shape the training-memory estimate; ``explain``
+    fills each row's worked formulas. Other keyword arguments bind names used in the spec, like
+    ``--set`` on the command line: ``summarize("model.nn", L=128)`` (or ``bindings={...}`` for
+    names that clash with these options).
     """
+    from .memory import OPTIMIZER_STATES
+
+    if optimizer not in OPTIMIZER_STATES:
+        raise SpecArgumentError(
+            "unknown optimizer", expected=", ".join(OPTIMIZER_STATES), found=repr(optimizer), code="E0306"
+        )
     if isinstance(batch, bool) or not isinstance(batch, int) or batch < 1:
         raise SpecArgumentError("batch must be a positive integer", found=repr(batch), code="E0320")
     dtype_name = normalize_dtype(dtype)
@@ -47,4 +59,4 @@ def summarize(
     values = dict(bindings or {})
     values.update(named_bindings)
     tree = parse(source)
-    return analyze(tree, source, batch=batch, bindings=values, dtype=dtype_name)
+    return analyze(tree, source, batch=batch, bindings=values, dtype=dtype_name, optimizer=optimizer, amp=bool(amp), explain=explain)
