@@ -62,12 +62,19 @@ def generated_spec(layers: int, seed: int = 0) -> str:
     return "\n".join(lines) + "\n"
 
 
+# As on a user's machine, where pip writes bytecode at install: compiled modules are cached
+# (some sandboxes set PYTHONDONTWRITEBYTECODE, which would make every run recompile everything).
+ENV = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+
+
 def measure(cmd: list[str], runs: int) -> tuple[float, int] | None:
-    """Median wall time (s) and max peak RSS (kB) over `runs` fresh processes; None if it fails."""
+    """Median wall time (s) and max peak RSS (kB) over `runs` fresh processes, after one
+    unmeasured warm-up run; None if it fails."""
+    subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=ROOT, env=ENV)
     times, peaks = [], []
     for _ in range(runs):
         start = time.perf_counter()
-        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=ROOT)
+        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=ROOT, env=ENV)
         _, status, usage = os.wait4(proc.pid, 0)
         elapsed = time.perf_counter() - start
         proc.returncode = os.waitstatus_to_exitcode(status)

@@ -5,22 +5,16 @@ Importing nnshape loads neither torch nor rich: the core is pure Python.
 
 from __future__ import annotations
 
-from .errors import (
-    Diagnostic,
-    NNShapeError,
-    SpecArgumentError,
-    SpecLimitError,
-    SpecNameError,
-    SpecReadError,
-    SpecShapeError,
-    SpecSyntaxError,
-)
-from .summary import LayerRow, Summary
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .errors import Diagnostic, NNShapeError, SpecArgumentError, SpecLimitError, SpecNameError, SpecReadError, SpecShapeError, SpecSyntaxError
+    from .summary import LayerRow, Summary
 
 __version__ = "0.1.0"
 
 
-def summarize(spec, *, batch: int = 1, dtype: str = "float32", optimizer: str = "adam", amp: bool = False, explain: bool = False, bindings=None, **named_bindings) -> Summary:
+def summarize(spec, *, batch: int = 1, dtype: str = "float32", optimizer: str = "adam", amp: bool = False, explain: bool = False, bindings=None, **named_bindings) -> "Summary":
     """Analyze a spec (text or a path) and return its :class:`Summary`.
 
     Keyword arguments bind names used in the spec, like ``--set``: ``summarize("m.nn", L=128)``.
@@ -41,6 +35,33 @@ def verify(spec, **options):
     from .verifier import verify as run
 
     return run(spec, **options)
+
+
+_LAZY = {
+    "Summary": "summary",
+    "LayerRow": "summary",
+    "Diagnostic": "errors",
+    "NNShapeError": "errors",
+    "SpecArgumentError": "errors",
+    "SpecLimitError": "errors",
+    "SpecNameError": "errors",
+    "SpecReadError": "errors",
+    "SpecShapeError": "errors",
+    "SpecSyntaxError": "errors",
+}
+
+
+def __getattr__(name: str):
+    """The data classes and errors load on first use, so `import nnshape` (and `nnshape
+    --version`) costs next to nothing."""
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'nnshape' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    globals()[name] = value
+    return value
 
 
 __all__ = [

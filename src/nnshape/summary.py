@@ -159,8 +159,9 @@ class Summary:
                 return row
         raise KeyError(path)
 
-    def to_dict(self) -> dict:
-        return {
+    def to_dict(self, layers: bool = True) -> dict:
+        """The JSON document (schema nnshape.summary/1); ``layers=False`` leaves the rows out."""
+        data = {
             "schema": SCHEMA,
             "source": self.source,
             "batch": self.batch,
@@ -187,5 +188,7 @@ class Summary:
             "bindings": {name: value for name, value in self.bindings},
             "conventions": CONVENTIONS,
             "warnings": [w.to_dict() for w in self.warnings],
-            "layers": [row.to_dict() for row in self.layers],
         }
+        if layers:
+            data["layers"] = [row.to_dict() for row in self.layers]
+        return data

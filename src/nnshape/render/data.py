@@ -12,7 +12,20 @@ from ..tensor import format_shape
 
 
 def to_json(summary: Summary) -> str:
-    return json.dumps(summary.to_dict(), indent=2, ensure_ascii=False, default=str) + "\n"
+    """``json.dumps(summary.to_dict(), indent=2)``, written row by row so that a 50,000-row spec
+    never holds every row's dict at once."""
+    head = _dumps(summary.to_dict(layers=False))
+    rows = ",\n".join(_indented(_dumps(row.to_dict())) for row in summary.layers)
+    layers = f'[\n{rows}\n  ]' if rows else "[]"
+    return f'{head[:-2]},\n  "layers": {layers}\n}}\n'
+
+
+def _dumps(data) -> str:
+    return json.dumps(data, indent=2, ensure_ascii=False, default=str)
+
+
+def _indented(text: str) -> str:
+    return "\n".join("    " + line for line in text.split("\n"))
 
 
 CSV_FIELDS = ("path", "kind", "label", "line", "depth", "is_block", "repeat", "input_shapes", "output_shape", "params", "trainable_params", "buffers", "macs")
