@@ -13,6 +13,7 @@ import sys
 import click
 
 from ..cli import EXIT_INVALID, EXIT_NO_TORCH, bindings_option, fail, read_spec
+from ..formatting import human_bytes
 
 
 @click.command()
@@ -154,12 +155,18 @@ def render_table(report) -> str:
                        + (" ..." if len(step.no_grad) > 20 else ""))
         if step.peak_memory_bytes is not None:
             out.append(f"  peak memory: {step.peak_memory_bytes / 1e6:,.1f} MB ({step.memory_note})")
-        if step.saved_tensor_bytes is not None:
-            out.append(f"  saved for backward: {step.saved_tensor_bytes / 1e6:,.1f} MB")
+        if step.saved_for_backward_bytes is not None:
+            analytic = step.analytic_saved_bytes
+            estimate = f" (nnshape estimates {human_bytes(analytic)})" if analytic is not None else ""
+            weights = step.saved_tensor_bytes - step.saved_for_backward_bytes if step.saved_tensor_bytes is not None else 0
+            out.append(f"  activations saved for backward: {human_bytes(step.saved_for_backward_bytes)}{estimate}"
+                       + (f", plus {human_bytes(weights)} of parameters" if weights else ""))
         if step.peak_memory_bytes is None:
             out.append(f"  peak memory: {step.memory_note}")
     n = len(report.layers)
-    if report.ok:
+    if not report.mismatches and not report.ok:  # every row agrees; the train step (or torch) failed
+        out.append(f"✓ all {n} rows and the totals agree with PyTorch; ✗ but the run above failed")
+    elif report.ok:
         out.append(f"✓ all {n} rows and the totals agree with PyTorch ({report.seconds:.1f} s)")
     else:
         out.append(f"✗ {len(report.mismatches)} of {n + 1} checks disagree with PyTorch")
