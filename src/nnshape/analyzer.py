@@ -57,37 +57,27 @@ class Scope:
         self.values: dict[str, Any] = {}
         self.defs: dict[str, tuple[Def, Scope]] = {}
 
-    def lookup(self, name: str) -> Any:
+    def chain(self):
+        """This scope, then each enclosing one."""
         scope: Scope | None = self
         while scope is not None:
+            yield scope
+            scope = scope.parent
+
+    def lookup(self, name: str) -> Any:
+        for scope in self.chain():
             if name in scope.values:
                 return scope.values[name]
-            scope = scope.parent
         raise KeyError(name)
 
     def find_def(self, name: str) -> tuple[Def, "Scope"] | None:
-        scope: Scope | None = self
-        while scope is not None:
-            if name in scope.defs:
-                return scope.defs[name]
-            scope = scope.parent
-        return None
+        return next((scope.defs[name] for scope in self.chain() if name in scope.defs), None)
 
     def names(self) -> list[str]:
-        out: list[str] = []
-        scope: Scope | None = self
-        while scope is not None:
-            out.extend(scope.values)
-            scope = scope.parent
-        return out
+        return [name for scope in self.chain() for name in scope.values]
 
     def def_names(self) -> list[str]:
-        out: list[str] = []
-        scope: Scope | None = self
-        while scope is not None:
-            out.extend(scope.defs)
-            scope = scope.parent
-        return out
+        return [name for scope in self.chain() for name in scope.defs]
 
     def evaluator(self, symbols: bool = False) -> Evaluator:
         return Evaluator(self.lookup, self.names, symbols=symbols)
