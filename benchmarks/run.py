@@ -102,6 +102,11 @@ def main() -> None:
     tmp = Path(tempfile.mkdtemp(prefix="nnshape-bench-"))
     long_spec = tmp / "chain_10000.nn"
     long_spec.write_text(generated_spec(10_000))
+    megabyte = tmp / "chain_1mb.nn"
+    layers = 10_000
+    while len(generated_spec(layers)) < 1_000_000:
+        layers += 10_000
+    megabyte.write_text(generated_spec(layers))
 
     cases: list[tuple[str, list[str], str]] = [
         ("python -c pass (interpreter start, baseline)", [sys.executable, "-c", "pass"], "—"),
@@ -109,6 +114,7 @@ def main() -> None:
         ("summary resnet50 (table)", NNSHAPE + ["summary", "examples/resnet50.nn"], "< 0.2 s"),
         ("summary resnet50 (json)", NNSHAPE + ["summary", "examples/resnet50.nn", "--format", "json"], "< 0.2 s"),
         ("summary 10,000-layer spec", NNSHAPE + ["summary", str(long_spec), "--format", "json"], "< 1 s"),
+        ("summary 1 MB spec (table)", NNSHAPE + ["summary", str(megabyte)], "a few seconds"),
         ("summary GPT-3 175B", NNSHAPE + ["summary", str(SPECS / "gpt3_175b.nn")], "< 0.2 s"),
         ("summary repeat 1000000 × encoder", NNSHAPE + ["summary", str(SPECS / "deep_transformer.nn")], "< 0.3 s"),
     ]

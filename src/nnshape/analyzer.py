@@ -485,7 +485,8 @@ class _Analyzer:
         score_bytes = result.scores * DTYPE_BYTES[self.act_dtype]
         if self.on_layer is not None:
             self.on_layer(path, call, result)
-        ctx.record(LayerNode(path, call, result))
+        if ctx.nodes is not None:
+            ctx.nodes.append(LayerNode(path, call, result))
         self.add_row(
             LayerRow(
                 path=path,

@@ -139,6 +139,8 @@ class Call:
 
     @property
     def extra_inputs(self) -> tuple[TensorInfo, ...]:
+        if not self.tensors:  # the common case: no kv=/memory= tensors
+            return ()
         return tuple(self.tensors[a.name] for a in self.kind.args if a.type == "tensor" and a.name in self.tensors)
 
     def span_of(self, arg: str | None) -> Span:
@@ -153,7 +155,6 @@ class Call:
         found: str | None = None,
         hint: str | None = None,
         code: str,
-        shape_error: bool | None = None,  # unused: the class follows the code's family
     ) -> NoReturn:
         """Raise the error of ``code``'s family (E03xx argument, E04xx shape, E05xx limit)."""
         cls = {"E03": SpecArgumentError, "E05": SpecLimitError}.get(code[:3], SpecShapeError)
@@ -161,7 +162,7 @@ class Call:
 
     def bad_arg(self, arg: str, message: str, *, expected: str | None = None, hint: str | None = None) -> NoReturn:
         value = self.args.as_dict().get(arg)
-        self.fail(message, arg=arg, expected=expected, found=describe(value), hint=hint, code="E0303", shape_error=False)
+        self.fail(message, arg=arg, expected=expected, found=describe(value), hint=hint, code="E0303")
 
     def warn(self, message: str, arg: str | None = None) -> None:
         self.warnings.append((f"{self.kind.name}: {message}", self.span_of(arg)))
@@ -189,7 +190,6 @@ class Call:
                 expected=f"a dim in [{-size}, {size - 1}] (dim 0 is the batch)",
                 found=f"{dim} for shape {format_shape(self.x.shape)}",
                 code="E0403",
-                shape_error=False,
             )
         return dim % size
 

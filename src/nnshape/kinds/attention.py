@@ -49,7 +49,6 @@ def split_heads(call: Call, dim: int, heads: int, arg: str = "num_heads") -> int
             expected=f"{arg} dividing {dim} (e.g. {', '.join(map(str, divisors[-4:]))})",
             found=f"{arg}={heads}",
             code="E0407",
-            shape_error=False,
         )
     return dim // heads
 
@@ -250,7 +249,6 @@ class Attention(Kind):
                 expected=f"kv_heads dividing {heads} (each kv head serves num_heads/kv_heads query heads)",
                 found=f"kv_heads={kv_heads}",
                 code="E0407",
-                shape_error=False,
             )
         head_dim = a.head_dim if a.head_dim is not None else split_heads(call, dim, heads)
         if a.rope and head_dim % 2:
@@ -261,7 +259,6 @@ class Attention(Kind):
                 found=f"head_dim={head_dim}",
                 hint="set head_dim=... to an even size",
                 code="E0407",
-                shape_error=False,
             )
         return heads, kv_heads, head_dim
 

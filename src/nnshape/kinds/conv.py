@@ -69,7 +69,6 @@ class _ConvBase(Kind):
                     expected=f"groups dividing both in ({cin}) and out ({a.out_channels}) channels",
                     found=f"groups={g}",
                     code="E0407",
-                    shape_error=False,
                 )
         return cin, a.out_channels, g
 
@@ -99,7 +98,6 @@ class Conv(_ConvBase):
                     expected="stride=1",
                     found=f"stride={'x'.join(map(str, s))}",
                     code="E0408",
-                    shape_error=False,
                 )
             spatial = tuple(spatial_in)
             for size, kk, dd, axis in zip(spatial_in, k, d, names):
@@ -176,7 +174,6 @@ class ConvTranspose(_ConvBase):
                     expected=f"output_padding < {max(s, d)}",
                     found=str(op),
                     code="E0409",
-                    shape_error=False,
                 )
             out = (size - 1) * s - 2 * p + d * (k - 1) + op + 1
             if isinstance(out, int) and out < 1:

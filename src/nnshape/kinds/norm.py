@@ -344,7 +344,6 @@ class GroupNorm(Kind):
                 found=str(g),
                 hint="divisors of " + str(c) + ": " + ", ".join(str(d) for d in range(1, c + 1) if c % d == 0),
                 code="E0407",
-                shape_error=False,
             )
         return Inference(call.x.shape, params=2 * c if call.args.affine else 0, details=(("groups", str(g)),))
 

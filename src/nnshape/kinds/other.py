@@ -53,7 +53,6 @@ class Scale(Kind):
                 found=f"dim={call.args.dim} for shape {format_shape(call.x.shape)}",
                 hint="dim=-1 scales the features; dim=1 the channels of C×H×W",
                 code="E0417",
-                shape_error=False,
             )
         return d
 

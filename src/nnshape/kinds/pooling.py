@@ -63,7 +63,6 @@ class _Pool(_Spatial):
                     found=f"padding={_fmt(p)}, kernel_size={_fmt(k)}",
                     hint="use a larger kernel or less padding",
                     code="E0303",
-                    shape_error=False,
                 )
         spatial = tuple(
             window_out(call, size, kk, ss, pp, dd, axis=axis, ceil_mode=a.ceil_mode)

@@ -54,7 +54,6 @@ def _batch_error(call: Call, arg: str, what: str, hint: str) -> None:
         found=f"{describe(call.args.as_dict()[arg])} for input {format_shape(call.x.shape)}",
         hint=hint,
         code="E0417",
-        shape_error=False,
     )
 
 
@@ -129,7 +128,6 @@ class Flatten(Kind):
                 expected=f"end_dim ≥ start_dim = {start}",
                 found=f"start_dim={call.args.start_dim}, end_dim={call.args.end_dim} for input {format_shape(call.x.shape)}",
                 code="E0303",
-                shape_error=False,
             )
         s = call.x.shape
         return Inference(s[:start] + (numel(s[start : end + 1]),) + s[end + 1 :], dtype=call.x.dtype)
@@ -214,7 +212,6 @@ class Permute(Kind):
                 found=f"{' '.join(map(str, dims))} for input {format_shape(call.x.shape)}",
                 hint="e.g. `permute 0 2 3 1` turns N×C×H×W into N×H×W×C" if len(dims) == rank - 1 else None,
                 code="E0303",
-                shape_error=False,
             )
         order = [d % rank for d in dims]
         if order[0] != 0:
@@ -281,7 +278,6 @@ class Select(Kind):
                 expected=f"an index in [{-size}, {size - 1}]",
                 found=f"{a.index} for input {format_shape(call.x.shape)}",
                 code="E0416",
-                shape_error=False,
             )
         return Inference(call.x.shape[:dim] + call.x.shape[dim + 1 :], dtype=call.x.dtype)
 
@@ -372,7 +368,6 @@ class Upsample(Kind):
                 expected="size=... or scale=...",
                 found="both" if a.size is not None else "neither",
                 code="E0315",
-                shape_error=False,
             )
         spatial_in = call.x.shape[2:]
         if a.size is not None:
