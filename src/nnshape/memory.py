@@ -258,7 +258,7 @@ def saved_rule(kind, call, result) -> Saved:
 # --------------------------------------------------------------------------- the tracker
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class Token:
     """One storage: its bytes and whether autograd tracks it."""
 

@@ -61,7 +61,7 @@ class Arg:
         return min(self.keys, key=len)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Inference:
     """What a layer does to one input: output shape (batch first) and its costs."""
 

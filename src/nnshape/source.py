@@ -9,7 +9,7 @@ from pathlib import Path
 MAX_SPEC_BYTES = 16 * 1024 * 1024
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Span:
     """A place in the spec: 1-based line and column, and how many characters to underline."""
 

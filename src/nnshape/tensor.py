@@ -33,7 +33,7 @@ DTYPE_ALIASES = {
 Shape = tuple[Dim, ...]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class TensorInfo:
     """A tensor flowing through the network: full shape with the batch as dim 0."""
 
