@@ -53,7 +53,23 @@ def columns_for(extra: tuple[str, ...]) -> list[str]:
     return cols
 
 
-def cells(summary: Summary, depth: int | None) -> list[Cell]:
+_VALUES = {
+    "path": lambda row, s: row.path,
+    "line": lambda row, s: str(row.line),
+    "input": lambda row, s: ", ".join(fmt.shape(x) for x in row.input_shapes),
+    "output": lambda row, s: fmt.shape(row.output_shape),
+    "kernel": lambda row, s: " ".join(f"{k}={v}" for k, v in row.details if k in ("kernel", "stride", "padding", "dilation", "groups")),
+    "params": lambda row, s: fmt.count(row.params),
+    "params%": lambda row, s: fmt.percent(row.params * row.repeat, s.total_params),
+    "macs": lambda row, s: fmt.count(row.macs),
+    "macs%": lambda row, s: fmt.percent(row.macs * row.repeat, s.total_macs),
+    "rf": lambda row, s: receptive_field_text(row.receptive_field),
+}
+
+
+def cells(summary: Summary, depth: int | None, columns: list[str] | None = None) -> list[Cell]:
+    """The text of each visible row's cells; only ``columns`` (default: all) are computed."""
+    wanted = columns if columns is not None else ["layer", *_VALUES]
     rows = visible_rows(summary, depth)
     out: list[Cell] = []
     for index, row in enumerate(rows):
@@ -63,19 +79,7 @@ def cells(summary: Summary, depth: int | None) -> list[Cell]:
             label += f"  × {row.repeat:,}"
         if row.is_block and depth is not None and row.depth == depth:
             label += "  …"
-        values = {
-            "layer": label,
-            "path": row.path,
-            "line": str(row.line),
-            "input": ", ".join(fmt.shape(s) for s in row.input_shapes),
-            "output": fmt.shape(row.output_shape),
-            "kernel": " ".join(f"{k}={v}" for k, v in row.details if k in ("kernel", "stride", "padding", "dilation", "groups")),
-            "params": fmt.count(row.params) if row.params != 0 or not row.is_block else "0",
-            "params%": fmt.percent(row.params * row.repeat, summary.total_params),
-            "macs": fmt.count(row.macs),
-            "macs%": fmt.percent(row.macs * row.repeat, summary.total_macs),
-            "rf": receptive_field_text(row.receptive_field),
-        }
+        values = {col: label if col == "layer" else _VALUES[col](row, summary) for col in wanted}
         out.append(Cell(row, prefix, values))
     return out
 

@@ -10,7 +10,7 @@ def to_markdown(summary: Summary, depth: int | None, extra: tuple[str, ...]) -> 
     cols = columns_for(extra)
     lines = ["| " + " | ".join(HEADERS[c] for c in cols) + " |"]
     lines.append("|" + "|".join("---:" if c in RIGHT else "---" for c in cols) + "|")
-    for cell in cells(summary, depth):
+    for cell in cells(summary, depth, cols):
         values = []
         for col in cols:
             text = cell.values[col]

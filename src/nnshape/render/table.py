@@ -21,7 +21,7 @@ def to_table(summary: Summary, depth: int | None, extra: tuple[str, ...], *, col
     if color is None:
         color = _terminal_wants_color()
     cols = columns_for(extra)
-    rows = cells(summary, depth)
+    rows = cells(summary, depth, cols)
     texts = [[cell.prefix + cell.values[c] if c == "layer" else cell.values[c] for c in cols] for cell in rows]
     widths = [max([len(HEADERS[c])] + [len(t[i]) for t in texts]) for i, c in enumerate(cols)]
     header = GAP.join(_pad(HEADERS[c], w, c) for c, w in zip(cols, widths)).rstrip()
