@@ -215,3 +215,9 @@ def test_a_megabyte_of_layers():
         size += len(lines[-1]) + 1
     s = nnshape.summarize("\n".join(lines))  # its time is measured by benchmarks/run.py, not here
     assert len(s.layers) == len(lines) - 1
+
+
+def test_growing_unrolled_repeat_stops_at_the_limit():
+    # found by atheris (a 10 s timeout): a 1x1 conv with padding grows H and W on every pass
+    err = outcome("input 3x8x8\nrepeat 250257:\n    conv2d 8 k1 p1\n    relu\n")
+    assert isinstance(err, nnshape.SpecLimitError) and err.code == "E0507" and err.line == 2

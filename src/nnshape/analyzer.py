@@ -27,6 +27,7 @@ from .values import MAX_INT, Evaluator, describe
 MAX_ROWS = 200_000
 MAX_CALL_DEPTH = 100
 MAX_REPORTED_ERRORS = 20
+MAX_UNROLLED_ROWS = 50_000  # a pass costs its rows' time: this bounds a shape-changing repeat to ~2 s
 UNIVERSAL_KEYS = ("name", "trainable")
 
 
@@ -195,6 +196,7 @@ class _Analyzer:
         self.call_stack: list[str] = []
         self.output: tuple[str, Span] | None = None
         self.last_span: Span | None = None
+        self.unrolled_rows = 0
         self.recovered: list[NNShapeError] = []  # errors analysis could step over (unknown names)
 
     def recover(self, error: NNShapeError) -> None:
@@ -1036,6 +1038,17 @@ class _Analyzer:
             self.mem.drop(mark)
             totals.add(part)
             out = nxt
+            if i >= 1:  # passes after the first are what unrolling adds
+                self.unrolled_rows += len(self.rows) - first_row
+                if self.unrolled_rows > MAX_UNROLLED_ROWS:
+                    raise SpecLimitError(
+                        f"repeats whose body changes the shape unrolled to more than {MAX_UNROLLED_ROWS:,} rows",
+                        stmt.span,
+                        expected=f"at most {MAX_UNROLLED_ROWS:,} rows from unrolled passes",
+                        found=f"repeat {count:,}: pass {i + 1:,} gives {format_shape(out.shape)}",
+                        hint="a `repeat` whose body keeps the shape is computed once; here every pass changes it",
+                        code="E0507",
+                    )
         label = f"repeat {count}"
         self.fill_row(row_index, path, "repeat", label, stmt.span, ctx.depth, (x,), out, totals, collapsed=collapsed)
         return out, totals
@@ -1081,8 +1094,8 @@ class _Analyzer:
     def reserve_row(self) -> int:
         if len(self.rows) >= MAX_ROWS:
             raise SpecLimitError(
-                f"the network has more than {MAX_ROWS:,} rows after unrolling",
-                hint="a `repeat` whose body keeps the shape is not unrolled; check repeats that change the shape",
+                f"the network has more than {MAX_ROWS:,} rows",
+                hint="split the spec, or fold repeated layers into a `repeat` (a body that keeps the shape is computed once)",
                 code="E0507",
             )
         self.rows.append(None)  # type: ignore[arg-type]
