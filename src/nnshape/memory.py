@@ -283,6 +283,7 @@ class Tracker:
         self.saved_tokens: set[int] = set()
         self.saved_bytes: Dim = 0
         self.held: dict[int, int] = {}  # token id -> count of holders
+        self.held_bytes: Dim = 0  # bytes of the held tokens
         self.peak: Dim = 0
         self.peak_known = True
         self.marks: list[Checkpoint] = []
@@ -316,7 +317,10 @@ class Tracker:
         self.hold_token(self.token(info))
 
     def hold_token(self, tok: Token) -> None:
-        self.held[id(tok)] = self.held.get(id(tok), 0) + 1
+        count = self.held.get(id(tok), 0)
+        if count == 0:
+            self.held_bytes = self.held_bytes + tok.nbytes
+        self.held[id(tok)] = count + 1
         self.by_id[id(tok)] = tok
 
     def release(self, info: TensorInfo) -> None:
@@ -324,18 +328,19 @@ class Tracker:
         count = self.held.get(id(tok), 0) - 1
         if count > 0:
             self.held[id(tok)] = count
-        else:
-            self.held.pop(id(tok), None)
+        elif id(tok) in self.held:
+            del self.held[id(tok)]
+            self.held_bytes = self.held_bytes - tok.nbytes
 
     def live(self, *tokens: Token) -> None:
         """Note a moment of the forward pass where the held tensors and ``tokens`` are all live."""
         if not self.peak_known:
             return
-        ids = set(self.held)
-        total: Dim = sum((self.by_id[t].nbytes for t in ids), 0)
+        total: Dim = self.held_bytes  # kept up to date by hold_token/release
+        counted: set[int] = set()
         for tok in tokens:
-            if id(tok) not in ids:
-                ids.add(id(tok))
+            if id(tok) not in self.held and id(tok) not in counted:
+                counted.add(id(tok))
                 total = total + tok.nbytes
         if isinstance(total, Poly):
             self.peak_known = False  # a symbolic size: the maximum needs its value

@@ -259,11 +259,12 @@ class Kind:
         return saved_rule(self, call, result)
 
     def arg(self, key: str) -> Arg | None:
-        key = key.lower()
-        for spec in self.args:
-            if key in spec.keys:
-                return spec
-        return None
+        """The argument a key (name or alias, any case) names, or None."""
+        index = self.__dict__.get("_arg_index")
+        if index is None:  # built once per kind: analysis looks keys up for every argument written
+            index = {k: spec for spec in reversed(self.args) for k in spec.keys}
+            self.__dict__["_arg_index"] = index
+        return index.get(key.lower())
 
 
 _REGISTRY: dict[str, Kind] = {}
@@ -305,7 +306,8 @@ def all_names() -> list[str]:
 
 
 def find(name: str) -> Kind | None:
-    _load()
+    if not _LOADED:
+        _load()
     return _NAMES.get(name.lower())
 
 
