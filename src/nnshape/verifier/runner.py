@@ -367,6 +367,48 @@ def _layer_count(plan: Plan) -> int:
     return count
 
 
+class RssPeak:
+    """The peak growth of this process's resident memory while the block runs, sampled every
+    half millisecond from /proc/self/statm (Linux). PyTorch keeps no allocator statistics on the
+    CPU, so this is the measurement there: it includes everything the step allocates."""
+
+    def __init__(self):
+        self.peak: int | None = None
+
+    @staticmethod
+    def rss() -> int | None:
+        try:
+            with open("/proc/self/statm") as statm:
+                return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+        except (OSError, ValueError, IndexError):
+            return None
+
+    def __enter__(self):
+        import threading
+
+        self.start = self.rss()
+        self.high = self.start
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self.sample, daemon=True)
+        if self.start is not None:
+            self.thread.start()
+        return self
+
+    def sample(self) -> None:
+        while not self.stop.wait(0.0005):
+            now = self.rss()
+            if now is not None and now > self.high:
+                self.high = now
+
+    def __exit__(self, *exc) -> None:
+        self.stop.set()
+        if self.start is not None:
+            self.thread.join()
+            now = self.rss()
+            self.peak = max(self.high, now or 0) - self.start
+        return None
+
+
 def run_train_step(model, plan: Plan, device: str, dtype, analytic=None) -> TrainStep:
     """Forward, backward and one SGD step in training mode; which parameters got no gradient.
 
@@ -392,17 +434,19 @@ def run_train_step(model, plan: Plan, device: str, dtype, analytic=None) -> Trai
         return t
 
     trainable = [(name, p) for name, p in model.named_parameters() if p.requires_grad]
+    rss = RssPeak()
     try:
-        with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):  # the network's forward only, not the loss
-            out = model(*make_inputs(plan, device, dtype))
-        if not out.requires_grad:
-            return TrainStep(tuple(n for n, _ in trainable), None, None, "not measured",
-                             "the output does not depend on any trainable parameter" if trainable else None,
-                             analytic_saved_bytes=analytic)
-        loss = out.float().pow(2).mean()
-        loss.backward()
-        if trainable:
-            torch.optim.SGD([p for _, p in trainable], lr=1e-3).step()
+        with rss:
+            with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):  # the network's forward only, not the loss
+                out = model(*make_inputs(plan, device, dtype))
+            if not out.requires_grad:
+                return TrainStep(tuple(n for n, _ in trainable), None, None, "not measured",
+                                 "the output does not depend on any trainable parameter" if trainable else None,
+                                 analytic_saved_bytes=analytic)
+            loss = out.float().pow(2).mean()
+            loss.backward()
+            if trainable:
+                torch.optim.SGD([p for _, p in trainable], lr=1e-3).step()
     except Exception as exc:  # noqa: BLE001 - any torch failure is reported, not raised
         return TrainStep((), None, None, "not measured", f"{type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else ''}",
                          analytic_saved_bytes=analytic)
@@ -417,5 +461,8 @@ def run_train_step(model, plan: Plan, device: str, dtype, analytic=None) -> Trai
         torch.cuda.synchronize()
         return TrainStep(no_grad, torch.cuda.max_memory_allocated(), saved, "CUDA peak allocated during the step",
                          saved_for_backward_bytes=activations, analytic_saved_bytes=analytic)
-    return TrainStep(no_grad, None, saved, "not measured on CPU (saved-for-backward bytes shown instead)",
+    if rss.peak is not None:
+        return TrainStep(no_grad, rss.peak, saved, "growth of the process's resident memory during the step (CPU, sampled)",
+                         saved_for_backward_bytes=activations, analytic_saved_bytes=analytic)
+    return TrainStep(no_grad, None, saved, "not measured on this CPU platform (saved-for-backward bytes shown instead)",
                      saved_for_backward_bytes=activations, analytic_saved_bytes=analytic)
