@@ -569,7 +569,7 @@ class _Analyzer:
         spans: dict[str, Span] = {}
         given: set[str] = set()
         written: list[tuple[str | None, str]] = []  # (key or None, arg name) in the order written
-        positional = [a for a in kind.args if a.positional]
+        positional, tensor_args, uniform, defaults = _arg_groups(kind)
         pos_index = 0
         variadic_items: list[tuple[Any, Span]] = []
         variadic_spec: Arg | None = None
@@ -639,6 +639,9 @@ class _Analyzer:
             values[variadic_spec.name] = coerce(kind, variadic_spec, raw, variadic_items[0][1], ndim)
         for spec in kind.args:
             if spec.name not in values:
+                if spec.name in defaults:
+                    values[spec.name] = defaults[spec.name]
+                    continue
                 if spec.required:
                     form = f"{spec.name}=..." if not spec.positional else f"{spec.name} (positional)"
                     raise SpecArgumentError(
@@ -651,11 +654,10 @@ class _Analyzer:
                     )
                 values[spec.name] = coerce(kind, spec, spec.default, call_span, ndim) if spec.type in ("size", "padding") else spec.default
         tensors: dict[str, TensorInfo] = {}
-        for spec in kind.args:
-            if spec.type == "tensor" and values.get(spec.name) is not None:
+        for spec in tensor_args:
+            if values.get(spec.name) is not None:
                 tensors[spec.name] = self.tensor(values[spec.name], spans[spec.name])
-        call = Call(kind, registry.Args(values, frozenset(given)), x, Span(stmt.span.line, stmt.span.col, len(stmt.kind)), spans, tensors)
-        uniform = {a.name for a in kind.args if a.type in ("size", "padding")}
+        call = Call(kind, registry.Args(values, frozenset(given)), x, call_span, spans, tensors)
         shown = [(key, format_value(values[name], name in uniform)) for key, name in written]
         call.label = " ".join([stmt.kind] + [text if key is None else f"{key}={text}" for key, text in shown])
         return call
@@ -1185,6 +1187,24 @@ def _stores_tensors(body: tuple[Statement, ...]) -> bool:
 
 
 __all__ = ["analyze", "analyze_with_plan", "MAX_ROWS"]
+
+
+def _arg_groups(kind: Kind):
+    """Per kind, once: positional args, tensor args, size-like args, and the defaults that need
+    no coercion at call time (``bind`` runs for every layer of a spec)."""
+    groups = kind.__dict__.get("_arg_groups")
+    if groups is None:
+        positional = [a for a in kind.args if a.positional]
+        tensor_args = [a for a in kind.args if a.type == "tensor"]
+        uniform = {a.name for a in kind.args if a.type in ("size", "padding")}
+        ndim = getattr(kind, "ndim", None)
+        defaults = {}
+        for a in kind.args:
+            if not a.required:
+                defaults[a.name] = coerce(kind, a, a.default, Span(1, 1), ndim) if a.type in ("size", "padding") else a.default
+        groups = (positional, tensor_args, uniform, defaults)
+        kind.__dict__["_arg_groups"] = groups
+    return groups
 
 
 def format_value(value: Any, uniform: bool = False) -> str:
