@@ -324,3 +324,20 @@ def test_invalid_utf8_is_a_read_error(tmp_path):
     with pytest.raises(nnshape.SpecReadError) as info:
         nnshape.summarize(path)
     assert str(info.value).startswith(f"{path}:2:1: error[E0002]")
+
+
+def test_binding_overrides_a_top_level_let():
+    text = "let L = 16\ninput (L, 8)\nlinear 4\n"
+    assert summarize(text).output_shape == (1, 16, 4)
+    assert summarize(text, L=128).output_shape == (1, 128, 4)
+
+
+def test_def_parameters_match_keywords_case_insensitively():
+    s = summarize("def f(Ch):\n    linear Ch\ninput 8\nf Ch=3\n")
+    assert s.output_shape == (1, 3)
+
+
+def test_duplicate_row_names_are_an_error():
+    with pytest.raises(SpecNameError) as err:
+        summarize("input 8\nlinear 4 name=a\nlinear 4 name=a\n")
+    assert err.value.code == "E0208" and err.value.line == 3
