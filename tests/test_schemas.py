@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from helpers import strict
 
 from nnshape.cli import main
 
@@ -23,17 +24,6 @@ def schema(name: str) -> dict:
     return json.loads((files("nnshape") / "schemas" / f"{name}.json").read_text(encoding="utf-8"))
 
 
-def strict(node):
-    """The schema with no undeclared fields allowed: the shipped one lets objects grow within a
-    version (consumers ignore unknown fields), but every field nnshape emits must be declared."""
-    if isinstance(node, dict):
-        node = {k: strict(v) for k, v in node.items()}
-        if "properties" in node and "additionalProperties" not in node:
-            node["additionalProperties"] = False
-        return node
-    if isinstance(node, list):
-        return [strict(v) for v in node]
-    return node
 
 
 def validate(name: str, data: dict) -> None:

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from helpers import break_conv2d_macs
 
 import nnshape
 from nnshape.cli import main
@@ -99,16 +100,7 @@ def test_bad_spec_and_symbolic_sizes_exit_1(tmp_path):
 
 @needs_torch
 def test_broken_rule_is_caught_on_the_right_layer(monkeypatch, tmp_path):
-    from nnshape import registry
-
-    conv = registry.get("conv2d")
-    original = type(conv).infer
-
-    def off_by_one(self, call):
-        result = original(self, call)
-        return type(result)(result.shape, result.params, result.buffers, result.macs + 1, result.dtype, result.details)
-
-    monkeypatch.setattr(type(conv), "infer", off_by_one)
+    break_conv2d_macs(monkeypatch)
     text = "input 3x8x8\nconv2d 4 k3 name=stem\nrelu\nblock body:\n    residual:\n        conv2d 4 k3 p1 name=inner\nflatten\nlinear 2\n"
     report = verify(text, device="cpu")
     assert not report.ok

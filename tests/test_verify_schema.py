@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from helpers import break_conv2d_macs, strict
 
 from nnshape.cli import main
 
@@ -26,16 +27,6 @@ def schema() -> dict:
     return json.loads((files("nnshape") / "schemas" / "verify.json").read_text(encoding="utf-8"))
 
 
-def strict(node):
-    """The schema with additionalProperties false wherever properties are declared."""
-    if isinstance(node, dict):
-        node = {k: strict(v) for k, v in node.items()}
-        if "properties" in node and "additionalProperties" not in node:
-            node["additionalProperties"] = False
-        return node
-    if isinstance(node, list):
-        return [strict(v) for v in node]
-    return node
 
 
 def validate(data: dict) -> None:
@@ -96,16 +87,7 @@ def test_strict_schema_catches_undeclared_fields():
 
 def test_mismatch_report(monkeypatch, tmp_path):
     """A broken MACs rule: the mismatch is on the conv rows, its blocks and the totals."""
-    from nnshape import registry
-
-    conv = registry.get("conv2d")
-    original = type(conv).infer
-
-    def off_by_one(self, call):
-        result = original(self, call)
-        return type(result)(result.shape, result.params, result.buffers, result.macs + 1, result.dtype, result.details)
-
-    monkeypatch.setattr(type(conv), "infer", off_by_one)
+    break_conv2d_macs(monkeypatch)
     spec = tmp_path / "net.nn"
     spec.write_text("input 3x8x8\nconv2d 4 k3 name=stem\nrelu\nresidual:\n    conv2d 4 k3 p1\nflatten\nlinear 2\n")
     data = verify_json(spec, "--device", "cpu", expect=1)

@@ -25,7 +25,6 @@ def window_out(
     *,
     axis: str,
     ceil_mode: bool = False,
-    padding_arg: str = "padding",
 ) -> Dim:
     """PyTorch's rule floor((size + 2P − D·(K−1) − 1)/S) + 1, with ceil_mode, and a warning
     when the floor leaves real input rows/columns unread."""

@@ -44,9 +44,6 @@ class Linear(Kind):
         params = fan_in * out + (out if a.bias else 0)
         return Inference(call.x.shape[:-1] + (out,), params=params, macs=rows * fan_in * out)
 
-    def rank_hint(self, rank: int) -> str | None:
-        return None
-
     def explain(self, call: Call, result: Inference) -> list[str]:
         fan_in, out = call.x.shape[-1], call.args.out_features
         lead = call.x.shape[:-1]
