@@ -7,20 +7,55 @@ is unrolled up to a documented limit.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 from . import registry
-from .errors import Diagnostic, NNShapeError, SpecArgumentError, SpecLimitError, SpecNameError, SpecShapeError, SpecSyntaxError
+from .errors import (
+    Diagnostic,
+    NNShapeError,
+    SpecArgumentError,
+    SpecLimitError,
+    SpecNameError,
+    SpecShapeError,
+    SpecSyntaxError,
+)
+from .gcpause import gc_paused
 from .memory import Tracker, training_totals
 from .parser import STATEMENT_KEYWORDS
-from .plan import FromNode, LayerNode, MergeNode, Plan, RepeatNode, ResidualNode, SeqNode
+from .plan import (
+    FromNode,
+    LayerNode,
+    MergeNode,
+    Plan,
+    RepeatNode,
+    ResidualNode,
+    SeqNode,
+)
 from .registry import GLOBAL, Arg, Call, Field, Kind, coerce, compact_split
 from .source import Source, Span
 from .suggest import did_you_mean
 from .summary import InputInfo, LayerRow, Summary
 from .symbolic import Dim, NeedsValue, Poly
-from .syntax import Argument, Block, Def, Expr, Input, Layer, Let, Name, Output, Spec, Statement, expr_text
+from .syntax import (
+    Argument,
+    Binary,
+    Block,
+    Const,
+    Def,
+    Dims,
+    Expr,
+    Input,
+    Layer,
+    Let,
+    Name,
+    Output,
+    Spec,
+    Statement,
+    TupleExpr,
+    Unary,
+    expr_text,
+)
 from .tensor import DTYPE_BYTES, Shape, TensorInfo, format_shape, normalize_dtype
 from .values import MAX_INT, Evaluator, describe
 
@@ -119,6 +154,7 @@ class Context:
         return f"{self.path}.{segment}" if self.path else segment
 
 
+@gc_paused
 def analyze(
     spec: Spec,
     source: Source,
@@ -151,6 +187,7 @@ def analyze(
         ).with_source(source) from None
 
 
+@gc_paused
 def analyze_with_plan(
     spec: Spec, source: Source, *, batch: int = 1, bindings: dict[str, Any] | None = None, dtype: str = "float32",
     optimizer: str = "adam", amp: bool = False,
@@ -170,6 +207,7 @@ def analyze_with_plan(
 
 
 class _Analyzer:
+    reuse_inference = True  # share one layer's inference among layers with equal layer_key
     def __init__(
         self, source: Source, batch: int, bindings: dict[str, Any], dtype: str, on_layer=None, record: bool = False,
         optimizer: str = "adam", amp: bool = False, explain: bool = False,
@@ -198,6 +236,8 @@ class _Analyzer:
         self.last_span: Span | None = None
         self.unrolled_rows = 0
         self.recovered: list[NNShapeError] = []  # errors analysis could step over (unknown names)
+        self.inferred: dict[tuple, _Inferred] = {}  # layer_key -> the first such layer's call, Inference, output
+        self.written: dict[int, tuple] = {}  # id(Layer) -> (the Layer, its arguments' key, the names they read)
 
     def recover(self, error: NNShapeError) -> None:
         """Note an error that does not stop analysis (an unknown kind or key), up to a limit."""
@@ -285,7 +325,12 @@ class _Analyzer:
             stmt = body[index]
             index += 1
             self.last_span = stmt.span  # where a RecursionError is reported (E0505)
-            if isinstance(stmt, Let):
+            if type(stmt) is Layer:  # the common statement first
+                if x is None:
+                    self.require_input(x, stmt.span)
+                x, part = self.layer(stmt, x, scope, ctx)
+                totals.add(part)
+            elif isinstance(stmt, Let):
                 if stmt.name.lower() in STATEMENT_KEYWORDS:
                     raise SpecSyntaxError(f"'{stmt.name}' is a keyword and cannot be a constant's name", stmt.span, code="E0131")
                 if top and stmt.name in self.bindings:
@@ -314,10 +359,6 @@ class _Analyzer:
                     )
                 self.tensor(stmt.names[0].name, stmt.names[0].span)  # must exist by now
                 self.output = (stmt.names[0].name, stmt.names[0].span)
-            elif isinstance(stmt, Layer):
-                x = self.require_input(x, stmt.span)
-                x, part = self.layer(stmt, x, scope, ctx)
-                totals.add(part)
             elif isinstance(stmt, Block):
                 if stmt.keyword == "residual":
                     shortcut = None
@@ -460,6 +501,61 @@ class _Analyzer:
             ))
             return x, Totals()  # carry on as if it were `identity`, to find further errors
         universal, args = self.split_universal(stmt.args, scope, lambda key: kind.arg(key) is not None)
+        key = self.layer_key(kind, stmt, x, scope)
+        inferred = self.inferred.get(key) if key is not None else None
+        if inferred is None:
+            recovered = len(self.recovered)
+            call, result, out = self.infer(kind, stmt, args, x, scope)
+            inferred = _Inferred(call, result, out, self.mem.nbytes(out))
+            if key is not None and not call.warnings and not call.tensors and len(self.recovered) == recovered:
+                self.inferred[key] = inferred
+        else:  # the same layer on the same input seen before: only the row's place is new
+            call = Call(kind, inferred.call.args, x, Span(stmt.span.line, stmt.span.col, len(stmt.kind)), label=inferred.call.label)
+            result = inferred.result
+            out = TensorInfo(inferred.out.shape, inferred.out.dtype)
+        trainable = universal.get("trainable", True) if universal else True
+        params = result.params
+        totals = Totals(params, params if trainable else 0, result.buffers, result.macs)
+        path = ctx.child(universal.get("name") if universal else None, stmt.span)
+        field = self.layer_field(kind, call, result, x)
+        self.set_field(out, field)
+        explain = tuple(kind.explain(call, result)) if self.explain else ()
+        saved = self.mem.layer(kind, call, out, inferred.out_bytes, totals.trainable, inferred.saved_rule)
+        if self.on_layer is not None:
+            self.on_layer(path, call, result)
+        if ctx.nodes is not None:
+            ctx.nodes.append(LayerNode(path, call, result))
+        param_bytes = DTYPE_BYTES[self.dtype]
+        self.add_row(
+            LayerRow(
+                path=path,
+                kind=kind.name,
+                label=_labelled(call.label, universal) if universal else call.label,
+                line=stmt.span.line,
+                col=stmt.span.col,
+                depth=ctx.depth,
+                is_block=False,
+                input_shapes=(x.shape,) + tuple(t.shape for t in call.extra_inputs) if call.tensors else (x.shape,),
+                output_shape=out.shape,
+                dtype=out.dtype,
+                params=params,
+                trainable_params=totals.trainable,
+                buffers=totals.buffers,
+                macs=totals.macs,
+                details=result.details,
+                activation_bytes=inferred.out_bytes,
+                param_bytes=params * param_bytes,
+                buffer_bytes=totals.buffers * param_bytes,
+                saved_bytes=saved,
+                score_bytes=result.scores * DTYPE_BYTES[self.act_dtype] if result.scores else 0,
+                receptive_field=field,
+                explain=explain,
+            )
+        )
+        return out, totals
+
+    def infer(self, kind: Kind, stmt: Layer, args: list[Argument], x: TensorInfo, scope: Scope) -> tuple[Call, Any, TensorInfo]:
+        """Bind the arguments and apply the kind's rule: the call, its Inference and the output."""
         call = self.bind(kind, stmt, args, x, scope)
         self.check_dtype(kind, call)
         try:
@@ -476,46 +572,37 @@ class _Analyzer:
         for message, span in call.warnings:
             self.warn(message, span)
         dtype = result.dtype or (x.dtype if x.is_float else "float32")
-        out = TensorInfo(self.check_shape(result.shape, stmt.span), dtype)
-        trainable = universal.get("trainable", True)
-        totals = Totals(result.params, result.params if trainable else 0, result.buffers, result.macs)
-        path = ctx.child(universal.get("name"), stmt.span)
-        field = self.layer_field(kind, call, result, x)
-        self.set_field(out, field)
-        explain = tuple(kind.explain(call, result)) if self.explain else ()
-        saved = self.mem.layer(kind, call, result, out, totals.trainable)
-        score_bytes = result.scores * DTYPE_BYTES[self.act_dtype]
-        if self.on_layer is not None:
-            self.on_layer(path, call, result)
-        if ctx.nodes is not None:
-            ctx.nodes.append(LayerNode(path, call, result))
-        self.add_row(
-            LayerRow(
-                path=path,
-                kind=kind.name,
-                label=_labelled(call.label, universal),
-                line=stmt.span.line,
-                col=stmt.span.col,
-                depth=ctx.depth,
-                is_block=False,
-                input_shapes=(x.shape,) + tuple(t.shape for t in call.extra_inputs),
-                output_shape=out.shape,
-                dtype=out.dtype,
-                params=totals.params,
-                trainable_params=totals.trainable,
-                buffers=totals.buffers,
-                macs=totals.macs,
-                details=result.details,
-                activation_bytes=self.mem.nbytes(out),
-                param_bytes=totals.params * DTYPE_BYTES[self.dtype],
-                buffer_bytes=totals.buffers * DTYPE_BYTES[self.dtype],
-                saved_bytes=saved,
-                score_bytes=score_bytes,
-                receptive_field=field,
-                explain=explain,
-            )
-        )
-        return out, totals
+        return call, result, TensorInfo(self.check_shape(result.shape, stmt.span), dtype)
+
+    def layer_key(self, kind: Kind, stmt: Layer, x: TensorInfo, scope: Scope) -> tuple | None:
+        """What a layer's inference depends on: its kind, its arguments as written, the values of
+        the names they use, and the input's shape and dtype. Equal keys give equal inferences, so
+        a spec that repeats a layer (most do, and a 1 MB spec must) binds and infers it once.
+        None where a value cannot be part of a key, or when reuse is off (the tests compare)."""
+        if not self.reuse_inference:
+            return None
+        written = self.written.get(id(stmt))
+        if written is None or written[0] is not stmt:
+            free: list[str] = []
+            written = (stmt, tuple(_argument_key(arg, free) for arg in stmt.args), tuple(dict.fromkeys(free)))
+            self.written[id(stmt)] = written
+        names = written[2]
+        if names:
+            values = []
+            for name in names:
+                try:
+                    values.append(_typed_key(scope.lookup(name)))
+                except KeyError:
+                    values.append(_UNBOUND)
+            bound: tuple = tuple(values)
+        else:
+            bound = ()
+        key = (stmt.kind, written[1], bound, x.shape, x.dtype)  # the kind as written: it starts the label
+        try:
+            hash(key)
+        except TypeError:
+            return None
+        return key
 
     def check_dtype(self, kind: Kind, call: Call) -> None:
         if kind.accepts == "float" and not call.x.is_float:
@@ -1034,7 +1121,7 @@ class _Analyzer:
                     out = after
                 node.collapsed = True
                 for r in range(first_row, len(self.rows)):
-                    self.rows[r] = replace(self.rows[r], repeat=self.rows[r].repeat * collapsed)
+                    self.rows[r] = self.rows[r]._replace(repeat=self.rows[r].repeat * collapsed)
                 totals.add(part, collapsed)
                 break
             self.mem.drop(mark)
@@ -1133,7 +1220,7 @@ class _Analyzer:
     def freeze_rows(self, start: int) -> None:
         for i in range(start, len(self.rows)):
             if self.rows[i] is not None:
-                self.rows[i] = replace(self.rows[i], trainable_params=0)
+                self.rows[i] = self.rows[i]._replace(trainable_params=0)
 
     def warn(self, message: str, span: Span) -> None:
         warning = Diagnostic("warning", "W0401", message, span, self.source)
@@ -1205,6 +1292,55 @@ def _arg_groups(kind: Kind):
         groups = (positional, tensor_args, uniform, defaults)
         kind.__dict__["_arg_groups"] = groups
     return groups
+
+
+class _Inferred:
+    """A layer's bound call, inference and output, shared by the layers with its layer_key."""
+
+    __slots__ = ("call", "result", "out", "out_bytes", "rule")
+
+    def __init__(self, call: Call, result, out: TensorInfo, out_bytes: Dim):
+        self.call, self.result, self.out, self.out_bytes = call, result, out, out_bytes
+        self.rule = None
+
+    def saved_rule(self):
+        """What the layer's backward keeps (nnshape.memory.Saved), worked out once."""
+        if self.rule is None:
+            self.rule = self.call.kind.saved(self.call, self.result)
+        return self.rule
+
+
+_UNBOUND = object()  # a name that no scope binds (a bare word such as p=same)
+
+
+def _argument_key(arg: Argument, free: list[str]) -> tuple:
+    return (arg.key, arg.compact, _expr_key(arg.value, free))
+
+
+def _expr_key(expr: Expr, free: list[str]) -> tuple:
+    """An expression without its spans, each constant with its type (1, 1.0 and true are equal
+    in Python but not in a spec); the names it reads go to ``free``."""
+    if isinstance(expr, Const):
+        return ("c", type(expr.value), expr.value)
+    if isinstance(expr, Name):
+        free.append(expr.name)
+        return ("n", expr.name)
+    if isinstance(expr, Dims):
+        return ("d", expr.values)
+    if isinstance(expr, TupleExpr):
+        return ("t",) + tuple(_expr_key(item, free) for item in expr.items)
+    if isinstance(expr, Unary):
+        return ("u", expr.op, _expr_key(expr.operand, free))
+    if isinstance(expr, Binary):
+        return ("b", expr.op, _expr_key(expr.left, free), _expr_key(expr.right, free))
+    raise TypeError(expr)
+
+
+def _typed_key(value: Any) -> Any:
+    """A bound value with its type, recursively (see _expr_key)."""
+    if isinstance(value, tuple):
+        return (tuple,) + tuple(_typed_key(v) for v in value)
+    return (type(value), value)
 
 
 def format_value(value: Any, uniform: bool = False) -> str:

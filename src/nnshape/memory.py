@@ -337,15 +337,17 @@ class Tracker:
         if not self.peak_known:
             return
         total: Dim = self.held_bytes  # kept up to date by hold_token/release
-        counted: set[int] = set()
+        held = self.held
+        counted: list[int] = []  # a few tokens: a list beats a set
         for tok in tokens:
-            if id(tok) not in self.held and id(tok) not in counted:
-                counted.add(id(tok))
+            key = id(tok)
+            if key not in held and key not in counted:
+                counted.append(key)
                 total = total + tok.nbytes
         if isinstance(total, Poly):
             self.peak_known = False  # a symbolic size: the maximum needs its value
-        else:
-            self.peak = max(self.peak, total)
+        elif total > self.peak:
+            self.peak = total
 
     # saving
     def save_token(self, tok: Token) -> None:
@@ -359,21 +361,22 @@ class Tracker:
         self.saved_bytes = self.saved_bytes + nbytes
 
     # events
-    def layer(self, kind, call, result, out: TensorInfo, trainable: Dim) -> Dim:
-        """A leaf layer ran: bind its output, note the live bytes and what it saves; its new saved bytes."""
+    def layer(self, kind, call, out: TensorInfo, out_bytes: Dim, trainable: Dim, saved_rule: Callable[[], Saved]) -> Dim:
+        """A leaf layer ran: bind its output (``out_bytes`` big), note the live bytes and what it
+        saves (``saved_rule()``, asked only when autograd tracks the layer); its new saved bytes."""
         x_tok = self.token(call.x)
-        extra = [self.token(t) for t in call.extra_inputs]
+        extra = [self.token(t) for t in call.extra_inputs] if call.tensors else ()
         grad = x_tok.grad or any(t.grad for t in extra) or _nonzero(trainable)
         if kind.name in VIEWS:
             out_tok = x_tok  # a view: the same storage
         else:
-            out_tok = Token(self.nbytes(out), grad)
+            out_tok = Token(out_bytes, grad)
         self.bind(out, out_tok)
         self.by_id[id(out_tok)] = out_tok
         self.live(x_tok, *extra, out_tok)
         before = self.saved_bytes
         if grad:
-            rule = kind.saved(call, result)
+            rule = saved_rule()
             if rule.input:
                 self.save_token(x_tok)
             if rule.inputs:

@@ -8,6 +8,7 @@ Layer arguments are separated by spaces, so an argument is an expression whose b
 from __future__ import annotations
 
 from .errors import NNShapeError, SpecLimitError, SpecSyntaxError
+from .gcpause import gc_paused
 from .lexer import LogicalLine, Token, tokenize
 from .source import Source, Span
 from .syntax import (
@@ -37,6 +38,7 @@ STATEMENT_KEYWORDS = ("input", "let", "output", "def") + BLOCK_KEYWORDS
 _LITERALS = {"true": True, "false": False, "none": None}
 
 
+@gc_paused
 def parse(source: Source) -> Spec:
     """Parse a whole spec. Raises SpecSyntaxError (with the source attached) on bad input."""
     lines = tokenize(source)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ..gcpause import gc_paused
 from ..summary import LayerRow, Summary
 
 FORMATS = ("table", "json", "csv", "markdown")
@@ -13,6 +14,7 @@ def visible_rows(summary: Summary, depth: int | None) -> list[LayerRow]:
     return [row for row in summary.layers if depth is None or row.depth <= depth]
 
 
+@gc_paused
 def render(summary: Summary, fmt: str = "table", *, depth: int | None = None, columns: tuple[str, ...] = (), color: bool | None = None, width: int | None = None) -> str:
     if fmt == "json":
         from .data import to_json

@@ -11,21 +11,29 @@ from ..symbolic import to_json as dim_json
 from ..tensor import format_shape
 
 
+_encode = json.JSONEncoder(ensure_ascii=False, default=str).encode
+
+
 def to_json(summary: Summary) -> str:
-    """``json.dumps(summary.to_dict(), indent=2)``, written row by row so that a 50,000-row spec
-    never holds every row's dict at once."""
-    head = _dumps(summary.to_dict(layers=False))
-    rows = ",\n".join(_indented(_dumps(row.to_dict())) for row in summary.layers)
-    layers = f'[\n{rows}\n  ]' if rows else "[]"
-    return f'{head[:-2]},\n  "layers": {layers}\n}}\n'
+    """``summary.to_dict()`` as JSON, laid out for reading and diffing: one key per line at the
+    top and in the memory/compute objects, shapes inline, and one line per input, warning and
+    layer (a diff of two outputs shows the changed layers; a 100,000-row spec is written row by
+    row by the C encoder, not all at once by the much slower indenting one)."""
+    head = [f"  {_encode(key)}: {_pretty(value, 1)}" for key, value in summary.to_dict(layers=False).items()]
+    rows = ",\n".join("    " + _encode(row.to_dict()) for row in summary.layers)
+    head.append('  "layers": ' + (f"[\n{rows}\n  ]" if rows else "[]"))
+    return "{\n" + ",\n".join(head) + "\n}\n"
 
 
-def _dumps(data) -> str:
-    return json.dumps(data, indent=2, ensure_ascii=False, default=str)
-
-
-def _indented(text: str) -> str:
-    return "\n".join("    " + line for line in text.split("\n"))
+def _pretty(value, level: int) -> str:
+    pad = "  " * level
+    if isinstance(value, dict) and value and level < 2:
+        items = ",\n".join(f"{pad}  {_encode(key)}: {_pretty(item, level + 1)}" for key, item in value.items())
+        return f"{{\n{items}\n{pad}}}"
+    if isinstance(value, list) and any(isinstance(item, (dict, list)) for item in value):
+        items = ",\n".join(f"{pad}  {_encode(item)}" for item in value)
+        return f"[\n{items}\n{pad}]"
+    return _encode(value)
 
 
 CSV_FIELDS = ("path", "kind", "label", "line", "depth", "is_block", "repeat", "input_shapes", "output_shape", "params", "trainable_params", "buffers", "macs")
