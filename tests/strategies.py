@@ -96,13 +96,15 @@ def image_block(draw, state, depth):
             lines += indent(["branch:"] + indent(body))
         return lines, ("image", total, h, w)
     if choice in ("add", "multiply"):
-        lines = [f"{choice}:"]
+        lines, full_size = [f"{choice}:"], False
         for _ in range(draw(st.integers(1, 3))):
             if choice == "multiply" and draw(st.booleans()):  # squeeze-excitation: a 1×1 gate broadcasts
                 body = ["adaptiveavgpool2d 1", f"conv2d {max(1, c // 2)} k=1", "relu", f"conv2d {c} k=1", "sigmoid"]
             else:
-                body = image_same(draw, c)
+                body, full_size = image_same(draw, c), True
             lines += indent(["branch:"] + indent(body))
+        if not full_size:  # gates alone multiply to 1×1: gate the input itself
+            lines += indent(["branch:"] + indent(["identity"]))
         return lines, state
     if choice == "repeat":
         n = draw(st.integers(0, 3))

@@ -10,9 +10,11 @@ Per-layer numbers are what the row contributes to the network: one instance × `
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from dataclasses import dataclass
 from difflib import SequenceMatcher
 
+from .gcpause import gc_paused
 from .summary import LayerRow, Summary
 from .symbolic import Dim, Poly, to_json
 
@@ -23,28 +25,72 @@ TOTALS = (("params", "total_params"), ("trainable_params", "trainable_params"), 
 def align(old: tuple[LayerRow, ...], new: tuple[LayerRow, ...]) -> list[tuple[LayerRow | None, LayerRow | None]]:
     """Pairs (old, new) in network order; None on one side for a removed or added row."""
     pairs: list[tuple[LayerRow | None, LayerRow | None]] = []
-    by_path = SequenceMatcher(None, [(r.path, r.kind) for r in old], [(r.path, r.kind) for r in new], autojunk=False)
     i = j = 0
-    for block in by_path.get_matching_blocks():
-        pairs.extend(_by_order(old[i:block.a], new[j:block.b]))
-        pairs.extend(zip(old[block.a:block.a + block.size], new[block.b:block.b + block.size]))
-        i, j = block.a + block.size, block.b + block.size
+    for a, b in _common_order([(r.path, r.kind) for r in old], [(r.path, r.kind) for r in new]):
+        pairs.extend(_by_order(old[i:a], new[j:b]))
+        pairs.append((old[a], new[b]))
+        i, j = a + 1, b + 1
+    pairs.extend(_by_order(old[i:], new[j:]))
     return pairs
+
+
+SMALL_GAP = 250_000  # old × new rows between two path matches that difflib may pair (its cost grows as the product)
 
 
 def _by_order(old: tuple[LayerRow, ...], new: tuple[LayerRow, ...]) -> list[tuple[LayerRow | None, LayerRow | None]]:
     """Rows between two path matches: pair those of the same kind in order; the rest are added or removed."""
     if not old or not new:
         return [(r, None) for r in old] + [(None, r) for r in new]
+    if len(old) * len(new) <= SMALL_GAP:
+        matcher = SequenceMatcher(None, [(r.kind, r.depth) for r in old], [(r.kind, r.depth) for r in new], autojunk=False)
+        matches = [(a0 + k, b0 + k) for a0, b0, size in matcher.get_matching_blocks() for k in range(size)]
+    else:  # a huge gap: the n-th row of a kind and depth pairs with the n-th such row, where order allows
+        matches = _common_order(_numbered([(r.kind, r.depth) for r in old]), _numbered([(r.kind, r.depth) for r in new]))
     out: list[tuple[LayerRow | None, LayerRow | None]] = []
-    matcher = SequenceMatcher(None, [(r.kind, r.depth) for r in old], [(r.kind, r.depth) for r in new], autojunk=False)
-    for tag, a0, a1, b0, b1 in matcher.get_opcodes():
-        if tag == "equal":
-            out.extend(zip(old[a0:a1], new[b0:b1]))
-        else:
-            out.extend((r, None) for r in old[a0:a1])
-            out.extend((None, r) for r in new[b0:b1])
+    i = j = 0
+    for a, b in matches:
+        out.extend((r, None) for r in old[i:a])
+        out.extend((None, r) for r in new[j:b])
+        out.append((old[a], new[b]))
+        i, j = a + 1, b + 1
+    out.extend((r, None) for r in old[i:])
+    out.extend((None, r) for r in new[j:])
     return out
+
+
+def _numbered(keys: list) -> list[tuple]:
+    """Each key with its occurrence number, so that every key is unique."""
+    seen: dict = {}
+    out = []
+    for key in keys:
+        seen[key] = seen.get(key, -1) + 1
+        out.append((key, seen[key]))
+    return out
+
+
+def _common_order(old: list, new: list) -> list[tuple[int, int]]:
+    """Index pairs of the longest common subsequence of two lists of unique keys, in O(n log n):
+    the longest increasing run of new-positions taken in old order (patience sorting)."""
+    position = {key: j for j, key in enumerate(new)}
+    candidates = [(i, position[key]) for i, key in enumerate(old) if key in position]
+    tails: list[int] = []  # tails[k]: the smallest new-position ending an increasing run of length k + 1
+    tail_at: list[int] = []  # ... and its index in candidates
+    previous: list[int] = []  # for each candidate, the candidate before it in its best run
+    for index, (_, j) in enumerate(candidates):
+        k = bisect_left(tails, j)
+        if k == len(tails):
+            tails.append(j)
+            tail_at.append(index)
+        else:
+            tails[k] = j
+            tail_at[k] = index
+        previous.append(tail_at[k - 1] if k else -1)
+    run: list[tuple[int, int]] = []
+    index = tail_at[-1] if tail_at else -1
+    while index >= 0:
+        run.append(candidates[index])
+        index = previous[index]
+    return run[::-1]
 
 
 def _total(row: LayerRow, attr: str) -> Dim:
@@ -138,7 +184,9 @@ class Diff:
         out["flops"] = delta(self.old.total_flops, self.new.total_flops)
         return out
 
-    def to_dict(self) -> dict:
+    def to_dict(self, layers: bool = True) -> dict:
+        """The JSON document (schema nnshape.diff/1); ``layers=False`` leaves the rows out."""
+
         def side(s: Summary) -> dict:
             return {
                 "source": s.source, "batch": s.batch,
@@ -158,10 +206,17 @@ class Diff:
             },
             "totals": self.totals(),
             "counts": self.counts(),
-            "layers": [r.to_dict() for r in self.rows],
+            **({"layers": [r.to_dict() for r in self.rows]} if layers else {}),
         }
 
+    def to_json(self) -> str:
+        """``to_dict()`` as JSON text, one line per row (written row by row: big diffs stay quick)."""
+        from .render.data import json_document
 
+        return json_document(self.to_dict(layers=False), "layers", (r.to_dict() for r in self.rows))
+
+
+@gc_paused
 def compare(old: Summary, new: Summary) -> Diff:
     rows = []
     for a, b in align(old.layers, new.layers):
@@ -242,15 +297,16 @@ STATUS_MARK = {"added": "+", "removed": "-", "changed": "~", "unchanged": " "}
 def layer_cells(rc: RowChange) -> dict[str, str]:
     from .formatting import count
 
-    params, macs = rc.to_dict()["params"], rc.to_dict()["macs"]
+    params = rc.amount("params", "new") - rc.amount("params", "old")
+    macs = rc.amount("macs", "new") - rc.amount("macs", "old")
     return {
         "status": rc.status,
         "path": _path(rc),
         "layer": ("   " * rc.row.depth) + _label(rc),
         "output": _shape_change(rc),
         "params": count(rc.amount("params", "new" if rc.new else "old")),
-        "dparams": _signed(rc.amount("params", "new") - rc.amount("params", "old")) if params["delta"] != 0 else "",
-        "dmacs": _signed(rc.amount("macs", "new") - rc.amount("macs", "old")) if macs["delta"] != 0 else "",
+        "dparams": _signed(params) if params != 0 else "",
+        "dmacs": _signed(macs) if macs != 0 else "",
     }
 
 
@@ -261,6 +317,7 @@ def headline(diff: Diff) -> str:
     return f"{diff.old.source} → {diff.new.source}: {c['added']} added, {c['removed']} removed, {c['changed']} changed, {c['unchanged']} unchanged rows"
 
 
+@gc_paused
 def to_markdown(diff: Diff, show_all: bool = False, depth: int | None = None) -> str:
     def esc(text: str) -> str:
         return text.replace("|", "\\|")
@@ -285,38 +342,36 @@ def to_markdown(diff: Diff, show_all: bool = False, depth: int | None = None) ->
     return "\n".join(lines)
 
 
+@gc_paused
 def to_table(diff: Diff, show_all: bool = False, depth: int | None = None, *, color: bool = False, width: int | None = None) -> str:
+    """Totals, then the changed rows (all with ``show_all``), laid out without rich's Table,
+    which measures every cell and takes minutes on a 100,000-row diff; rich only colours."""
+    from .render.table import lay_out
+
+    lines: list[tuple[str, str]] = [(headline(diff), "bold")]  # (text, style)
+    if diff.changed:
+        header, *rows = lay_out(["", "Old", "New", "Δ", "Δ %"], [list(t) for t in total_lines(diff)], {1, 2, 3, 4})
+        lines += [("", ""), (header, "bold"), ("─" * len(header), "dim")] + [(r, "") for r in rows]
+        changes = visible(diff, show_all, depth)
+        if changes:
+            cells = [layer_cells(rc) for rc in changes]
+            texts = [[STATUS_MARK[rc.status], c["path"], c["layer"], c["output"], c["params"], c["dparams"], c["dmacs"]] for rc, c in zip(changes, cells)]
+            header, *rows = lay_out(["", "Path", "Layer", "Output shape", "Params", "Δ params", "Δ MACs"], texts, {4, 5, 6})
+            lines += [("", ""), (header, "bold"), ("─" * len(header), "dim")]
+            lines += [(r, STATUS_STYLE[rc.status]) for r, rc in zip(rows, changes)]
+    if not color:
+        return "".join(text + "\n" for text, _ in lines)
     import io
 
-    from rich import box
     from rich.console import Console
-    from rich.table import Table
     from rich.text import Text
 
-    style = {"added": "green", "removed": "red", "changed": "yellow", "unchanged": ""} if color else {}
+    out = Text(no_wrap=True, overflow="ignore")
+    for text, style in lines:
+        out.append(text + "\n", style=style)
     buffer = io.StringIO()
-    console = Console(file=buffer, force_terminal=color, no_color=not color, width=width or 140, highlight=False, soft_wrap=False)
-    console.print(Text(headline(diff), style="bold" if color else ""), soft_wrap=True)
-    if not diff.changed:
-        return buffer.getvalue()
-    console.print()
-    totals = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
-    for title, justify in (("", "left"), ("Old", "right"), ("New", "right"), ("Δ", "right"), ("Δ %", "right")):
-        totals.add_column(title, justify=justify, no_wrap=True)
-    for row in total_lines(diff):
-        totals.add_row(*row)
-    console.print(totals)
-    rows = visible(diff, show_all, depth)
-    if rows:
-        console.print()
-        table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
-        for title, justify in (("", "left"), ("Path", "left"), ("Layer", "left"), ("Output shape", "left"), ("Params", "right"), ("Δ params", "right"), ("Δ MACs", "right")):
-            table.add_column(title, justify=justify, no_wrap=title not in ("Layer", "Path"), overflow="fold")
-        for rc in rows:
-            cell = layer_cells(rc)
-            table.add_row(
-                Text(STATUS_MARK[rc.status], style=style.get(rc.status, "")), cell["path"],
-                Text(cell["layer"], style=style.get(rc.status, "")), cell["output"], cell["params"], cell["dparams"], cell["dmacs"],
-            )
-        console.print(table)
+    Console(file=buffer, force_terminal=True, width=width or 10_000, highlight=False).print(out, end="", soft_wrap=True)
     return buffer.getvalue()
+
+
+STATUS_STYLE = {"added": "green", "removed": "red", "changed": "yellow", "unchanged": ""}

@@ -17,12 +17,17 @@ MAX_LINE_CHARS = 100_000
 
 _TOKEN = re.compile(
     r"""
-    (?P<DIMS>\d+(?:x\d+)+(?![A-Za-z0-9_.]))
-  | (?P<FLOAT>\d[\d_]*\.\d*(?:[eE][+-]?\d+)?|\.\d+(?:[eE][+-]?\d+)?|\d[\d_]*[eE][+-]?\d+)
-  | (?P<INT>\d[\d_]*)
-  | (?P<NAME>[A-Za-z_][A-Za-z0-9_]*)
-  | (?P<STRING>'[^'\n]*'|"[^"\n]*")
-  | (?P<OP>\*\*|//|[=(),:+\-*/%\[\]])
+    [ \t]*  # spaces before the token (so that one match per token scans a whole line in C)
+    (?:
+      (?P<DIMS>\d+(?:x\d+)+(?![A-Za-z0-9_.]))
+    | (?P<FLOAT>\d[\d_]*\.\d*(?:[eE][+-]?\d+)?|\.\d+(?:[eE][+-]?\d+)?|\d[\d_]*[eE][+-]?\d+)
+    | (?P<INT>\d[\d_]*)
+    | (?P<NAME>[A-Za-z_][A-Za-z0-9_]*)
+    | (?P<STRING>'[^'\n]*'|"[^"\n]*")
+    | (?P<OP>\*\*|//|[=(),:+\-*/%\[\]])
+    | (?P<COMMENT>\#.*)
+    | (?P<BAD>[^ \t])
+    )
     """,
     re.VERBOSE,
 )
@@ -116,35 +121,28 @@ def tokenize(source: Source) -> list[LogicalLine]:
 
 def _scan(source: Source, text: str, lineno: int, pos: int, depth: list[Token]) -> list[Token]:
     tokens: list[Token] = []
-    space = True
-    while pos < len(text):
-        ch = text[pos]
-        if ch in " \t":
-            pos += 1
-            space = True
-            continue
-        if ch == "#":
-            break
-        match = _TOKEN.match(text, pos)
-        if match is None or match.end() == pos:
-            raise _bad_character(source, text, lineno, pos)
+    for match in _TOKEN.finditer(text, pos):  # every character matches something: no gaps
         kind = match.lastgroup
-        token = Token(kind, match.group(), Span(lineno, pos + 1, match.end() - pos), space)
-        if kind == "OP" and token.text in _OPEN:
-            depth.append(token)
-        elif kind == "OP" and token.text in (")", "]"):
-            if not depth or _OPEN[depth[-1].text] != token.text:
-                raise SpecSyntaxError(
-                    f"unmatched '{token.text}'",
-                    token.span,
-                    expected="an expression or the end of the line",
-                    found=f"'{token.text}'",
-                    code="E0102",
-                ).with_source(source)
-            depth.pop()
+        start = match.start(kind)
+        if kind == "COMMENT":
+            break
+        if kind == "BAD":
+            raise _bad_character(source, text, lineno, start)
+        token = Token(kind, match.group(kind), Span(lineno, start + 1, match.end() - start), not tokens or start > match.start())
+        if kind == "OP":
+            if token.text in _OPEN:
+                depth.append(token)
+            elif token.text in (")", "]"):
+                if not depth or _OPEN[depth[-1].text] != token.text:
+                    raise SpecSyntaxError(
+                        f"unmatched '{token.text}'",
+                        token.span,
+                        expected="an expression or the end of the line",
+                        found=f"'{token.text}'",
+                        code="E0102",
+                    ).with_source(source)
+                depth.pop()
         tokens.append(token)
-        pos = match.end()
-        space = False
     return tokens
 
 

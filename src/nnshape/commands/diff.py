@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 
@@ -81,7 +80,7 @@ def diff(old: str, new: str, fmt: str, fail_on_change: bool, show_all: bool, dep
     result = compare(*summaries)
     if not (quiet and fail_on_change):
         if fmt == "json":
-            click.echo(json.dumps(result.to_dict(), indent=2, ensure_ascii=False))
+            click.echo(result.to_json(), nl=False)
         elif fmt == "markdown":
             click.echo(to_markdown(result, show_all, depth), nl=False)
         else:

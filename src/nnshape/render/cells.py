@@ -72,8 +72,8 @@ def cells(summary: Summary, depth: int | None, columns: list[str] | None = None)
     wanted = columns if columns is not None else ["layer", *_VALUES]
     rows = visible_rows(summary, depth)
     out: list[Cell] = []
-    for index, row in enumerate(rows):
-        prefix = _tree_prefix(rows, index)
+    prefixes = tree_prefixes(rows)
+    for row, prefix in zip(rows, prefixes):
         label = row.label
         if row.repeat > 1:
             label += f"  × {row.repeat:,}"
@@ -95,28 +95,26 @@ def receptive_field_text(field) -> str:
     return axes[0] if len(set(axes)) == 1 else ", ".join(axes)
 
 
-def _tree_prefix(rows: list[LayerRow], index: int) -> str:
-    """Guides like `│  ├─ ` from the depths of the following rows."""
-    depth = rows[index].depth
-    if depth == 0:
-        return ""
-    parts = []
-    for level in range(1, depth + 1):
-        has_more = _has_sibling_after(rows, index, level)
-        if level == depth:
-            parts.append("├─ " if has_more else "└─ ")
-        else:
-            parts.append("│  " if has_more else "   ")
-    return "".join(parts)
+def tree_prefixes(rows: list[LayerRow]) -> list[str]:
+    """Guides like `│  ├─ ` for every row, from the depths of the rows after it.
 
-
-def _has_sibling_after(rows: list[LayerRow], index: int, level: int) -> bool:
-    for later in rows[index + 1:]:
-        if later.depth < level:
-            return False
-        if later.depth == level:
-            return True
-    return False
+    One pass from the last row back (a row at ``level`` has a later sibling if a row of that
+    depth comes before any shallower one), so a block of 100,000 rows costs 100,000 steps, not
+    the square of it."""
+    prefixes = [""] * len(rows)
+    later_sibling: list[bool] = [False]  # by level: a row of this depth follows, with no shallower one between
+    for index in range(len(rows) - 1, -1, -1):
+        depth = rows[index].depth
+        if len(later_sibling) <= depth:
+            later_sibling.extend([False] * (depth + 1 - len(later_sibling)))
+        if depth:
+            guides = ["│  " if later_sibling[level] else "   " for level in range(1, depth)]
+            guides.append("├─ " if later_sibling[depth] else "└─ ")
+            prefixes[index] = "".join(guides)
+        later_sibling[depth] = True
+        for level in range(depth + 1, len(later_sibling)):
+            later_sibling[level] = False
+    return prefixes
 
 
 def footer_lines(summary: Summary) -> list[tuple[str, str]]:

@@ -5,24 +5,29 @@ from __future__ import annotations
 import csv
 import io
 import json
+from typing import Iterable
 
 from ..summary import Summary
 from ..symbolic import to_json as dim_json
 from ..tensor import format_shape
 
-
 _encode = json.JSONEncoder(ensure_ascii=False, default=str).encode
 
 
 def to_json(summary: Summary) -> str:
-    """``summary.to_dict()`` as JSON, laid out for reading and diffing: one key per line at the
-    top and in the memory/compute objects, shapes inline, and one line per input, warning and
-    layer (a diff of two outputs shows the changed layers; a 100,000-row spec is written row by
-    row by the C encoder, not all at once by the much slower indenting one)."""
-    head = [f"  {_encode(key)}: {_pretty(value, 1)}" for key, value in summary.to_dict(layers=False).items()]
-    rows = ",\n".join("    " + _encode(row.to_dict()) for row in summary.layers)
-    head.append('  "layers": ' + (f"[\n{rows}\n  ]" if rows else "[]"))
-    return "{\n" + ",\n".join(head) + "\n}\n"
+    """``summary.to_dict()`` as JSON (see :func:`json_document`)."""
+    return json_document(summary.to_dict(layers=False), "layers", (row.to_dict() for row in summary.layers))
+
+
+def json_document(head: dict, rows_key: str, rows: Iterable[dict]) -> str:
+    """``head`` with ``rows_key: [rows...]`` appended, laid out for reading and diffing: one key
+    per line at the top and in nested objects, shapes inline, and one line per input, warning and
+    row. A diff of two outputs then shows the changed layers, and a 100,000-row document is
+    written row by row by the C encoder, not all at once by the much slower indenting one."""
+    lines = [f"  {_encode(key)}: {_pretty(value, 1)}" for key, value in head.items()]
+    body = ",\n".join("    " + _encode(row) for row in rows)
+    lines.append(f"  {_encode(rows_key)}: " + (f"[\n{body}\n  ]" if body else "[]"))
+    return "{\n" + ",\n".join(lines) + "\n}\n"
 
 
 def _pretty(value, level: int) -> str:

@@ -23,9 +23,7 @@ def to_table(summary: Summary, depth: int | None, extra: tuple[str, ...], *, col
     cols = columns_for(extra)
     rows = cells(summary, depth, cols)
     texts = [[cell.prefix + cell.values[c] if c == "layer" else cell.values[c] for c in cols] for cell in rows]
-    widths = [max([len(HEADERS[c])] + [len(t[i]) for t in texts]) for i, c in enumerate(cols)]
-    header = GAP.join(_pad(HEADERS[c], w, c) for c, w in zip(cols, widths)).rstrip()
-    lines = [GAP.join(_pad(t, w, c) for c, t, w in zip(cols, values, widths)).rstrip() for values in texts]
+    header, *lines = lay_out([HEADERS[c] for c in cols], texts, {i for i, c in enumerate(cols) if c in RIGHT})
     key_width = max(len(k) for k, _ in footer_lines(summary)) + 1
     footer = [(f"{key + ':':<{key_width}} ", value) for key, value in footer_lines(summary)]
     if not color:  # plain text: no need for rich at all (fast on huge specs, clean in pipes)
@@ -67,5 +65,12 @@ def _terminal_wants_color() -> bool:
     return console.is_terminal and console.color_system is not None and not console.no_color
 
 
-def _pad(text: str, width: int, col: str) -> str:
-    return text.rjust(width) if col in RIGHT else text.ljust(width)
+def lay_out(headers: list[str], rows: list[list[str]], right: set[int]) -> list[str]:
+    """The header line, then one line per row: each column as wide as its widest cell, columns
+    in ``right`` right-aligned, never wrapped (a long label makes its line long instead)."""
+    widths = [max([len(h)] + [len(r[i]) for r in rows]) for i, h in enumerate(headers)]
+
+    def line(cells: list[str]) -> str:
+        return GAP.join(c.rjust(w) if i in right else c.ljust(w) for i, (c, w) in enumerate(zip(cells, widths))).rstrip()
+
+    return [line(headers)] + [line(r) for r in rows]
