@@ -221,3 +221,26 @@ def test_growing_unrolled_repeat_stops_at_the_limit():
     # found by atheris (a 10 s timeout): a 1x1 conv with padding grows H and W on every pass
     err = outcome("input 3x8x8\nrepeat 250257:\n    conv2d 8 k1 p1\n    relu\n")
     assert isinstance(err, nnshape.SpecLimitError) and err.code == "E0507" and err.line == 2
+
+
+def test_too_many_statements_stop_the_reading():
+    """A spec past the statement limit fails while it is read, at the first statement too many."""
+    from nnshape.lexer import MAX_STATEMENTS
+
+    text = "input 8\n" + "# a comment line is no statement\n" * 5 + "relu\n" * MAX_STATEMENTS
+    err = outcome(text)
+    assert isinstance(err, nnshape.SpecLimitError) and err.code == "E0507"
+    assert err.line == MAX_STATEMENTS + 6  # input, 5 comment lines, then statement 200,001
+    assert isinstance(outcome("input 8\n" + "relu\n" * (MAX_STATEMENTS - 1)), nnshape.Summary)
+
+
+def test_symbolic_sizes_stay_small():
+    """Multiplying sums multiplies their terms: a bounded polynomial, a located error past it."""
+    total = "+".join("abcdefghij")
+    product = "*".join([f"({total})"] * 5)  # 2,002 terms
+    err = outcome(f"# sizes\ninput ({product}, 4)\nlinear 4\n")
+    assert isinstance(err, nnshape.SpecLimitError) and err.code == "E0510" and (err.line, err.col) == (2, 8 + 1)  # the product, after "input ("
+    wide = "+".join("abcdefghijklmnopqrst")
+    err = outcome(f"input (({wide})*({wide}), {wide})\nrelu\n")  # the input's element count
+    assert isinstance(err, nnshape.SpecLimitError) and err.code == "E0510" and err.line == 1
+    assert isinstance(outcome(f"input ({total}, 8)\nlinear 4\n"), nnshape.Summary)

@@ -36,7 +36,7 @@ from .registry import GLOBAL, Arg, Call, Field, Kind, coerce, compact_split
 from .source import Source, Span
 from .suggest import did_you_mean
 from .summary import InputInfo, LayerRow, Summary
-from .symbolic import Dim, NeedsValue, Poly
+from .symbolic import Dim, NeedsValue, Poly, TooComplex
 from .syntax import (
     Argument,
     Binary,
@@ -57,7 +57,7 @@ from .syntax import (
     expr_text,
 )
 from .tensor import DTYPE_BYTES, Shape, TensorInfo, format_shape, normalize_dtype
-from .values import MAX_INT, Evaluator, describe
+from .values import MAX_INT, Evaluator, describe, too_complex
 
 MAX_ROWS = 200_000
 MAX_CALL_DEPTH = 100
@@ -174,6 +174,23 @@ def analyze(
     ``explain`` fills each layer row's worked formulas (``Kind.explain``), off by default for speed.
     """
     analyzer = _Analyzer(source, batch, bindings or {}, dtype, on_layer, optimizer=optimizer, amp=amp, explain=explain)
+    return _run(analyzer, spec, source)
+
+
+@gc_paused
+def analyze_with_plan(
+    spec: Spec, source: Source, *, batch: int = 1, bindings: dict[str, Any] | None = None, dtype: str = "float32",
+    optimizer: str = "adam", amp: bool = False,
+) -> tuple[Summary, Plan]:
+    """Like :func:`analyze`, and also the network's structure for building it again."""
+    analyzer = _Analyzer(source, batch, bindings or {}, dtype, record=True, optimizer=optimizer, amp=amp)
+    summary = _run(analyzer, spec, source)
+    assert analyzer.plan is not None
+    return summary, analyzer.plan
+
+
+def _run(analyzer: "_Analyzer", spec: Spec, source: Source) -> Summary:
+    """Run the analysis; every way it can fail becomes one located NNShapeError."""
     try:
         return analyzer.run(spec)
     except NNShapeError as err:
@@ -185,25 +202,8 @@ def analyze(
             hint="reduce nesting of blocks and def calls",
             code="E0505",
         ).with_source(source) from None
-
-
-@gc_paused
-def analyze_with_plan(
-    spec: Spec, source: Source, *, batch: int = 1, bindings: dict[str, Any] | None = None, dtype: str = "float32",
-    optimizer: str = "adam", amp: bool = False,
-) -> tuple[Summary, Plan]:
-    """Like :func:`analyze`, and also the network's structure for building it again."""
-    analyzer = _Analyzer(source, batch, bindings or {}, dtype, record=True, optimizer=optimizer, amp=amp)
-    try:
-        summary = analyzer.run(spec)
-    except NNShapeError as err:
-        raise analyzer.report(err, source) from None
-    except RecursionError:
-        raise SpecLimitError(
-            "the spec nests too deeply to analyze", analyzer.last_span, hint="reduce nesting of blocks and def calls", code="E0505"
-        ).with_source(source) from None
-    assert analyzer.plan is not None
-    return summary, analyzer.plan
+    except TooComplex as exc:  # a layer's rule multiplied symbolic sizes (in an argument: values.py)
+        raise too_complex(exc, analyzer.last_span).with_source(source) from None
 
 
 class _Analyzer:

@@ -14,6 +14,7 @@ from .errors import SpecLimitError, SpecSyntaxError
 from .source import Source, Span
 
 MAX_LINE_CHARS = 100_000
+MAX_STATEMENTS = 200_000  # as many as the analysis allows rows (analyzer.MAX_ROWS): past it, stop reading
 
 _TOKEN = re.compile(
     r"""
@@ -107,6 +108,15 @@ def tokenize(source: Source) -> list[LogicalLine]:
         if not depth and pending:
             result.append(LogicalLine(pending_indent, tuple(pending), pending_line))
             pending = []
+            if len(result) > MAX_STATEMENTS:
+                raise SpecLimitError(
+                    f"the spec has more than {MAX_STATEMENTS:,} statements",
+                    Span(pending_line, pending_indent + 1),
+                    expected=f"at most {MAX_STATEMENTS:,} statements (the analysis also stops at {MAX_STATEMENTS:,} rows)",
+                    found=f"statement {MAX_STATEMENTS + 1:,} on line {pending_line:,}",
+                    hint="fold repeated layers into a `repeat` or a `def`, or split the spec",
+                    code="E0507",
+                ).with_source(source)
     if depth:
         opener = depth[-1]
         raise SpecSyntaxError(

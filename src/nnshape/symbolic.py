@@ -13,6 +13,17 @@ from typing import Union
 Monomial = tuple[tuple[str, int], ...]
 
 
+MAX_TERMS = 1_000  # terms of one symbolic size; real ones have a few (L, L², L·D ...)
+
+
+class TooComplex(ArithmeticError):
+    """A symbolic size grew past MAX_TERMS terms (multiplying long sums multiplies their terms)."""
+
+    def __init__(self, terms: int):
+        super().__init__(f"{terms:,} terms")
+        self.terms = terms
+
+
 class NeedsValue(Exception):
     """Raised when an operation needs the concrete value of a symbol."""
 
@@ -32,6 +43,8 @@ class Poly:
 
     @staticmethod
     def _make(table: dict[Monomial, int]) -> "Dim":
+        if len(table) > MAX_TERMS:
+            raise TooComplex(len(table))
         items = tuple(sorted((m, c) for m, c in table.items() if c != 0))
         if not items:
             return 0

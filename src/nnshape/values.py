@@ -10,7 +10,7 @@ from collections.abc import Callable, Mapping
 
 from .errors import SpecArgumentError, SpecLimitError, SpecNameError
 from .suggest import did_you_mean
-from .symbolic import NeedsValue, Poly
+from .symbolic import MAX_TERMS, NeedsValue, Poly, TooComplex
 from .syntax import Binary, Const, Dims, Expr, Name, TupleExpr, Unary
 
 MAX_INT = 2**63 - 1
@@ -142,6 +142,8 @@ class Evaluator:
             ) from None
         except OverflowError:
             raise SpecLimitError("number too large", expr.span, code="E0503") from None
+        except TooComplex as exc:
+            raise too_complex(exc, expr.span) from None
         return _check_int(result, expr)
 
 
@@ -177,6 +179,18 @@ def _power(left, right, expr: Binary):
 
 def _zero_power(expr: Binary):
     raise SpecArgumentError("zero to a negative power", expr.span, code="E0301")
+
+
+def too_complex(exc: TooComplex, span) -> SpecLimitError:
+    """E0510: a symbolic size with more than MAX_TERMS terms."""
+    return SpecLimitError(
+        "a symbolic size is too complex",
+        span,
+        expected=f"at most {MAX_TERMS:,} terms in a size left symbolic",
+        found=f"a polynomial of {exc.terms:,} terms",
+        hint="bind some of its names with `--set NAME=...` or `let`, so that the size is a number",
+        code="E0510",
+    )
 
 
 def _check_int(value, expr: Expr):
