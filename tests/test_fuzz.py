@@ -244,3 +244,29 @@ def test_symbolic_sizes_stay_small():
     err = outcome(f"input (({wide})*({wide}), {wide})\nrelu\n")  # the input's element count
     assert isinstance(err, nnshape.SpecLimitError) and err.code == "E0510" and err.line == 1
     assert isinstance(outcome(f"input ({total}, 8)\nlinear 4\n"), nnshape.Summary)
+
+
+def test_long_names_cannot_multiply_into_gigabytes():
+    """A 90 kB spec whose def holds a 50,000-character name, called 20,000 times, once built
+    2 GB of paths and labels (13.8 GB of RSS for its JSON). The rows' text is bounded now."""
+    from nnshape.analyzer import MAX_ROW_TEXT
+
+    name = "n" * 50_000
+    err = outcome("input 8\ndef f():\n    relu name=" + name + "\n" + "f\n" * 20_000)
+    assert isinstance(err, nnshape.SpecLimitError) and err.code == "E0507" and err.line == 3
+    assert "paths and labels" in str(err)
+    few = outcome("input 8\ndef f():\n    relu name=" + name + "\n" + "f\n" * (MAX_ROW_TEXT // 200_000))
+    assert isinstance(few, nnshape.Summary)
+
+
+def test_rank_is_bounded():
+    """A 160 kB spec with a 30,000-dimension input and 20,000 layers took 100 s and 7 GB (every
+    row prints its shapes). Ranks over MAX_RANK are refused where they appear."""
+    from nnshape.analyzer import MAX_RANK
+
+    err = outcome("input " + "x".join(["1"] * 30_000) + "\n" + "relu\n" * 20_000)
+    assert isinstance(err, nnshape.SpecLimitError) and err.code == "E0506" and err.line == 1
+    err = outcome("input 2x3\nrepeat 40:\n    unflatten 1 (1, -1)\n")
+    assert isinstance(err, nnshape.SpecLimitError) and err.code == "E0506" and err.line == 3
+    assert "33 dimensions" in str(err)
+    assert isinstance(outcome("input " + "x".join(["1"] * (MAX_RANK - 1)) + "\nrelu\n"), nnshape.Summary)

@@ -62,6 +62,8 @@ from .values import MAX_INT, Evaluator, describe, too_complex
 MAX_ROWS = 200_000
 MAX_CALL_DEPTH = 100
 MAX_REPORTED_ERRORS = 20
+MAX_RANK = 32  # dimensions of a tensor, batch included (NumPy's limit before 2.0)
+MAX_ROW_TEXT = 32_000_000  # characters of all rows' paths and labels (1 MB of dense layers: ~1.5 M)
 MAX_UNROLLED_ROWS = 50_000  # a pass costs its rows' time: this bounds a shape-changing repeat to ~2 s
 UNIVERSAL_KEYS = ("name", "trainable")
 
@@ -235,6 +237,7 @@ class _Analyzer:
         self.output: tuple[str, Span] | None = None
         self.last_span: Span | None = None
         self.unrolled_rows = 0
+        self.row_chars = 0  # of the rows' paths and labels (count_text)
         self.recovered: list[NNShapeError] = []  # errors analysis could step over (unknown names)
         self.inferred: dict[tuple, _Inferred] = {}  # layer_key -> the first such layer's call, Inference, output
         self.written: dict[int, tuple] = {}  # id(Layer) -> (the Layer, its arguments' key, the names they read)
@@ -432,6 +435,7 @@ class _Analyzer:
                     code="E0305",
                 )
             checked.append(dim)
+        check_rank(len(checked) + 1, stmt.shape.span)
         dtype = "float32"
         for arg in stmt.args:
             if arg.key != "dtype":
@@ -785,6 +789,7 @@ class _Analyzer:
         return kind.name
 
     def check_shape(self, shape: Shape, span: Span) -> Shape:
+        check_rank(len(shape), span)
         for dim in shape:
             if isinstance(dim, int) and (dim < 0 or dim > MAX_INT):
                 raise SpecLimitError(
@@ -1192,9 +1197,24 @@ class _Analyzer:
 
     def add_row(self, row: LayerRow) -> None:
         index = self.reserve_row()
+        self.count_text(row.path, row.label)
         self.rows[index] = row
 
+    def count_text(self, path: str, label: str) -> None:
+        """Bound the rows' text: long names inside a def called many times would otherwise make
+        a 100 kB spec into gigabytes of paths and labels."""
+        self.row_chars += len(path) + len(label)
+        if self.row_chars > MAX_ROW_TEXT:
+            raise SpecLimitError(
+                f"the rows' paths and labels pass {MAX_ROW_TEXT:,} characters",
+                expected=f"at most {MAX_ROW_TEXT:,} characters of paths and labels in all",
+                found=f"row {len(self.rows):,}: a path of {len(path):,} and a label of {len(label):,} characters",
+                hint="shorten the names given with `name=` (and those of defs), or call long-named defs fewer times",
+                code="E0507",
+            )
+
     def fill_row(self, index, path, kind, label, span, depth, inputs, out, totals: Totals, collapsed: int = 0) -> None:
+        self.count_text(path, label)
         self.rows[index] = LayerRow(
             path=path,
             kind=kind,
@@ -1292,6 +1312,19 @@ def _arg_groups(kind: Kind):
         groups = (positional, tensor_args, uniform, defaults)
         kind.__dict__["_arg_groups"] = groups
     return groups
+
+
+def check_rank(rank: int, span: Span) -> None:
+    """E0506 for a tensor of more than MAX_RANK dimensions: every row prints its shapes, so
+    30,000 dimensions on 20,000 rows would be gigabytes of text."""
+    if rank > MAX_RANK:
+        raise SpecLimitError(
+            f"a tensor has {rank:,} dimensions",
+            span,
+            expected=f"at most {MAX_RANK} dimensions, the batch included",
+            found=f"{rank:,} dimensions",
+            code="E0506",
+        )
 
 
 class _Inferred:
