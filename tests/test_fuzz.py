@@ -254,7 +254,7 @@ def test_long_names_cannot_multiply_into_gigabytes():
     name = "n" * 50_000
     err = outcome("input 8\ndef f():\n    relu name=" + name + "\n" + "f\n" * 20_000)
     assert isinstance(err, nnshape.SpecLimitError) and err.code == "E0507" and err.line == 3
-    assert "paths and labels" in str(err)
+    assert "paths, labels and symbolic sizes" in str(err)
     few = outcome("input 8\ndef f():\n    relu name=" + name + "\n" + "f\n" * (MAX_ROW_TEXT // 200_000))
     assert isinstance(few, nnshape.Summary)
 
@@ -270,3 +270,13 @@ def test_rank_is_bounded():
     assert isinstance(err, nnshape.SpecLimitError) and err.code == "E0506" and err.line == 3
     assert "33 dimensions" in str(err)
     assert isinstance(outcome("input " + "x".join(["1"] * (MAX_RANK - 1)) + "\nrelu\n"), nnshape.Summary)
+
+
+def test_long_size_symbols_cannot_multiply_into_gigabytes():
+    """A symbol of the input's shape prints in every row's shapes, MACs and bytes: 5,000
+    characters on 20,000 rows took 1.2 GB. The rows' text bound counts symbolic sizes too."""
+    symbol = "s" * 5_000
+    err = outcome(f"input ({symbol}, 8)\n" + "linear 8\n" * 20_000)
+    assert isinstance(err, nnshape.SpecLimitError) and err.code == "E0507" and err.line > 1
+    assert isinstance(outcome(f"input ({symbol}, 8)\n" + "linear 8\n" * 100), nnshape.Summary)
+    assert isinstance(outcome("input (L, 8)\n" + "linear 8\n" * 20_000), nnshape.Summary)

@@ -7,6 +7,7 @@ is unrolled up to a documented limit.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -237,7 +238,8 @@ class _Analyzer:
         self.output: tuple[str, Span] | None = None
         self.last_span: Span | None = None
         self.unrolled_rows = 0
-        self.row_chars = 0  # of the rows' paths and labels (count_text)
+        self.row_chars = 0  # of the rows' paths, labels and symbolic sizes (count_text)
+        self.symbolic = False  # an input has a symbolic size: rows may hold polynomials
         self.recovered: list[NNShapeError] = []  # errors analysis could step over (unknown names)
         self.inferred: dict[tuple, _Inferred] = {}  # layer_key -> the first such layer's call, Inference, output
         self.written: dict[int, tuple] = {}  # id(Layer) -> (the Layer, its arguments' key, the names they read)
@@ -436,6 +438,7 @@ class _Analyzer:
                 )
             checked.append(dim)
         check_rank(len(checked) + 1, stmt.shape.span)
+        self.symbolic = self.symbolic or any(isinstance(dim, Poly) for dim in checked)
         dtype = "float32"
         for arg in stmt.args:
             if arg.key != "dtype":
@@ -1197,24 +1200,27 @@ class _Analyzer:
 
     def add_row(self, row: LayerRow) -> None:
         index = self.reserve_row()
-        self.count_text(row.path, row.label)
+        self.count_text(row)
         self.rows[index] = row
 
-    def count_text(self, path: str, label: str) -> None:
-        """Bound the rows' text: long names inside a def called many times would otherwise make
-        a 100 kB spec into gigabytes of paths and labels."""
-        self.row_chars += len(path) + len(label)
+    def count_text(self, row: LayerRow) -> None:
+        """Bound the rows' text: a long name inside a def called many times, or a long symbol in
+        the input's shape, is copied into every row, and would make a 100 kB spec into gigabytes
+        of paths, labels and symbolic sizes."""
+        chars = len(row.path) + len(row.label)
+        if self.symbolic:
+            chars += sum(_symbolic_chars(value) for value in _sizes(row))
+        self.row_chars += chars
         if self.row_chars > MAX_ROW_TEXT:
             raise SpecLimitError(
-                f"the rows' paths and labels pass {MAX_ROW_TEXT:,} characters",
-                expected=f"at most {MAX_ROW_TEXT:,} characters of paths and labels in all",
-                found=f"row {len(self.rows):,}: a path of {len(path):,} and a label of {len(label):,} characters",
-                hint="shorten the names given with `name=` (and those of defs), or call long-named defs fewer times",
+                f"the rows' paths, labels and symbolic sizes pass {MAX_ROW_TEXT:,} characters",
+                expected=f"at most {MAX_ROW_TEXT:,} characters of paths, labels and symbolic sizes in all",
+                found=f"row {len(self.rows):,} with {chars:,} characters of them",
+                hint="shorten the names given with `name=`, to defs and to size symbols, or call long-named defs fewer times",
                 code="E0507",
             )
 
     def fill_row(self, index, path, kind, label, span, depth, inputs, out, totals: Totals, collapsed: int = 0) -> None:
-        self.count_text(path, label)
         self.rows[index] = LayerRow(
             path=path,
             kind=kind,
@@ -1236,6 +1242,7 @@ class _Analyzer:
             buffer_bytes=totals.buffers * DTYPE_BYTES[self.dtype],
             receptive_field=self.field_of(out),
         )
+        self.count_text(self.rows[index])
 
     def freeze_rows(self, start: int) -> None:
         for i in range(start, len(self.rows)):
@@ -1312,6 +1319,24 @@ def _arg_groups(kind: Kind):
         groups = (positional, tensor_args, uniform, defaults)
         kind.__dict__["_arg_groups"] = groups
     return groups
+
+
+_SIZE_FIELDS = ("params", "trainable_params", "buffers", "macs", "activation_bytes", "param_bytes", "buffer_bytes", "saved_bytes", "score_bytes")
+
+
+def _sizes(row: LayerRow):
+    """Every size a row prints: its shapes' dims and its counts."""
+    for shape in row.input_shapes:
+        yield from shape
+    yield from row.output_shape
+    for name in _SIZE_FIELDS:
+        yield getattr(row, name)
+
+
+@functools.lru_cache(maxsize=4096)
+def _symbolic_chars(value: Dim) -> int:
+    """How long a size prints, for the symbolic ones (numbers print short: they are not counted)."""
+    return len(str(value)) if isinstance(value, Poly) else 0
 
 
 def check_rank(rank: int, span: Span) -> None:
