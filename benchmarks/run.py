@@ -67,9 +67,10 @@ def generated_spec(layers: int, seed: int = 0) -> str:
 ENV = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
 
 
-def measure(cmd: list[str], runs: int) -> tuple[float, int] | None:
+def measure(cmd: list[str], runs: int, status: int = 0) -> tuple[float, int] | None:
     """Median wall time (s) and max peak RSS (kB) over `runs` fresh processes, after one
-    unmeasured warm-up run; None if it fails."""
+    unmeasured warm-up run; None if one exits with another status than ``status`` (1 for the
+    hostile specs that must be refused)."""
     subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=ROOT, env=ENV)
     times, peaks = [], []
     for _ in range(runs):
@@ -78,7 +79,7 @@ def measure(cmd: list[str], runs: int) -> tuple[float, int] | None:
         _, status, usage = os.wait4(proc.pid, 0)
         elapsed = time.perf_counter() - start
         proc.returncode = os.waitstatus_to_exitcode(status)
-        if proc.returncode != 0:
+        if proc.returncode != status:
             err = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
             print(f"  failed ({proc.returncode}): {' '.join(cmd)}\n  {err.strip()[:300]}", file=sys.stderr)
             return None
@@ -107,14 +108,27 @@ def main() -> None:
     while len(generated_spec(layers)) < 1_000_000:
         layers += 10_000
     megabyte.write_text(generated_spec(layers))
+    megabyte_b = tmp / "chain_1mb_b.nn"
+    megabyte_b.write_text(generated_spec(layers, seed=1))
+    one_block = tmp / "one_block_100000.nn"  # the table's tree guides over one block of 100,000 rows
+    one_block.write_text("input 64\nblock outer:\n    block inner:\n" + "        relu\n" * 100_000)
+    sixteen = tmp / "chain_16mb.nn"  # at the size limit: refused at statement 200,001
+    sixteen.write_text(generated_spec(1_650_000)[: 16 * 1024 * 1024 - 64].rsplit("\n", 1)[0] + "\n")
+    long_names = tmp / "long_names.nn"  # 90 kB whose rows would copy a 50,000-character name 20,000 times
+    long_names.write_text("input 8\ndef f():\n    relu name=" + "n" * 50_000 + "\n" + "f\n" * 20_000)
 
-    cases: list[tuple[str, list[str], str]] = [
+    cases: list[tuple] = [
         ("python -c pass (interpreter start, baseline)", [sys.executable, "-c", "pass"], "—"),
         ("nnshape --version", NNSHAPE + ["--version"], "< 0.1 s"),
         ("summary resnet50 (table)", NNSHAPE + ["summary", "examples/resnet50.nn"], "< 0.2 s"),
         ("summary resnet50 (json)", NNSHAPE + ["summary", "examples/resnet50.nn", "--format", "json"], "< 0.2 s"),
         ("summary 10,000-layer spec", NNSHAPE + ["summary", str(long_spec), "--format", "json"], "< 1 s"),
         ("summary 1 MB spec (table)", NNSHAPE + ["summary", str(megabyte)], "a few seconds"),
+        ("summary 1 MB spec (json)", NNSHAPE + ["summary", str(megabyte), "--format", "json"], "a few seconds"),
+        ("summary one block of 100,000 rows (table)", NNSHAPE + ["summary", str(one_block)], "a few seconds"),
+        ("diff of two 1 MB specs (table)", NNSHAPE + ["diff", str(megabyte), str(megabyte_b)], "bounded"),
+        ("summary 16 MB spec (refused: E0507)", NNSHAPE + ["summary", str(sixteen)], "bounded", 1),
+        ("summary 90 kB of long names × 20,000 (refused: E0507)", NNSHAPE + ["summary", str(long_names)], "bounded", 1),
         ("summary GPT-3 175B", NNSHAPE + ["summary", str(SPECS / "gpt3_175b.nn")], "< 0.2 s"),
         ("summary repeat 1000000 × encoder", NNSHAPE + ["summary", str(SPECS / "deep_transformer.nn")], "< 0.3 s"),
     ]
@@ -126,10 +140,10 @@ def main() -> None:
         cases.append(("torchinfo resnet50 (fresh process)", [args.torchinfo_python, "-c", TORCHINFO], "reference"))
 
     results = []
-    for name, cmd, target in cases:
-        runs = 3 if ("torch" in name or "verify" in name) and args.runs > 3 else args.runs
+    for name, cmd, target, *status in cases:
+        runs = 3 if ("torch" in name or "verify" in name or "diff" in name) and args.runs > 3 else args.runs
         print(f"{name} ...", file=sys.stderr, flush=True)
-        results.append((name, measure(cmd, runs), target))
+        results.append((name, measure(cmd, runs, *status), target))
 
     lines = [
         "| case | median time | peak RSS | target |",

@@ -55,6 +55,24 @@ def read_spec(spec: str):
     return Source.from_path(spec)
 
 
+def echo_chunks(chunks, block: int = 1 << 16) -> None:
+    """Print text that comes in many pieces (a JSON row each), in blocks of about ``block``
+    characters: the whole text is never held, and click.echo runs a few hundred times, not
+    once per row."""
+    from .gcpause import paused_gc
+
+    pending: list[str] = []
+    size = 0
+    with paused_gc():
+        for chunk in chunks:
+            pending.append(chunk)
+            size += len(chunk)
+            if size >= block:
+                click.echo("".join(pending), nl=False)
+                pending, size = [], 0
+        click.echo("".join(pending), nl=False)
+
+
 def fail(err) -> None:
     """Report a spec error on stderr and exit with status 1."""
     click.echo(str(err), err=True)

@@ -209,11 +209,11 @@ class Diff:
             **({"layers": [r.to_dict() for r in self.rows]} if layers else {}),
         }
 
-    def to_json(self) -> str:
-        """``to_dict()`` as JSON text, one line per row (written row by row: big diffs stay quick)."""
-        from .render.data import json_document
+    def json_chunks(self):
+        """``to_dict()`` as JSON text in pieces, one row each (render.data.json_chunks)."""
+        from .render.data import json_chunks
 
-        return json_document(self.to_dict(layers=False), "layers", (r.to_dict() for r in self.rows))
+        return json_chunks(self.to_dict(layers=False), "layers", (r.to_dict() for r in self.rows))
 
 
 @gc_paused

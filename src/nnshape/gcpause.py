@@ -9,24 +9,33 @@ call returns, so a long-lived program that imports nnshape keeps its own GC beha
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import gc
-from typing import Callable, TypeVar
+from typing import Callable, Iterator, TypeVar
 
 F = TypeVar("F", bound=Callable)
 
 
+@contextlib.contextmanager
+def paused_gc() -> Iterator[None]:
+    """The cyclic collector off inside the block (unless it is already off: nesting is free)."""
+    if not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
+
+
 def gc_paused(func: F) -> F:
-    """Run ``func`` with the cyclic collector off (unless it is already off: nesting is free)."""
+    """Run ``func`` with the cyclic collector off (see :func:`paused_gc`)."""
 
     @functools.wraps(func)
     def wrapper(*args, **kwargs):
-        if not gc.isenabled():
+        with paused_gc():
             return func(*args, **kwargs)
-        gc.disable()
-        try:
-            return func(*args, **kwargs)
-        finally:
-            gc.enable()
 
     return wrapper  # type: ignore[return-value]

@@ -7,7 +7,7 @@ import sys
 
 import click
 
-from ..cli import EXIT_INVALID, EXIT_OK, bindings_option, fail, read_spec
+from ..cli import EXIT_INVALID, EXIT_OK, bindings_option, echo_chunks, fail, read_spec
 
 
 def read_any(spec: str):
@@ -80,7 +80,7 @@ def diff(old: str, new: str, fmt: str, fail_on_change: bool, show_all: bool, dep
     result = compare(*summaries)
     if not (quiet and fail_on_change):
         if fmt == "json":
-            click.echo(result.to_json(), nl=False)
+            echo_chunks(result.json_chunks())
         elif fmt == "markdown":
             click.echo(to_markdown(result, show_all, depth), nl=False)
         else:

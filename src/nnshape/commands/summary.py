@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from ..cli import bindings_option, fail, read_spec
+from ..cli import bindings_option, echo_chunks, fail, read_spec
 
 
 @click.command()
@@ -24,7 +24,7 @@ def summary(spec: str, batch: int, sets: tuple[str, ...], depth: int | None, fmt
     from ..analyzer import analyze
     from ..errors import NNShapeError
     from ..parser import parse
-    from ..render import COLUMNS, render
+    from ..render import COLUMNS, render_chunks
 
     extra = tuple(c.strip().lower() for c in columns.split(",") if c.strip())
     if extra == ("all",):
@@ -41,7 +41,7 @@ def summary(spec: str, batch: int, sets: tuple[str, ...], depth: int | None, fmt
     if not quiet:
         for warning in result.warnings:
             click.echo(warning.render(), err=True)
-    click.echo(render(result, fmt, depth=depth, columns=extra), nl=False)
+    echo_chunks(render_chunks(result, fmt, depth=depth, columns=extra))
     if explain and fmt in ("table", "markdown"):
         from ..render.explain import explain_text
 

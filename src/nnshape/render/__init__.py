@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Iterator
+
 from ..gcpause import gc_paused
 from ..summary import LayerRow, Summary
 
@@ -12,6 +14,17 @@ COLUMNS = ("input", "kernel", "rf", "params%", "macs%", "path", "line")
 def visible_rows(summary: Summary, depth: int | None) -> list[LayerRow]:
     """Rows down to `depth` (0 = top level only); deeper rows are folded into their block's totals."""
     return [row for row in summary.layers if depth is None or row.depth <= depth]
+
+
+def render_chunks(summary: Summary, fmt: str = "table", **options) -> Iterator[str]:
+    """:func:`render` in pieces, for a caller that writes them as they come: JSON is written
+    row by row (a 200,000-row document is never held whole); other formats come in one piece."""
+    if fmt == "json":
+        from .data import json_chunks
+
+        yield from json_chunks(summary.to_dict(layers=False), "layers", (row.to_dict() for row in summary.layers))
+    else:
+        yield render(summary, fmt, **options)
 
 
 @gc_paused

@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
-from typing import Iterable
+from typing import Iterable, Iterator
 
 from ..summary import Summary
 from ..symbolic import to_json as dim_json
@@ -15,19 +15,23 @@ _encode = json.JSONEncoder(ensure_ascii=False, default=str).encode
 
 
 def to_json(summary: Summary) -> str:
-    """``summary.to_dict()`` as JSON (see :func:`json_document`)."""
-    return json_document(summary.to_dict(layers=False), "layers", (row.to_dict() for row in summary.layers))
+    """``summary.to_dict()`` as JSON (see :func:`json_chunks`)."""
+    return "".join(json_chunks(summary.to_dict(layers=False), "layers", (row.to_dict() for row in summary.layers)))
 
 
-def json_document(head: dict, rows_key: str, rows: Iterable[dict]) -> str:
-    """``head`` with ``rows_key: [rows...]`` appended, laid out for reading and diffing: one key
-    per line at the top and in nested objects, shapes inline, and one line per input, warning and
-    row. A diff of two outputs then shows the changed layers, and a 100,000-row document is
-    written row by row by the C encoder, not all at once by the much slower indenting one."""
+def json_chunks(head: dict, rows_key: str, rows: Iterable[dict]) -> Iterator[str]:
+    """``head`` with ``rows_key: [rows...]`` appended, as JSON text in pieces, laid out for
+    reading and diffing: one key per line at the top and in nested objects, shapes inline, and one
+    line per input, warning and row. A diff of two outputs then shows the changed layers; a
+    100,000-row document is written row by row by the C encoder (not all at once by the much
+    slower indenting one), and a caller that writes each piece as it comes never holds it whole."""
     lines = [f"  {_encode(key)}: {_pretty(value, 1)}" for key, value in head.items()]
-    body = ",\n".join("    " + _encode(row) for row in rows)
-    lines.append(f"  {_encode(rows_key)}: " + (f"[\n{body}\n  ]" if body else "[]"))
-    return "{\n" + ",\n".join(lines) + "\n}\n"
+    yield "{\n" + ",\n".join(lines) + f",\n  {_encode(rows_key)}: ["
+    separator = "\n    "
+    for row in rows:
+        yield separator + _encode(row)
+        separator = ",\n    "
+    yield ("]" if separator == "\n    " else "\n  ]") + "\n}\n"
 
 
 def _pretty(value, level: int) -> str:
