@@ -333,6 +333,9 @@ def _top_level(tokens: list[Token], index: int) -> bool:
     return depth == 0
 
 
+_OPERATORS = frozenset(("+", "-", "*", "/", "//", "%", "**"))  # those that continue an expression
+
+
 class _Stream:
     """A cursor over one line's tokens with the expression grammar."""
 
@@ -396,6 +399,11 @@ class _Stream:
     # ------------------------------------------------------------------ expressions
     def argument_expr(self) -> Expr:
         """An expression that ends at a space-separated sign (`0 2 -1`) or at `key=`."""
+        pos, tokens = self.pos, self.tokens
+        if pos < len(tokens) and tokens[pos].kind != "OP":
+            following = tokens[pos + 1] if pos + 1 < len(tokens) else None
+            if following is None or following.kind != "OP" or following.text not in _OPERATORS:
+                return self._atom()  # the common `64`, `k=3`, `p=same`: one token, no operator
         return self._sum(free=False)
 
     def free_expr(self) -> Expr:
