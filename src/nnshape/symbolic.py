@@ -61,6 +61,8 @@ class Poly:
 
     # -------------------------------------------------------------- arithmetic
     def __add__(self, other: "Dim") -> "Dim":
+        if isinstance(other, int) and not isinstance(other, bool) and other == 0:
+            return self
         table = self._table()
         for mono, coef in _as_poly(other).terms:
             table[mono] = table.get(mono, 0) + coef
@@ -80,9 +82,11 @@ class Poly:
     def __mul__(self, other: "Dim") -> "Dim":
         if isinstance(other, bool) or not isinstance(other, (int, Poly)):
             return NotImplemented
+        if isinstance(other, int):  # the common case (a size times a count): same terms, in order
+            return Poly(tuple((mono, coef * other) for mono, coef in self.terms)) if other else 0
         table: dict[Monomial, int] = {}
         for m1, c1 in self.terms:
-            for m2, c2 in _as_poly(other).terms:
+            for m2, c2 in other.terms:
                 mono = _mono_mul(m1, m2)
                 table[mono] = table.get(mono, 0) + c1 * c2
         return Poly._make(table)
