@@ -2,10 +2,12 @@
 
 Usage: python benchmarks/run.py [--runs 5] [--write]   (--write updates benchmarks/RESULTS.md)
 
-Measured: `nnshape --version`; `summary` of resnet50 (table and json), of a generated
-10,000-layer spec, of GPT-3 175B and of a `repeat 1000000:` transformer; `verify` of resnet50
-on the CPU when torch is installed; and, when torchinfo and torchvision import, torchinfo's
-summary of torchvision's resnet50 in a fresh process, as a ratio to `nnshape summary`.
+Measured: `nnshape --version`; `summary` of resnet50 (table and json), of generated specs
+(10,000 layers; 1 MB as table and json; one block of 100,000 rows), of GPT-3 175B and of a
+`repeat 1000000:` transformer; `diff` of two 1 MB specs; two hostile specs that must be refused
+quickly (16 MB of layers, long names copied 20,000 times); `verify` of resnet50 on the CPU when
+torch is installed; and, when torchinfo and torchvision import, torchinfo's summary of
+torchvision's resnet50 in a fresh process, as a ratio to `nnshape summary`.
 """
 
 from __future__ import annotations
@@ -76,9 +78,9 @@ def measure(cmd: list[str], runs: int, status: int = 0) -> tuple[float, int] | N
     for _ in range(runs):
         start = time.perf_counter()
         proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=ROOT, env=ENV)
-        _, status, usage = os.wait4(proc.pid, 0)
+        _, wait_status, usage = os.wait4(proc.pid, 0)
         elapsed = time.perf_counter() - start
-        proc.returncode = os.waitstatus_to_exitcode(status)
+        proc.returncode = os.waitstatus_to_exitcode(wait_status)
         if proc.returncode != status:
             err = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
             print(f"  failed ({proc.returncode}): {' '.join(cmd)}\n  {err.strip()[:300]}", file=sys.stderr)
@@ -93,7 +95,26 @@ def importable(python: str, *modules: str) -> bool:
     return subprocess.run([python, "-c", code], capture_output=True).returncode == 0
 
 
+def make_specs(folder: Path) -> None:
+    """The generated specs the cases read."""
+    (folder / "chain_10000.nn").write_text(generated_spec(10_000))
+    layers = 10_000
+    while len(generated_spec(layers)) < 1_000_000:
+        layers += 10_000
+    (folder / "chain_1mb.nn").write_text(generated_spec(layers))
+    (folder / "chain_1mb_b.nn").write_text(generated_spec(layers, seed=1))
+    # the table's tree guides over one block of 100,000 rows
+    (folder / "one_block_100000.nn").write_text("input 64\nblock outer:\n    block inner:\n" + "        relu\n" * 100_000)
+    # at the 16 MiB size limit: refused at statement 200,001
+    (folder / "chain_16mb.nn").write_text(generated_spec(1_650_000)[: 16 * 1024 * 1024 - 64].rsplit("\n", 1)[0] + "\n")
+    # 90 kB whose rows would copy a 50,000-character name 20,000 times: refused by the text bound
+    (folder / "long_names.nn").write_text("input 8\ndef f():\n    relu name=" + "n" * 50_000 + "\n" + "f\n" * 20_000)
+
+
 def main() -> None:
+    if len(sys.argv) == 3 and sys.argv[1] == "--make-specs":
+        make_specs(Path(sys.argv[2]))
+        return
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--write", action="store_true", help="write benchmarks/RESULTS.md")
@@ -101,21 +122,11 @@ def main() -> None:
     args = parser.parse_args()
 
     tmp = Path(tempfile.mkdtemp(prefix="nnshape-bench-"))
-    long_spec = tmp / "chain_10000.nn"
-    long_spec.write_text(generated_spec(10_000))
-    megabyte = tmp / "chain_1mb.nn"
-    layers = 10_000
-    while len(generated_spec(layers)) < 1_000_000:
-        layers += 10_000
-    megabyte.write_text(generated_spec(layers))
-    megabyte_b = tmp / "chain_1mb_b.nn"
-    megabyte_b.write_text(generated_spec(layers, seed=1))
-    one_block = tmp / "one_block_100000.nn"  # the table's tree guides over one block of 100,000 rows
-    one_block.write_text("input 64\nblock outer:\n    block inner:\n" + "        relu\n" * 100_000)
-    sixteen = tmp / "chain_16mb.nn"  # at the size limit: refused at statement 200,001
-    sixteen.write_text(generated_spec(1_650_000)[: 16 * 1024 * 1024 - 64].rsplit("\n", 1)[0] + "\n")
-    long_names = tmp / "long_names.nn"  # 90 kB whose rows would copy a 50,000-character name 20,000 times
-    long_names.write_text("input 8\ndef f():\n    relu name=" + "n" * 50_000 + "\n" + "f\n" * 20_000)
+    # written by a child process: a parent that built 16 MB of text would lend its resident
+    # memory to every measured child (a forked child's peak RSS counts the parent's pages)
+    subprocess.run([sys.executable, __file__, "--make-specs", str(tmp)], check=True)
+    long_spec, megabyte, megabyte_b = tmp / "chain_10000.nn", tmp / "chain_1mb.nn", tmp / "chain_1mb_b.nn"
+    one_block, sixteen, long_names = tmp / "one_block_100000.nn", tmp / "chain_16mb.nn", tmp / "long_names.nn"
 
     cases: list[tuple] = [
         ("python -c pass (interpreter start, baseline)", [sys.executable, "-c", "pass"], "—"),
