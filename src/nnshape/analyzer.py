@@ -509,7 +509,10 @@ class _Analyzer:
             return x, Totals()  # carry on as if it were `identity`, to find further errors
         universal, args = self.split_universal(stmt.args, scope, lambda key: kind.arg(key) is not None)
         key = self.layer_key(kind, stmt, x, scope)
-        inferred = self.inferred.get(key) if key is not None else None
+        try:
+            inferred = self.inferred.get(key) if key is not None else None
+        except TypeError:  # a bound value that cannot be hashed: no sharing for this layer
+            key = inferred = None
         if inferred is None:
             recovered = len(self.recovered)
             call, result, out = self.infer(kind, stmt, args, x, scope)
@@ -517,7 +520,7 @@ class _Analyzer:
             if key is not None and not call.warnings and not call.tensors and len(self.recovered) == recovered:
                 self.inferred[key] = inferred
         else:  # the same layer on the same input seen before: only the row's place is new
-            call = Call(kind, inferred.call.args, x, Span(stmt.span.line, stmt.span.col, len(stmt.kind)), label=inferred.call.label)
+            call = Call(kind, inferred.call.args, x, stmt.span, label=inferred.call.label)
             result = inferred.result
             out = TensorInfo(inferred.out.shape, inferred.out.dtype)
         trainable = universal.get("trainable", True) if universal else True
@@ -585,7 +588,7 @@ class _Analyzer:
         """What a layer's inference depends on: its kind, its arguments as written, the values of
         the names they use, and the input's shape and dtype. Equal keys give equal inferences, so
         a spec that repeats a layer (most do, and a 1 MB spec must) binds and infers it once.
-        None where a value cannot be part of a key, or when reuse is off (the tests compare)."""
+        None when reuse is off (the tests compare); unhashable values make the lookup fail."""
         if not self.reuse_inference:
             return None
         written = self.written.get(id(stmt))
@@ -604,12 +607,7 @@ class _Analyzer:
             bound: tuple = tuple(values)
         else:
             bound = ()
-        key = (stmt.kind, written[1], bound, x.shape, x.dtype)  # the kind as written: it starts the label
-        try:
-            hash(key)
-        except TypeError:
-            return None
-        return key
+        return (stmt.kind, written[1], bound, x.shape, x.dtype)  # the kind as written: it starts the label
 
     def check_dtype(self, kind: Kind, call: Call) -> None:
         if kind.accepts == "float" and not call.x.is_float:
@@ -669,7 +667,7 @@ class _Analyzer:
         variadic_spec: Arg | None = None
         ndim = getattr(kind, "ndim", None)
         evaluator = scope.evaluator()
-        call_span = Span(stmt.span.line, stmt.span.col, len(stmt.kind))
+        call_span = stmt.span  # the kind's token
         for arg in args:
             key = arg.key
             value_expr: Expr | None = arg.value

@@ -124,7 +124,7 @@ class Args:
         return dict(self._values)
 
 
-@dataclass
+@dataclass(slots=True)
 class Call:
     """One use of a kind: resolved arguments, the incoming tensor(s) and where it was written."""
 

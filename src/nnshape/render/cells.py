@@ -53,18 +53,37 @@ def columns_for(extra: tuple[str, ...]) -> list[str]:
     return cols
 
 
+class _Texts(dict):
+    """value -> its text, each formatted once: a 100,000-row table repeats a few shapes and
+    counts many times."""
+
+    def __init__(self, format_value):
+        super().__init__()
+        self.format_value = format_value
+
+    def __missing__(self, value):
+        text = self[value] = self.format_value(value)
+        return text
+
+
 _VALUES = {
-    "path": lambda row, s: row.path,
-    "line": lambda row, s: str(row.line),
-    "input": lambda row, s: ", ".join(fmt.shape(x) for x in row.input_shapes),
-    "output": lambda row, s: fmt.shape(row.output_shape),
-    "kernel": lambda row, s: " ".join(f"{k}={v}" for k, v in row.details if k in ("kernel", "stride", "padding", "dilation", "groups")),
-    "params": lambda row, s: fmt.count(row.params),
-    "params%": lambda row, s: fmt.percent(row.params * row.repeat, s.total_params),
-    "macs": lambda row, s: fmt.count(row.macs),
-    "macs%": lambda row, s: fmt.percent(row.macs * row.repeat, s.total_macs),
-    "rf": lambda row, s: receptive_field_text(row.receptive_field),
+    "path": lambda row, s, t: row.path,
+    "line": lambda row, s, t: str(row.line),
+    "input": lambda row, s, t: ", ".join(t.shape[x] for x in row.input_shapes),
+    "output": lambda row, s, t: t.shape[row.output_shape],
+    "kernel": lambda row, s, t: " ".join(f"{k}={v}" for k, v in row.details if k in ("kernel", "stride", "padding", "dilation", "groups")),
+    "params": lambda row, s, t: t.count[row.params],
+    "params%": lambda row, s, t: fmt.percent(row.params * row.repeat, s.total_params),
+    "macs": lambda row, s, t: t.count[row.macs],
+    "macs%": lambda row, s, t: fmt.percent(row.macs * row.repeat, s.total_macs),
+    "rf": lambda row, s, t: receptive_field_text(row.receptive_field),
 }
+
+
+@dataclass
+class _Formatted:
+    shape: _Texts
+    count: _Texts
 
 
 def cells(summary: Summary, depth: int | None, columns: list[str] | None = None) -> list[Cell]:
@@ -73,13 +92,17 @@ def cells(summary: Summary, depth: int | None, columns: list[str] | None = None)
     rows = visible_rows(summary, depth)
     out: list[Cell] = []
     prefixes = tree_prefixes(rows)
+    texts = _Formatted(_Texts(fmt.shape), _Texts(fmt.count))
+    makers = [(col, _VALUES[col]) for col in wanted if col != "layer"]
     for row, prefix in zip(rows, prefixes):
         label = row.label
         if row.repeat > 1:
             label += f"  × {row.repeat:,}"
         if row.is_block and depth is not None and row.depth == depth:
             label += "  …"
-        values = {col: label if col == "layer" else _VALUES[col](row, summary) for col in wanted}
+        values = {"layer": label} if "layer" in wanted else {}
+        for col, make in makers:
+            values[col] = make(row, summary, texts)
         out.append(Cell(row, prefix, values))
     return out
 

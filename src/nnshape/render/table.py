@@ -69,8 +69,5 @@ def lay_out(headers: list[str], rows: list[list[str]], right: set[int]) -> list[
     """The header line, then one line per row: each column as wide as its widest cell, columns
     in ``right`` right-aligned, never wrapped (a long label makes its line long instead)."""
     widths = [max([len(h)] + [len(r[i]) for r in rows]) for i, h in enumerate(headers)]
-
-    def line(cells: list[str]) -> str:
-        return GAP.join(c.rjust(w) if i in right else c.ljust(w) for i, (c, w) in enumerate(zip(cells, widths))).rstrip()
-
-    return [line(headers)] + [line(r) for r in rows]
+    template = GAP.join(f"{{{i}:{'>' if i in right else '<'}{w}}}" for i, w in enumerate(widths))
+    return [template.format(*cells).rstrip() for cells in [headers, *rows]]
