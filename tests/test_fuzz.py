@@ -280,3 +280,19 @@ def test_long_size_symbols_cannot_multiply_into_gigabytes():
     assert isinstance(err, nnshape.SpecLimitError) and err.code == "E0507" and err.line > 1
     assert isinstance(outcome(f"input ({symbol}, 8)\n" + "linear 8\n" * 100), nnshape.Summary)
     assert isinstance(outcome("input (L, 8)\n" + "linear 8\n" * 20_000), nnshape.Summary)
+
+
+def test_suggestions_compare_a_bounded_pool(monkeypatch):
+    """20 misspelt kinds among 99,000 defs took 11 s of difflib; each suggestion now compares
+    at most MAX_COMPARED candidates (those with the word's first letter and about its length)."""
+    import difflib
+
+    from nnshape import suggest
+
+    compared = []
+    real = difflib.get_close_matches
+    monkeypatch.setattr(difflib, "get_close_matches", lambda word, pool, **kw: compared.append(len(pool)) or real(word, pool, **kw))
+    names = [f"blk{i}" for i in range(99_000)]
+    assert suggest.did_you_mean("blk0x", names) == "did you mean `blk0`, `blk10` or `blk140`?"
+    assert suggest.did_you_mean("relx", ["relu", "gelu"]) == "did you mean `relu`?"
+    assert compared[0] == suggest.MAX_COMPARED and compared[1] == 2
