@@ -105,6 +105,8 @@ def make_specs(folder: Path) -> None:
     (folder / "chain_1mb_b.nn").write_text(generated_spec(layers, seed=1))
     # the table's tree guides over one block of 100,000 rows
     (folder / "one_block_100000.nn").write_text("input 64\nblock outer:\n    block inner:\n" + "        relu\n" * 100_000)
+    # one merge of 60,000 branches (the memory tracker sees 60,000 live tensors at once)
+    (folder / "add_60000_branches.nn").write_text("input 8\nadd:\n" + "    branch:\n        relu\n" * 60_000)
     # at the 16 MiB size limit: refused at statement 200,001
     (folder / "chain_16mb.nn").write_text(generated_spec(1_650_000)[: 16 * 1024 * 1024 - 64].rsplit("\n", 1)[0] + "\n")
     # 90 kB whose rows would copy a 50,000-character name 20,000 times: refused by the text bound
@@ -127,6 +129,7 @@ def main() -> None:
     subprocess.run([sys.executable, __file__, "--make-specs", str(tmp)], check=True)
     long_spec, megabyte, megabyte_b = tmp / "chain_10000.nn", tmp / "chain_1mb.nn", tmp / "chain_1mb_b.nn"
     one_block, sixteen, long_names = tmp / "one_block_100000.nn", tmp / "chain_16mb.nn", tmp / "long_names.nn"
+    wide = tmp / "add_60000_branches.nn"
 
     cases: list[tuple] = [
         ("python -c pass (interpreter start, baseline)", [sys.executable, "-c", "pass"], "—"),
@@ -137,6 +140,7 @@ def main() -> None:
         ("summary 1 MB spec (table)", NNSHAPE + ["summary", str(megabyte)], "a few seconds"),
         ("summary 1 MB spec (json)", NNSHAPE + ["summary", str(megabyte), "--format", "json"], "a few seconds"),
         ("summary one block of 100,000 rows (table)", NNSHAPE + ["summary", str(one_block)], "a few seconds"),
+        ("summary add: with 60,000 branches (table)", NNSHAPE + ["summary", str(wide)], "a few seconds"),
         ("diff of two 1 MB specs (table)", NNSHAPE + ["diff", str(megabyte), str(megabyte_b)], "bounded"),
         ("summary 16 MB spec (refused: E0507)", NNSHAPE + ["summary", str(sixteen)], "bounded", 1),
         ("summary 90 kB of long names × 20,000 (refused: E0507)", NNSHAPE + ["summary", str(long_names)], "bounded", 1),
