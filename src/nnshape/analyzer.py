@@ -1044,7 +1044,7 @@ class _Analyzer:
         for out, branch in outputs:
             same = out.rank == rank and all(a == b for i, (a, b) in enumerate(zip(out.shape, first.shape)) if i != d)
             if not same:
-                listing = "; ".join(f"branch {i + 1} (line {b.span.line}): {format_shape(o.shape)}" for i, (o, b) in enumerate(outputs))
+                listing = _branch_listing(outputs)
                 raise SpecShapeError(
                     f"concat: branch outputs differ outside dim {dim}",
                     branch.span,
@@ -1071,7 +1071,7 @@ class _Analyzer:
                 elif da == 1:
                     merged.append(db)
                 else:
-                    listing = "; ".join(f"branch {i + 1} (line {bb.span.line}): {format_shape(o.shape)}" for i, (o, bb) in enumerate(outputs))
+                    listing = _branch_listing(outputs)
                     raise SpecShapeError(
                         f"{stmt.keyword}: branch outputs cannot be broadcast together",
                         branch.span,
@@ -1335,6 +1335,14 @@ def _sizes(row: LayerRow):
 def _symbolic_chars(value: Dim) -> int:
     """How long a size prints, for the symbolic ones (numbers print short: they are not counted)."""
     return len(str(value)) if isinstance(value, Poly) else 0
+
+
+def _branch_listing(outputs: list[tuple[TensorInfo, Block]], shown: int = 8) -> str:
+    """The branches' output shapes for an error: the first few of a merge of thousands."""
+    parts = [f"branch {i + 1} (line {b.span.line}): {format_shape(o.shape)}" for i, (o, b) in enumerate(outputs[:shown])]
+    if len(outputs) > shown:
+        parts.append(f"… {len(outputs) - shown:,} more")
+    return "; ".join(parts)
 
 
 def check_rank(rank: int, span: Span) -> None:
