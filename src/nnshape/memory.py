@@ -278,7 +278,8 @@ class Tracker:
 
     def __init__(self, act_dtype: str):
         self.act_dtype = act_dtype
-        self.tokens: dict[int, Token] = {}
+        self.tokens: dict[int, Token] = {}  # id(TensorInfo) -> its storage; every Token is bound
+        # here, so it lives as long as the tracker and the token ids in held/saved_tokens stay unique
         self.keep: list[TensorInfo] = []  # keeps ids of tracked TensorInfo objects unique
         self.saved_tokens: set[int] = set()
         self.saved_bytes: Dim = 0
@@ -287,7 +288,6 @@ class Tracker:
         self.peak: Dim = 0
         self.peak_known = True
         self.marks: list[Checkpoint] = []
-        self.by_id: dict[int, Token] = {}
 
     # sizes
     def nbytes(self, info: TensorInfo) -> Dim:
@@ -321,7 +321,6 @@ class Tracker:
         if count == 0:
             self.held_bytes = self.held_bytes + tok.nbytes
         self.held[id(tok)] = count + 1
-        self.by_id[id(tok)] = tok
 
     def release(self, info: TensorInfo) -> None:
         tok = self.token(info)
@@ -372,7 +371,6 @@ class Tracker:
         else:
             out_tok = Token(out_bytes, grad)
         self.bind(out, out_tok)
-        self.by_id[id(out_tok)] = out_tok
         self.live(x_tok, *extra, out_tok)
         before = self.saved_bytes
         if grad:
@@ -396,7 +394,6 @@ class Tracker:
         grad = any(t.grad for t in toks)
         out_tok = Token(self.nbytes(out), grad)
         self.bind(out, out_tok)
-        self.by_id[id(out_tok)] = out_tok
         self.live(*toks, out_tok)
         if op == "multiply" and grad:
             for tok in toks:
