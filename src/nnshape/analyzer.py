@@ -64,7 +64,7 @@ MAX_ROWS = 200_000
 MAX_CALL_DEPTH = 100
 MAX_REPORTED_ERRORS = 20
 MAX_RANK = 32  # dimensions of a tensor, batch included (NumPy's limit before 2.0)
-MAX_ROW_TEXT = 32_000_000  # characters of all rows' paths and labels (1 MB of dense layers: ~1.5 M)
+MAX_ROW_TEXT = 32_000_000  # characters of all rows' paths, labels and symbolic sizes (1 MB of dense layers: ~1.5 M)
 MAX_UNROLLED_ROWS = 50_000  # a pass costs its rows' time: this bounds a shape-changing repeat to ~2 s
 UNIVERSAL_KEYS = ("name", "trainable")
 
@@ -211,6 +211,7 @@ def _run(analyzer: "_Analyzer", spec: Spec, source: Source) -> Summary:
 
 class _Analyzer:
     reuse_inference = True  # share one layer's inference among layers with equal layer_key
+
     def __init__(
         self, source: Source, batch: int, bindings: dict[str, Any], dtype: str, on_layer=None, record: bool = False,
         optimizer: str = "adam", amp: bool = False, explain: bool = False,
