@@ -14,9 +14,11 @@ from bisect import bisect_left
 from dataclasses import dataclass
 from difflib import SequenceMatcher
 
+from .formatting import count
 from .gcpause import gc_paused
 from .summary import LayerRow, Summary
 from .symbolic import Dim, Poly, to_json
+from .tensor import format_shape
 
 SCHEMA = "nnshape.diff/1"
 TOTALS = (("params", "total_params"), ("trainable_params", "trainable_params"), ("buffers", "total_buffers"), ("macs", "total_macs"))
@@ -232,8 +234,6 @@ def compare(old: Summary, new: Summary) -> Diff:
 
 # ------------------------------------------------------------------------- text renderings
 def _signed(value: Dim) -> str:
-    from .formatting import count
-
     if isinstance(value, Poly):
         return f"Δ {count(value)}"
     return f"+{value:,}" if value > 0 else f"{value:,}" if value < 0 else "0"
@@ -248,8 +248,6 @@ def _pct(d: dict) -> str:
 
 
 def _shape_change(rc: RowChange) -> str:
-    from .tensor import format_shape
-
     if rc.old is None or rc.new is None:
         return format_shape(rc.row.output_shape)
     a, b = format_shape(rc.old.output_shape), format_shape(rc.new.output_shape)
@@ -277,9 +275,6 @@ def visible(diff: Diff, show_all: bool, depth: int | None) -> list[RowChange]:
 
 def total_lines(diff: Diff) -> list[tuple[str, str, str, str, str]]:
     """(what, old, new, delta, percent) rows for the totals."""
-    from .formatting import count
-    from .tensor import format_shape
-
     out = [("Output shape", format_shape(diff.old.output_shape), format_shape(diff.new.output_shape), "changed" if diff.output_changed else "same", "")]
     names = {"params": "Params", "trainable_params": "Trainable params", "buffers": "Buffers", "macs": "MACs", "flops": "FLOPs"}
     totals = diff.totals()
@@ -295,8 +290,6 @@ STATUS_MARK = {"added": "+", "removed": "-", "changed": "~", "unchanged": " "}
 
 
 def layer_cells(rc: RowChange) -> dict[str, str]:
-    from .formatting import count
-
     params = rc.amount("params", "new") - rc.amount("params", "old")
     macs = rc.amount("macs", "new") - rc.amount("macs", "old")
     return {
