@@ -206,7 +206,19 @@ def image_specs(draw) -> str:
     lines.append(draw(st.sampled_from(["flatten", "adaptiveavgpool2d 1\nflatten", "gap\nflatten"])))
     if draw(st.booleans()):
         lines.append(f"linear {draw(st.integers(1, 5))}")
-    return "\n".join(lines) + "\n"
+    return _numbered_blocks(lines)
+
+
+def _numbered_blocks(lines: list[str]) -> str:
+    """Number the blocks (`block stage:` -> `block stage_3:`): two blocks of one name in one
+    parent would be E0208, as their rows' paths would clash."""
+    out = []
+    for number, line in enumerate("\n".join(lines).split("\n")):
+        stripped = line.lstrip()
+        if stripped.startswith("block ") and stripped.endswith(":"):
+            line = line[: len(line) - 1] + f"_{number}:"
+        out.append(line)
+    return "\n".join(out) + "\n"
 
 
 @st.composite
