@@ -9,8 +9,10 @@ from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from oracle import example_source
 from strategies import specs
+from test_fuzz import mutated_example, token
 
 import nnshape
 from nnshape import registry
@@ -67,6 +69,19 @@ def test_kind_examples_are_the_same_either_way(example):
 @given(specs())
 def test_random_networks_are_the_same_either_way(text):
     assert_same_either_way(text)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=list(HealthCheck), database=None)
+@given(mutated_example())
+def test_broken_examples_fail_the_same_either_way(text):
+    """Mutated examples (mostly errors, recovered ones too): the same report either way."""
+    assert_same_either_way(text)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=list(HealthCheck), database=None)
+@given(st.lists(token, max_size=30))
+def test_token_soup_is_the_same_either_way(tokens):
+    assert_same_either_way("input 3x8x8\nconv2d 4 k3\n" + " ".join(tokens) + "\nrelu\nconv2d 4 k3\n")
 
 
 def test_a_reused_layer_is_really_shared():
