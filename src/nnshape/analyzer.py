@@ -12,51 +12,17 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from . import registry
-from .errors import (
-    Diagnostic,
-    NNShapeError,
-    SpecArgumentError,
-    SpecLimitError,
-    SpecNameError,
-    SpecShapeError,
-    SpecSyntaxError,
-)
+from .errors import Diagnostic, NNShapeError, SpecArgumentError, SpecLimitError, SpecNameError, SpecShapeError, SpecSyntaxError
 from .gcpause import gc_paused
 from .memory import Tracker, training_totals
 from .parser import STATEMENT_KEYWORDS
-from .plan import (
-    FromNode,
-    LayerNode,
-    MergeNode,
-    Plan,
-    RepeatNode,
-    ResidualNode,
-    SeqNode,
-)
+from .plan import FromNode, LayerNode, MergeNode, Plan, RepeatNode, ResidualNode, SeqNode
 from .registry import GLOBAL, Arg, Call, Field, Kind, coerce, compact_split
 from .source import Source, Span
 from .suggest import did_you_mean
 from .summary import InputInfo, LayerRow, Summary
 from .symbolic import Dim, NeedsValue, Poly, TooComplex
-from .syntax import (
-    Argument,
-    Binary,
-    Block,
-    Const,
-    Def,
-    Dims,
-    Expr,
-    Input,
-    Layer,
-    Let,
-    Name,
-    Output,
-    Spec,
-    Statement,
-    TupleExpr,
-    Unary,
-    expr_text,
-)
+from .syntax import Argument, Binary, Block, Const, Def, Dims, Expr, Input, Layer, Let, Name, Output, Spec, Statement, TupleExpr, Unary, expr_text
 from .tensor import DTYPE_BYTES, Shape, TensorInfo, format_shape, normalize_dtype
 from .values import MAX_INT, Evaluator, describe, too_complex
 
