@@ -20,9 +20,9 @@ def render_chunks(summary: Summary, fmt: str = "table", **options) -> Iterator[s
     """:func:`render` in pieces, for a caller that writes them as they come: JSON is written
     row by row (a 200,000-row document is never held whole); other formats come in one piece."""
     if fmt == "json":
-        from .data import json_chunks
+        from .data import summary_json_chunks
 
-        yield from json_chunks(summary.to_dict(layers=False), "layers", (row.to_dict() for row in summary.layers))
+        yield from summary_json_chunks(summary)
     else:
         yield render(summary, fmt, **options)
 

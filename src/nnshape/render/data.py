@@ -16,7 +16,12 @@ _encode = json.JSONEncoder(ensure_ascii=False, default=str).encode
 
 def to_json(summary: Summary) -> str:
     """``summary.to_dict()`` as JSON (see :func:`json_chunks`)."""
-    return "".join(json_chunks(summary.to_dict(layers=False), "layers", (row.to_dict() for row in summary.layers)))
+    return "".join(summary_json_chunks(summary))
+
+
+def summary_json_chunks(summary: Summary) -> Iterator[str]:
+    """:func:`to_json` in pieces, one layer row each."""
+    return json_chunks(summary.to_dict(layers=False), "layers", (row.to_dict() for row in summary.layers))
 
 
 def json_chunks(head: dict, rows_key: str, rows: Iterable[dict]) -> Iterator[str]:
