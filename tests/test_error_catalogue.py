@@ -20,7 +20,7 @@ import nnshape
 from nnshape.source import MAX_SPEC_BYTES, Source
 
 ROOT = Path(__file__).resolve().parent.parent
-SRC = ROOT / "src" / "nnshape"
+SRC = ROOT / "nnshape"
 CATALOGUE = ROOT / "docs" / "errors.md"
 GOLDEN = Path(__file__).parent / "golden" / "errors"
 
@@ -49,7 +49,7 @@ ALLOW_LIST = {
 
 
 def source_codes() -> dict[str, list[str]]:
-    """Every code literal in src/nnshape, with where it occurs."""
+    """Every code literal in nnshape/, with where it occurs."""
     found: dict[str, list[str]] = {}
     for path in sorted(SRC.rglob("*.py")):
         for lineno, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
@@ -89,7 +89,7 @@ def test_every_emitted_code_is_documented_and_vice_versa():
     missing = sorted(set(emitted) - documented)
     stale = sorted(documented - set(emitted))
     problems = [f"{code} is emitted at {', '.join(emitted[code])} but not in docs/errors.md" for code in missing]
-    problems += [f"{code} is documented in docs/errors.md but emitted nowhere in src/nnshape" for code in stale]
+    problems += [f"{code} is documented in docs/errors.md but emitted nowhere in nnshape/" for code in stale]
     assert not problems, "\n".join(problems)
 
 

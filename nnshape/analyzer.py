@@ -25,13 +25,8 @@ from .symbolic import Dim, NeedsValue, Poly, TooComplex
 from .syntax import Argument, Binary, Block, Const, Def, Dims, Expr, Input, Layer, Let, Name, Output, Spec, Statement, TupleExpr, Unary, expr_text
 from .tensor import DTYPE_BYTES, Shape, TensorInfo, format_shape, normalize_dtype
 from .values import MAX_INT, Evaluator, describe, too_complex
+from .limits import MAX_ROWS, MAX_CALL_DEPTH, MAX_REPORTED_ERRORS, MAX_RANK, MAX_ROW_TEXT, MAX_UNROLLED_ROWS
 
-MAX_ROWS = 200_000
-MAX_CALL_DEPTH = 100
-MAX_REPORTED_ERRORS = 20
-MAX_RANK = 32  # dimensions of a tensor, batch included (NumPy's limit before 2.0)
-MAX_ROW_TEXT = 32_000_000  # characters of all rows' paths, labels and symbolic sizes (1 MB of dense layers: ~1.5 M)
-MAX_UNROLLED_ROWS = 50_000  # a pass costs its rows' time: this bounds a shape-changing repeat to ~2 s
 UNIVERSAL_KEYS = ("name", "trainable")
 
 

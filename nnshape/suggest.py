@@ -5,8 +5,7 @@ from __future__ import annotations
 import difflib
 from collections.abc import Iterable
 
-
-MAX_COMPARED = 500  # candidates compared in full per suggestion (difflib's ratio is quadratic)
+from .limits import MAX_COMPARED
 
 
 def close_matches(word: str, candidates: Iterable[str], n: int = 3) -> list[str]:

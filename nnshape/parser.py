@@ -31,9 +31,8 @@ from .syntax import (
     TupleExpr,
     Unary,
 )
+from .limits import MAX_NESTING, MAX_EXPR_DEPTH
 
-MAX_NESTING = 64
-MAX_EXPR_DEPTH = 100
 STATEMENT_KEYWORDS = ("input", "let", "output", "def") + BLOCK_KEYWORDS
 _LITERALS = {"true": True, "false": False, "none": None}
 

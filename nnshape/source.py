@@ -7,7 +7,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import NamedTuple
 
-MAX_SPEC_BYTES = 16 * 1024 * 1024
+from .limits import MAX_SPEC_BYTES
 
 
 class Span(NamedTuple):

@@ -10,8 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from .source import Source, Span
-
-MAX_SHOWN = 160  # characters of a source line shown in a report
+from .limits import MAX_SHOWN
 
 
 @dataclass(frozen=True)

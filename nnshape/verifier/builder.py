@@ -24,9 +24,7 @@ from ..plan import (
     SeqNode,
 )
 from ..summary import Summary
-
-MAX_COPIES = 10_000  # copies of one collapsed repeat body the builder makes
-MAX_MODULES = 1_000_000  # layer twins in one built network
+from ..limits import MAX_COPIES, MAX_MODULES
 
 
 @dataclass

@@ -10,10 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Union
 
+from .limits import MAX_TERMS
+
 Monomial = tuple[tuple[str, int], ...]
-
-
-MAX_TERMS = 1_000  # terms of one symbolic size; real ones have a few (L, L², L·D ...)
 
 
 class TooComplex(ArithmeticError):

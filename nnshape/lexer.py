@@ -12,9 +12,8 @@ from typing import NamedTuple
 
 from .errors import SpecLimitError, SpecSyntaxError
 from .source import Source, Span
+from .limits import MAX_LINE_CHARS, MAX_STATEMENTS
 
-MAX_LINE_CHARS = 100_000
-MAX_STATEMENTS = 200_000  # as many as the analysis allows rows (analyzer.MAX_ROWS): past it, stop reading
 
 _TOKEN = re.compile(
     r"""

@@ -12,8 +12,7 @@ from .errors import SpecArgumentError, SpecLimitError, SpecNameError
 from .suggest import did_you_mean
 from .symbolic import MAX_TERMS, NeedsValue, Poly, TooComplex
 from .syntax import Binary, Const, Dims, Expr, Name, TupleExpr, Unary
-
-MAX_INT = 2**63 - 1
+from .limits import MAX_INT
 
 
 def describe(value: object) -> str:

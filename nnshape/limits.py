@@ -1,0 +1,33 @@
+"""Every bound nnshape puts on what a spec can make it do, in one place.
+
+A spec is untrusted input (a pull request, a pasted file): each limit here turns a spec that would
+cost unbounded time or memory into a located error (docs/spec-language.md, "Limits"). Modules
+import the constants from here; tests pin each one at its boundary.
+"""
+
+# reading
+MAX_SPEC_BYTES = 16 * 1024 * 1024  # a spec file or text (E0003)
+MAX_LINE_CHARS = 100_000  # characters of one physical line
+MAX_STATEMENTS = 200_000  # as many as the analysis allows rows (MAX_ROWS): past it, stop reading (E0507)
+
+# parsing and values
+MAX_NESTING = 64  # indentation levels of blocks
+MAX_EXPR_DEPTH = 100  # nesting of one expression
+MAX_INT = 2**63 - 1  # any integer value, as torch's int64 sizes
+MAX_TERMS = 1_000  # terms of one symbolic size; real ones have a few (L, L², L·D ...) (E0510)
+
+# analysis
+MAX_ROWS = 200_000
+MAX_CALL_DEPTH = 100  # def calls nested in def calls
+MAX_REPORTED_ERRORS = 20
+MAX_RANK = 32  # dimensions of a tensor, batch included (NumPy's limit before 2.0) (E0506)
+MAX_ROW_TEXT = 32_000_000  # characters of all rows' paths, labels and symbolic sizes (1 MB of dense layers: ~1.5 M)
+MAX_UNROLLED_ROWS = 50_000  # a pass costs its rows' time: this bounds a shape-changing repeat to ~2 s
+
+# reporting
+MAX_SHOWN = 160  # characters of a source line shown in a report
+MAX_COMPARED = 500  # candidates compared in full per suggestion (difflib's ratio is quadratic)
+
+# building (verify, export)
+MAX_COPIES = 10_000  # copies of one collapsed repeat body the builder makes
+MAX_MODULES = 1_000_000  # layer twins in one built network
