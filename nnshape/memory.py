@@ -366,7 +366,7 @@ class Tracker:
         x_tok = self.token(call.x)
         extra = [self.token(t) for t in call.extra_inputs] if call.tensors else ()
         grad = x_tok.grad or any(t.grad for t in extra) or _nonzero(trainable)
-        if kind.name in VIEWS:
+        if kind.is_view:
             out_tok = x_tok  # a view: the same storage
         else:
             out_tok = Token(out_bytes, grad)

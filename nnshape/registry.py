@@ -1,14 +1,20 @@
 """The layer catalogue: every kind registered by name, each defined in one place.
 
-A kind is a subclass of :class:`Kind` decorated with :func:`register`. It declares its
-arguments (:class:`Arg`), documents itself, and implements two methods:
+A kind is a subclass of :class:`Kind` decorated with :func:`register`: one class in one file of
+``nnshape/kinds/`` holds all of it. It declares its arguments (:class:`Arg`), documents itself
+(``doc``, ``formulas``, ``examples``) and implements:
 
 * ``infer(call) -> Inference``: the shape, parameter, buffer and MAC rules, pure Python;
-* ``build(call) -> torch.nn.Module``: its PyTorch twin, importing torch only when called.
+* ``twin(call) -> Twin``: its PyTorch twin as data, a ``torch.nn`` class or one of
+  nnshape/twins.py and its keyword arguments (``build(call)`` constructs it, ``export`` writes it);
+* its memory rule: ``saves = "input" | "output" | "nothing"``, or a ``saved(call, result)``
+  method when the rule depends on the arguments; ``is_view = True`` when the output shares the
+  input's storage;
+* optionally ``receptive_field``, ``explain`` and ``rank_hint``.
 
 The twin's ``forward`` takes the main input, then one tensor per ``tensor`` argument that is
 set (``kv=memory``), in the order the arguments are declared, and returns one tensor.
-``examples`` are small spec snippets the test-suite runs through both ``infer`` and ``build``.
+``examples`` are small spec snippets the test-suite runs through every part (tests/test_registry.py).
 """
 
 from __future__ import annotations
@@ -21,10 +27,12 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar, NoReturn
 
 from .errors import SpecArgumentError, SpecLimitError, SpecNameError, SpecShapeError
+from .memory import INPUT, NOTHING, OUTPUT, Saved
 from .source import Span
 from .suggest import did_you_mean
 from .symbolic import Dim, Poly
 from .tensor import Shape, TensorInfo, format_shape
+from .twinspec import Twin
 from .values import describe, type_name
 
 REQUIRED = object()
@@ -207,8 +215,11 @@ class Call:
         return value
 
 
+SIMPLE_RULES = {"input": INPUT, "output": OUTPUT, "nothing": NOTHING}  # the values of Kind.saves
+
+
 class Kind:
-    """Base class of every layer kind. Subclasses set the class attributes and the two rules."""
+    """Base class of every layer kind. Subclasses set the class attributes and the rules."""
 
     name: ClassVar[str]
     aliases: ClassVar[tuple[str, ...]] = ()
@@ -219,12 +230,21 @@ class Kind:
     formulas: ClassVar[tuple[str, ...]] = ()
     examples: ClassVar[tuple[str, ...]] = ()
     accepts: ClassVar[str] = "float"  # input dtypes: "float", "int" (token ids) or "any" (shape-only ops)
+    # memory: what autograd keeps for the backward, "input", "output" or "nothing" ("": saved() says)
+    saves: ClassVar[str] = ""
+    is_view: ClassVar[bool] = False  # the output shares the input's storage (flatten, permute, ...)
 
     def infer(self, call: Call) -> Inference:  # pragma: no cover - abstract
         raise NotImplementedError
 
-    def build(self, call: Call):  # pragma: no cover - abstract
-        raise NotImplementedError
+    def twin(self, call: Call) -> Twin:  # pragma: no cover - abstract
+        """The torch twin of this call as data: ``Twin.nn("Linear", in_features=..., ...)`` or
+        ``Twin.own("Attention", ...)`` for a module of nnshape/twins.py. Pure: no torch here."""
+        raise NotImplementedError(f"layer kind '{self.name}' defines no twin")
+
+    def build(self, call: Call):
+        """The twin as a torch module (imports torch)."""
+        return self.twin(call).build()
 
     def rank_hint(self, rank: int) -> str | None:
         return None
@@ -251,12 +271,16 @@ class Kind:
         lines.append(f"MACs = {num(result.macs)}")
         return lines
 
-    def saved(self, call: Call, result: Inference):
-        """What autograd keeps for this layer's backward (a :class:`nnshape.memory.Saved`).
-        The rules live in nnshape.memory, keyed by kind name; a kind may override this."""
-        from .memory import saved_rule
+    def saved(self, call: Call, result: Inference) -> Saved:
+        """What autograd keeps for this layer's backward, as PyTorch's CPU kernels save it (a
+        :class:`nnshape.memory.Saved`). ``saves`` names the simple rules; a kind whose rule
+        depends on its arguments or shapes overrides this method."""
+        rule = SIMPLE_RULES.get(self.saves)
+        if rule is None:
+            from .memory import saved_rule  # the kinds not moved yet (the table goes away)
 
-        return saved_rule(self, call, result)
+            return saved_rule(self, call, result)
+        return rule
 
     def arg(self, key: str) -> Arg | None:
         """The argument a key (name or alias, any case) names, or None."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from ..registry import Arg, Call, Inference, Kind, num, product, register
 from ..tensor import format_shape, numel
+from ..twinspec import Twin
 
 
 @register
@@ -24,6 +25,7 @@ class Linear(Kind):
         "MACs = (elements of input / in)·in·out",
     )
     examples = ("2 | linear 2", "16 | fc 8 bias=false", "5x12 | linear 7", "3x4x6 | dense 5 in_features=6")
+    saves = "input"
 
     def infer(self, call: Call) -> Inference:
         a = call.args
@@ -55,7 +57,5 @@ class Linear(Kind):
             f"MACs = {product(*lead) + ' · ' if lead != (1,) else ''}{product(fan_in, out)} = {num(result.macs)}",
         ]
 
-    def build(self, call: Call):
-        import torch.nn as nn
-
-        return nn.Linear(call.x.shape[-1], call.args.out_features, bias=call.args.bias)
+    def twin(self, call: Call) -> Twin:
+        return Twin.nn("Linear", in_features=call.x.shape[-1], out_features=call.args.out_features, bias=call.args.bias)

@@ -106,6 +106,8 @@ def format_dim_count(value: Dim) -> str:
 class Flatten(Kind):
     name = "flatten"
     family = "shape"
+    is_view = True  # the output shares the input's storage
+    saves = "nothing"
     accepts = "any"  # shape-only: token ids pass through
     doc = "Merge dims start_dim..end_dim into one (default: all but the batch), like nn.Flatten."
     torch_twin = "torch.nn.Flatten"
@@ -142,6 +144,8 @@ class Flatten(Kind):
 class Unflatten(Kind):
     name = "unflatten"
     family = "shape"
+    is_view = True  # the output shares the input's storage
+    saves = "nothing"
     accepts = "any"  # shape-only: token ids pass through
     doc = "Split one dim into several sizes (one may be -1), like nn.Unflatten."
     torch_twin = "torch.nn.Unflatten"
@@ -171,6 +175,8 @@ class Reshape(Kind):
     name = "reshape"
     aliases = ("view",)
     family = "shape"
+    is_view = True  # the output shares the input's storage
+    saves = "nothing"
     accepts = "any"  # shape-only: token ids pass through
     doc = "Reshape each sample to a new shape (one size may be -1); the batch is kept."
     torch_twin = "nnshape.Reshape"
@@ -193,6 +199,8 @@ class Reshape(Kind):
 class Permute(Kind):
     name = "permute"
     family = "shape"
+    is_view = True  # the output shares the input's storage
+    saves = "nothing"
     accepts = "any"  # shape-only: token ids pass through
     doc = "Reorder the dims (all of them, batch = dim 0 first), like Tensor.permute."
     torch_twin = "nnshape.Permute"
@@ -227,6 +235,8 @@ class Permute(Kind):
 class Transpose(Kind):
     name = "transpose"
     family = "shape"
+    is_view = True  # the output shares the input's storage
+    saves = "nothing"
     accepts = "any"  # shape-only: token ids pass through
     doc = "Swap two dims, like Tensor.transpose(dim0, dim1)."
     torch_twin = "nnshape.Transpose"
@@ -255,6 +265,8 @@ class Transpose(Kind):
 class Select(Kind):
     name = "select"
     family = "shape"
+    is_view = True  # the output shares the input's storage
+    saves = "nothing"
     accepts = "any"  # shape-only: token ids pass through
     doc = "Take one index along a dim and drop that dim (x[:, 0] picks the class token)."
     torch_twin = "nnshape.Select"
@@ -290,6 +302,8 @@ class Select(Kind):
 class Identity(Kind):
     name = "identity"
     family = "shape"
+    is_view = True  # the output shares the input's storage
+    saves = "nothing"
     accepts = "any"  # shape-only: token ids pass through
     doc = "Pass the input through unchanged (a placeholder, e.g. an empty concat branch)."
     keeps_grid = True
