@@ -1,7 +1,8 @@
 """The `nnshape` command line. Only this module prints or exits.
 
 Exit statuses (the same for every command): 0 success, 1 the spec is invalid (or a check
-failed), 2 usage error, 3 torch is missing (verify), 70 internal error (a bug in nnshape).
+failed), 2 usage error, 3 an optional dependency is missing (torch for verify and export,
+Graphviz's `dot` for draw and report, plotly for report), 70 internal error (a bug in nnshape).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import click
 from . import __version__
 
 EXIT_OK, EXIT_INVALID, EXIT_USAGE, EXIT_NO_TORCH, EXIT_INTERNAL = 0, 1, 2, 3, 70
+EXIT_MISSING = EXIT_NO_TORCH  # any optional dependency: torch, Graphviz's dot, plotly
 
 
 def parse_binding(text: str) -> tuple[str, object]:

@@ -31,3 +31,9 @@ MAX_COMPARED = 500  # candidates compared in full per suggestion (difflib's rati
 # building (verify, export)
 MAX_COPIES = 10_000  # copies of one collapsed repeat body the builder makes
 MAX_MODULES = 1_000_000  # layer twins in one built network
+
+# pictures (draw, report)
+MAX_DRAW_NODES = 3_000  # nodes of one diagram: Graphviz's layout grows faster than linearly (E0622)
+MAX_REPORT_ROWS = 20_000  # rows of a report's table (deeper rows fold into their blocks)
+MAX_CHART_BARS = 1_000  # bars of a per-layer chart (the largest, in network order)
+DOT_TIMEOUT_S = 300  # seconds Graphviz may take to lay out one diagram (E0623)
