@@ -7,7 +7,7 @@ import sys
 
 import click
 
-from ..cli import EXIT_INVALID, EXIT_OK, bindings_option, echo_chunks, fail, read_spec
+from ..cli import EXIT_INVALID, EXIT_MISSING, EXIT_OK, bindings_option, echo_chunks, fail, read_spec
 
 
 def read_any(spec: str):
@@ -46,7 +46,7 @@ def read_any(spec: str):
 @click.command()
 @click.argument("old", metavar="OLD", type=click.Path(allow_dash=True))
 @click.argument("new", metavar="NEW", type=click.Path(allow_dash=True))
-@click.option("--format", "-f", "fmt", type=click.Choice(["table", "json", "markdown"]), default="table", show_default=True, help="markdown suits a pull-request comment.")
+@click.option("--format", "-f", "fmt", type=click.Choice(["table", "json", "markdown", "html"]), default="table", show_default=True, help="markdown suits a pull-request comment; html: both diagrams side by side, one self-contained page (needs Graphviz).")
 @click.option("--fail-on-change", is_flag=True, help="Exit 1 when anything changed (layers, shapes, parameters, MACs).")
 @click.option("--all", "show_all", is_flag=True, help="List unchanged rows too (JSON always has every row).")
 @click.option("--depth", "-d", type=click.IntRange(min=0), default=None, help="List rows down to this block depth (0 = top level).")
@@ -63,23 +63,35 @@ def diff(old: str, new: str, fmt: str, fail_on_change: bool, show_all: bool, dep
     from ..errors import NNShapeError
     from ..parser import parse
 
+    def analyze_one(source):
+        """(Summary, Plan): the plan (the structure) only for html, which draws both networks."""
+        if fmt == "html":
+            from ..pictures import analyze_for_picture
+
+            return analyze_for_picture(source, batch=batch, bindings=bindings)
+        return analyze(parse(source), source, batch=batch, bindings=bindings), None
+
     if old == "-" and new == "-":
         raise click.UsageError("only one of OLD and NEW can be '-' (stdin)")
     bindings = bindings_option(sets)
-    summaries = []
+    summaries, plans = [], []
     for spec in (old, new):
         try:
             source = read_any(spec)
-            summaries.append(analyze(parse(source), source, batch=batch, bindings=bindings))
+            summary, plan = analyze_one(source)
         except NNShapeError as err:
             fail(err)
+        summaries.append(summary)
+        plans.append(plan)
     if not quiet:
         for s in summaries:
             for warning in s.warnings:
                 click.echo(warning.render(), err=True)
     result = compare(*summaries)
     if not (quiet and fail_on_change):
-        if fmt == "json":
+        if fmt == "html":
+            _html(result, plans, depth, show_all)
+        elif fmt == "json":
             echo_chunks(result.json_chunks())
         elif fmt == "markdown":
             click.echo(to_markdown(result, show_all, depth), nl=False)
@@ -87,6 +99,22 @@ def diff(old: str, new: str, fmt: str, fail_on_change: bool, show_all: bool, dep
             color = sys.stdout.isatty() and "NO_COLOR" not in os.environ
             click.echo(to_table(result, show_all, depth, color=color, width=_width()), nl=False)
     sys.exit(EXIT_INVALID if fail_on_change and result.changed else EXIT_OK)
+
+
+def _html(result, plans, depth: int | None, show_all: bool) -> None:
+    from ..errors import NNShapeError
+    from ..pictures.diffreport import diff_html
+    from ..pictures.dot import DotMissingError
+
+    try:
+        text = diff_html(result, plans[0], plans[1], depth=depth, show_all=show_all)
+    except DotMissingError as err:
+        click.echo(f"nnshape diff: {err.message}; {err.hint}", err=True)
+        sys.exit(EXIT_MISSING)
+    except NNShapeError as err:
+        fail(err)
+    sys.stdout.buffer.write(text.encode("utf-8"))
+    sys.stdout.flush()
 
 
 def _width() -> int:
