@@ -163,6 +163,22 @@ class Summary:
                 return row
         raise KeyError(path)
 
+    def draw(self, path, *, format: str | None = None, depth: int | None = None, direction: str = "TB", shade: str | None = None):
+        """Write the network's diagram to ``path`` (.svg, .png, .pdf, or .dot which needs no
+        Graphviz); returns the Path. ``shade``: macs, params or memory. See docs/pictures.md."""
+        from .pictures import draw
+
+        return draw(self, path, fmt=format, depth=depth, direction=direction, shade=shade)
+
+    def to_html(self, *, depth: int | None = None, direction: str = "TB") -> str:
+        """The one-file HTML report (diagram, table, charts, totals), as `nnshape report` writes
+        it. Needs Graphviz and plotly (``pip install 'nnshape[report]'``)."""
+        from .pictures import analyze_for_picture
+        from .pictures.report import report_html
+
+        summary, plan = analyze_for_picture(self)
+        return report_html(summary, plan, depth=depth, direction=direction)
+
     def to_dict(self, layers: bool = True) -> dict:
         """The JSON document (schema nnshape.summary/1); ``layers=False`` leaves the rows out."""
         data = {

@@ -41,12 +41,14 @@ class PlotlyMissingError(NNShapeError):
 def plotly_js() -> str:
     """plotly.js as shipped in the plotly package (read from its files: importing plotly's Python
     side is not needed)."""
-    try:
-        from importlib.resources import files
+    import importlib.util
+    from pathlib import Path
 
-        return (files("plotly") / "package_data" / "plotly.min.js").read_text(encoding="utf-8")
-    except (ModuleNotFoundError, FileNotFoundError, NotADirectoryError):
-        pass
+    spec = importlib.util.find_spec("plotly")
+    for folder in (spec.submodule_search_locations or []) if spec is not None else []:
+        bundle = Path(folder) / "package_data" / "plotly.min.js"
+        if bundle.is_file():
+            return bundle.read_text(encoding="utf-8")
     try:
         from plotly.offline import get_plotlyjs
     except ImportError:
