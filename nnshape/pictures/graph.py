@@ -29,6 +29,7 @@ from typing import NamedTuple
 from .. import formatting as fmt
 from ..errors import NNShapeError
 from ..limits import MAX_DRAW_NODES
+from ..source import Source, Span
 from ..plan import FromNode, LayerNode, MergeNode, Plan, RepeatNode, ResidualNode, SeqNode
 from ..summary import LayerRow, Summary
 from ..symbolic import Poly
@@ -163,9 +164,13 @@ class _Builder:
 
     def add_node(self, role: str, title: str, **kw) -> str:
         if len(self.graph.nodes) >= self.max_nodes:
+            row = self.summary.layers[kw["row"]] if kw.get("row") is not None else None
             raise DiagramTooLarge(
                 f"the diagram has more than {self.max_nodes:,} nodes, more than Graphviz lays out in reasonable time",
+                Span(row.line, max(row.col, 1)) if row is not None else None,
+                found=f"node {self.max_nodes + 1:,} at this line",
                 hint="fold deep blocks with --depth (e.g. --depth 1), or draw a part of the network",
+                source=Source(self.summary.source, self.summary.source_text) if self.summary.source_text else None,
             )
         node = Node(f"n{len(self.graph.nodes)}", role, title, cluster=self.cluster, **kw)
         self.graph.nodes.append(node)

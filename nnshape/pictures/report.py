@@ -61,28 +61,32 @@ def plotly_js() -> str:
 # ---------------------------------------------------------------------- choosing what fits
 def fitting_graph(summary: Summary, plan: Plan, depth: int | None, highlight: dict[str, str] | None = None) -> Graph:
     """The diagram at ``depth``, or (``depth`` None) at the deepest depth whose diagram has at
-    most MAX_DRAW_NODES nodes."""
+    most MAX_DRAW_NODES nodes (at worst depth 0, which may still be too large: DiagramTooLarge)."""
     if depth is not None:
-        return build_graph(summary, plan, depth=depth, highlight=highlight)
-    counts: dict[int, int] = {}
+        return build_graph(summary, plan, depth=depth, highlight=highlight, max_nodes=MAX_DRAW_NODES)
+    deepest = max((row.depth for row in summary.layers), default=0)
+    # A diagram folded at d has a node for each leaf row down to d and each block row at d (and
+    # a few more: inputs, outputs, + and merges): a depth whose count is already too large is skipped.
+    leaves_to = [0] * (deepest + 2)
+    blocks_at = [0] * (deepest + 2)
     for row in summary.layers:
-        counts[row.depth] = counts.get(row.depth, 0) + 1
-    candidates: list[int | None] = [None]
-    shown = 0
-    deepest = max(counts, default=0)
-    for d in range(deepest + 1):  # rows at depth <= d approximate the nodes of a diagram folded at d
-        shown += counts.get(d, 0)
-        if shown > MAX_DRAW_NODES:
-            break
-        candidates.insert(1, d)
-    if shown > MAX_DRAW_NODES:
-        candidates = candidates[1:] or [0]
+        if row.is_block:
+            blocks_at[row.depth] += 1
+        else:
+            leaves_to[row.depth] += 1
+    for d in range(1, deepest + 2):
+        leaves_to[d] += leaves_to[d - 1]
+    candidates: list[int | None] = [None] + list(range(deepest, -1, -1))
     for candidate in candidates:
-        try:
-            return build_graph(summary, plan, depth=candidate, highlight=highlight)
-        except DiagramTooLarge:
+        least = leaves_to[deepest + 1] if candidate is None else leaves_to[candidate] + blocks_at[candidate]
+        if least > MAX_DRAW_NODES and candidate != 0:
             continue
-    return build_graph(summary, plan, depth=0, highlight=highlight)
+        try:
+            return build_graph(summary, plan, depth=candidate, highlight=highlight, max_nodes=MAX_DRAW_NODES)
+        except DiagramTooLarge:
+            if candidate == 0:
+                raise
+    raise AssertionError("unreachable")  # pragma: no cover
 
 
 def table_depth(summary: Summary) -> int | None:
@@ -230,8 +234,13 @@ def report_html(summary: Summary, plan: Plan, *, depth: int | None = None, direc
     """The report of an analyzed network. Needs Graphviz (DotMissingError) and plotly
     (PlotlyMissingError)."""
     library = plotly_js()
-    graph = fitting_graph(summary, plan, depth)
-    svg = svg_of(graph, direction)
+    try:
+        graph = fitting_graph(summary, plan, depth)
+        diagram = diagram_section(svg_of(graph, direction), graph)
+        nodes = node_data(graph)
+    except DiagramTooLarge as err:  # the table and charts are still worth having
+        diagram = f'<section id="diagram"><h2>Diagram</h2><p class="note">Not drawn: {esc(err.message)}.</p></section>'
+        nodes = {}
     rows_depth = table_depth(summary)
     rows = table_rows(summary, rows_depth)
     caption = f"{len(rows):,} rows" + (f" (folded to depth {rows_depth}: the network has {len(summary.layers):,})" if rows_depth is not None else "")
@@ -242,7 +251,7 @@ def report_html(summary: Summary, plan: Plan, *, depth: int | None = None, direc
     body = "".join([
         f'<header><h1>nnshape report: <span class="source">{esc(summary.source)}</span></h1>{cards_html(summary)}</header>\n',
         '<nav><a href="#diagram">Diagram</a> <a href="#charts">Charts</a> <a href="#layers">Layers</a> <a href="#totals">Totals</a></nav>\n',
-        diagram_section(svg, graph), "\n",
+        diagram, "\n",
         f'<section id="charts"><h2>Charts</h2>{chart_divs}</section>\n',
         f'<section id="layers"><h2>Layers</h2><p class="hint">Click ▾ to fold a block, a numeric header to sort (within each block; a third click restores the network order). '
         "Numbers are per instance, as in <code>nnshape summary</code>; × N: the row stands for N copies; the % columns count all copies.</p>"
@@ -251,5 +260,5 @@ def report_html(summary: Summary, plan: Plan, *, depth: int | None = None, direc
         warnings_html(summary),
         f'<footer>Made by nnshape from {esc(summary.source)}. Charts: plotly.js (MIT licence). Diagram: Graphviz.</footer>',
     ])
-    data = {"kind": "report", "charts": figures, "config": charts.CONFIG, "diagrams": {"diagram": node_data(graph)}}
+    data = {"kind": "report", "charts": figures, "config": charts.CONFIG, "diagrams": {"diagram": nodes}}
     return page(f"nnshape report: {summary.source}", body, data, [library, asset("report.js")], asset("report.css"))
