@@ -403,3 +403,15 @@ def test_summary_command_does_not_load_pictures():
     )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, env={"PYTHONPATH": str(ROOT), "PATH": ""}, timeout=120)
     assert "LOADED:\n" in proc.stderr or proc.stderr.rstrip().endswith("LOADED:"), proc.stderr
+
+
+def test_dot_failure_is_E0623(tmp_path, monkeypatch):
+    fake = tmp_path / "dot"
+    fake.write_text("#!/bin/sh\necho 'Error: <stdin>: syntax error \x1b[31m' >&2\nexit 1\n")
+    fake.chmod(0o755)
+    monkeypatch.setattr(dotmod, "find_dot", lambda: str(fake))
+    with pytest.raises(dotmod.DotFailedError) as info:
+        dotmod.render("digraph { }", "svg")
+    assert info.value.code == "E0623" and "status 1" in info.value.message and "\x1b" not in info.value.message
+    result = invoke("draw", ROOT / "examples" / "lenet5.nn", "-o", tmp_path / "n.svg")
+    assert result.exit_code == 1 and "E0623" in result.stderr

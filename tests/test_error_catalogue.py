@@ -45,6 +45,13 @@ ALLOW_LIST = {
     "E0601": "PyTorch missing: an environment situation",
     "E0602": "an internal export safeguard that no registered kind reaches",
     "E0316": "an export class name given to the Python API (the CLI's --class-name checks itself)",
+    # pictures (draw, report): not errors of the spec's analysis; tests/test_draw.py and
+    # tests/test_report.py trigger each one
+    "E0620": "Graphviz's dot missing: an environment situation",
+    "E0621": "a picture file name with an unknown suffix given to the Python API (the CLI checks -o itself)",
+    "E0622": "a diagram too large to lay out: a limit of `nnshape draw`, not of the analysis",
+    "E0623": "Graphviz failed or timed out: an environment situation",
+    "E0624": "plotly missing: an environment situation",
 }
 
 
@@ -139,7 +146,7 @@ def test_every_spec_error_has_a_golden_spec():
 
 
 def test_allow_list_is_short_and_current():
-    assert len(ALLOW_LIST) <= 11  # each entry above says why it cannot be a golden spec
+    assert len(ALLOW_LIST) <= 16  # each entry above says why it cannot be a golden spec
     emitted = source_codes()
     assert not set(ALLOW_LIST) - set(emitted), "allow-listed codes that no longer exist"
     assert not set(ALLOW_LIST) & set(golden_codes()), "allow-listed codes that now have a golden spec"

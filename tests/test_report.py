@@ -291,3 +291,10 @@ def test_diff_html_without_dot_exits_3(monkeypatch):
     monkeypatch.setattr(dotmod, "find_dot", lambda: None)
     result = invoke("diff", EXAMPLES / "lenet5.nn", EXAMPLES / "lenet5.nn", "--format", "html")
     assert result.exit_code == 3 and "graphviz" in result.stderr.lower()
+
+
+def test_plotly_missing_is_E0624(monkeypatch):
+    monkeypatch.setitem(sys.modules, "plotly", None)
+    with pytest.raises(reportmod.PlotlyMissingError) as info:
+        reportmod.plotly_js()
+    assert info.value.code == "E0624" and "nnshape[report]" in info.value.hint
