@@ -415,3 +415,10 @@ def test_dot_failure_is_E0623(tmp_path, monkeypatch):
     assert info.value.code == "E0623" and "status 1" in info.value.message and "\x1b" not in info.value.message
     result = invoke("draw", ROOT / "examples" / "lenet5.nn", "-o", tmp_path / "n.svg")
     assert result.exit_code == 1 and "E0623" in result.stderr
+
+
+def test_kv_tensor_is_a_dashed_edge_from_its_input():
+    _, graph = graph_of("input x 5x16\ninput ctx 7x16\nattention heads=2 kv=ctx\n")
+    (attention,) = [n for n in graph.nodes if n.role == "layer"]
+    into = sorted((e.kind, e.label, graph.node(e.src).title) for e in edges_into(graph, attention.id))
+    assert into == [("data", "1×5×16", "input x"), ("named", "ctx: 1×7×16", "input ctx")]
