@@ -4,7 +4,7 @@ For every example's report (and a diff page, and a page of hostile names): no co
 (a blocked script or request would be one: the pages forbid both), the diagram and every chart
 drew (non-empty SVG boxes, bars present), a block folds and unfolds on click, a column sorts,
 zoom changes the view, a click on a node shows its row. Screenshots go to tests/artifacts/browser/
-(ignored by git; CI keeps the folder).
+(ignored by git), with each page.
 
 Skips, with the reason, where Chromium, chromedriver, selenium, Graphviz or plotly is missing;
 .ci/run installs them all (apt-get install chromium chromium-driver graphviz).
