@@ -465,7 +465,7 @@ class _Analyzer:
                 Span(stmt.span.line, stmt.span.col, len(stmt.kind)),
                 expected="a layer kind (see `nnshape layers`) or a def",
                 found=f"'{stmt.kind}'",
-                hint=keyword_hint or did_you_mean(stmt.kind, registry.all_names() + scope.def_names()) or "run `nnshape layers` to list the kinds",
+                hint=keyword_hint or registry.kind_hint(stmt.kind, scope.def_names()) or "run `nnshape layers` to list the kinds",
                 code="E0202",
             ))
             return x, Totals()  # carry on as if it were `identity`, to find further errors
@@ -490,6 +490,9 @@ class _Analyzer:
         totals = Totals(params, params if trainable else 0, result.buffers, result.macs)
         path = ctx.child(universal.get("name") if universal else None, stmt.span)
         field = self.layer_field(kind, call, result, x)
+        if kind.warns_on_field:
+            for message, arg, code, hint in kind.field_warnings(call, self.field_of(x)):
+                self.warn(f"{kind.name}: {message}", call.span_of(arg), code, hint)
         self.set_field(out, field)
         explain = tuple(kind.explain(call, result)) if self.explain else ()
         saved = self.mem.layer(kind, call, out, inferred.out_bytes, totals.trainable, inferred.saved_rule)
@@ -541,8 +544,8 @@ class _Analyzer:
                 hint=" ".join(f"`--set {s}=...`" for s in exc.symbols) + " or `let` it in the spec",
                 code="E0404",
             ) from None
-        for message, span in call.warnings:
-            self.warn(message, span)
+        for message, span, code, hint in call.warnings:
+            self.warn(message, span, code, hint)
         dtype = result.dtype or (x.dtype if x.is_float else "float32")
         return call, result, TensorInfo(self.check_shape(result.shape, stmt.span), dtype)
 
@@ -1209,8 +1212,8 @@ class _Analyzer:
             if self.rows[i] is not None:
                 self.rows[i] = self.rows[i]._replace(trainable_params=0)
 
-    def warn(self, message: str, span: Span) -> None:
-        warning = Diagnostic("warning", "W0401", message, span, self.source)
+    def warn(self, message: str, span: Span, code: str = "W0401", hint: str | None = None) -> None:
+        warning = Diagnostic("warning", code, message, span, self.source, hint=hint)
         if warning not in self.seen_warnings:  # a def called many times warns once
             self.seen_warnings.add(warning)
             self.warnings.append(warning)

@@ -29,7 +29,7 @@ from typing import Any, ClassVar, NoReturn
 from .errors import SpecArgumentError, SpecLimitError, SpecNameError, SpecShapeError
 from .memory import INPUT, NOTHING, OUTPUT, Saved
 from .source import Span
-from .suggest import did_you_mean
+from .suggest import close_matches, did_you_mean, phrase, ranked_matches
 from .symbolic import Dim, Poly
 from .tensor import Shape, TensorInfo, format_shape
 from .twinspec import Twin
@@ -142,7 +142,7 @@ class Call:
     span: Span
     arg_spans: dict[str, Span] = field(default_factory=dict)
     tensors: dict[str, TensorInfo] = field(default_factory=dict)  # tensor-typed args, by arg name
-    warnings: list[tuple[str, Span]] = field(default_factory=list)
+    warnings: list[tuple[str, Span, str, str | None]] = field(default_factory=list)  # message, span, code, hint
     label: str = ""  # the statement with resolved values, e.g. "conv2d 64 k=7 s=2 p=3"
 
     @property
@@ -172,8 +172,9 @@ class Call:
         value = self.args.as_dict().get(arg)
         self.fail(message, arg=arg, expected=expected, found=describe(value), hint=hint, code="E0303")
 
-    def warn(self, message: str, arg: str | None = None) -> None:
-        self.warnings.append((f"{self.kind.name}: {message}", self.span_of(arg)))
+    def warn(self, message: str, arg: str | None = None, *, code: str = "W0401", hint: str | None = None) -> None:
+        """A warning located at ``arg`` (or the kind); ``code`` is its meaning in docs/errors.md."""
+        self.warnings.append((f"{self.kind.name}: {message}", self.span_of(arg), code, hint))
 
     def expect_rank(self, *ranks: int, layout: str) -> None:
         """Fail unless the input (batch included) has one of ``ranks`` dimensions."""
@@ -271,6 +272,15 @@ class Kind:
         lines.append(f"MACs = {num(result.macs)}")
         return lines
 
+    warns_on_field: ClassVar[bool] = False  # field_warnings is worth calling
+
+    def field_warnings(self, call: Call, field) -> tuple[tuple[str, str | None, str, str | None], ...]:
+        """Warnings that depend on where the input comes from, read from its receptive field
+        (a grid tuple, ``GLOBAL`` or None): (message, arg, code, hint). Asked for every use of
+        the kind (inferences are shared between equal inputs; fields are not) when
+        ``warns_on_field`` is set."""
+        return ()
+
     def saved(self, call: Call, result: Inference) -> Saved:
         """What autograd keeps for this layer's backward, as PyTorch's CPU kernels save it (a
         :class:`nnshape.memory.Saved`). ``saves`` names the simple rules; a kind whose rule
@@ -338,8 +348,39 @@ def find(name: str) -> Kind | None:
 def get(name: str) -> Kind:
     kind = find(name)
     if kind is None:
-        raise SpecNameError(f"unknown layer kind '{name}'", hint=did_you_mean(name, all_names()), code="E0202")
+        raise SpecNameError(f"unknown layer kind '{name}'", hint=kind_hint(name), code="E0202")
     return kind
+
+
+# What people write for a kind under another framework's or a function's name (-> our kind), and
+# for a block (-> the block keyword).
+KIND_SYNONYMS = {
+    "chunk": "slice", "narrow": "slice", "split": "slice",
+    "reduce_mean": "mean", "reducemean": "mean", "average": "mean", "avg": "mean",
+    "reduce_sum": "sum", "reducesum": "sum",
+    "max": "amax", "reduce_max": "amax", "reducemax": "amax",
+    **{f"{p}pad{d}d": "pad" for p in ("zero", "constant", "reflection", "replication", "circular") for d in (1, 2, 3)},
+    "zeropad": "pad", "padding": "pad",
+    "hswish": "hardswish", "hsigmoid": "hardsigmoid",
+    "depth_to_space": "pixelshuffle", "space_to_depth": "pixelunshuffle",
+    "expand_dims": "unsqueeze", "shift": "roll",
+}
+BLOCK_SYNONYMS = {"cat": "concat", "concatenate": "concat", "mul": "multiply", "skip": "residual"}
+
+
+def kind_hint(word: str, defs: list[str] | tuple[str, ...] = ()) -> str | None:
+    """The hint for an unknown kind: a block keyword it names, or up to three kinds (and
+    defs, compared by spelling only) it may mean."""
+    from .syntax import BLOCK_KEYWORDS
+
+    lowered = word.lower()
+    block = BLOCK_SYNONYMS.get(lowered, lowered if lowered in BLOCK_KEYWORDS else None)
+    if block is not None:
+        return f"`{block}:` is a block, not a layer: write `{block}:` and indent its body (see `nnshape layers` for kinds)"
+    _load()
+    names = {key: kind.name for key, kind in _NAMES.items()}
+    own = close_matches(lowered, defs, n=2) if defs else []  # the spec's own names first
+    return phrase(own + [m for m in ranked_matches(lowered, names, KIND_SYNONYMS) if m not in own][: 3 - len(own)])
 
 
 # ----------------------------------------------------------------------------- argument coercion

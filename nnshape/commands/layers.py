@@ -15,7 +15,6 @@ def layers(kind: str | None) -> None:
     """List the layer kinds, or show one kind's arguments, defaults and formulas."""
     from .. import registry
     from ..registry import format_default
-    from ..suggest import did_you_mean
 
     if kind is None:
         by_family: dict[str, list] = {}
@@ -33,7 +32,7 @@ def layers(kind: str | None) -> None:
         return
     found = registry.find(kind)
     if found is None:
-        hint = did_you_mean(kind, registry.all_names())
+        hint = registry.kind_hint(kind)
         click.echo(f"nnshape: unknown layer kind '{kind}'" + (f"; {hint}" if hint else ""), err=True)
         sys.exit(EXIT_INVALID)
     k = found

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from ..registry import Arg, Call, Inference, Kind, num, product, register
+from ..registry import GLOBAL, Arg, Call, Field, Inference, Kind, num, product, register
 from ..tensor import format_shape, numel
 from ..twinspec import Twin
+
+_START = Field(1, 1, 0)  # the field of a network input's positions: no window has acted yet
 
 
 @register
@@ -45,6 +47,27 @@ class Linear(Kind):
         rows = numel(call.x.shape[:-1])
         params = fan_in * out + (out if a.bias else 0)
         return Inference(call.x.shape[:-1] + (out,), params=params, macs=rows * fan_in * out)
+
+    warns_on_field = True
+
+    def field_warnings(self, call: Call, field):
+        """W0421: a linear on the spatial map of a conv or pool (N×C×L, N×C×H×W, …, whose
+        receptive field shows a window or global pooling) acts on its last spatial dim, which is
+        almost always a missing `flatten`. Sequences (N×L×D), channels-last maps (after
+        `permute`, whose grid has ended) and maps no window has touched do not warn."""
+        if call.x.rank < 3 or not (field == GLOBAL or (isinstance(field, tuple) and any(f != _START for f in field))):
+            return ()
+        axis = "W" if call.x.rank == 4 else "L" if call.x.rank == 3 else f"dim {call.x.rank - 1}"
+        layout = {3: "N×C×L", 4: "N×C×H×W", 5: "N×C×D×H×W"}.get(call.x.rank, "N×C×…")
+        features = format_shape(call.x.shape[1:])
+        return ((
+            f"acts on the last dim only ({axis} = {call.x.shape[-1]}) of the {layout} map {format_shape(call.x.shape)}, "
+            f"not on its {features} features",
+            None,
+            "W0421",
+            "add `flatten` before it (or pool first: `gap`, `mean (2, 3)`); for a per-position linear over the "
+            "channels, `permute 0 2 3 1` first",
+        ),)
 
     def explain(self, call: Call, result: Inference) -> list[str]:
         fan_in, out = call.x.shape[-1], call.args.out_features

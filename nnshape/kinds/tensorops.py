@@ -54,6 +54,11 @@ def min_rank(call: Call, rank: int, layout: str) -> None:
         )
 
 
+def signed(value) -> str:
+    """`+ 2` or `− 3`: a term of a sum."""
+    return f"− {-value}" if isinstance(value, int) and value < 0 else f"+ {value}"
+
+
 def _grid(call: Call, field) -> bool:
     """True when ``field`` has one entry per spatial dim (2…) of the input."""
     return isinstance(field, tuple) and len(field) == call.x.rank - 2
@@ -244,8 +249,8 @@ class Pad(Kind):
                 call.fail(
                     f"the padding leaves nothing of dim {dim}",
                     arg="pad",
-                    expected=f"size + left + right ≥ 1 (negative pads crop)",
-                    found=f"{size} + {left} + {right} = {out} for input {format_shape(call.x.shape)}",
+                    expected="size + left + right ≥ 1 (negative pads crop)",
+                    found=f"{size} {signed(left)} {signed(right)} = {out} for input {format_shape(call.x.shape)}",
                     code="E0422",
                 )
             if isinstance(size, int) and mode in ("reflect", "circular"):
@@ -285,7 +290,7 @@ class Pad(Kind):
         return tuple(out)
 
     def explain(self, call: Call, result: Inference) -> list[str]:
-        lines = [f"dim {dim}: {size} + {left} + {right} = {out}" for (dim, left, right, out), size in
+        lines = [f"dim {dim}: {size} {signed(left)} {signed(right)} = {out}" for (dim, left, right, out), size in
                  ((s, call.x.shape[s[0]]) for s in self.sides(call))]
         lines.append(f"shape: {format_shape(call.x.shape)} → {format_shape(result.shape)} (mode {call.args.mode})")
         return lines + ["params = 0", "MACs = 0"]
@@ -332,13 +337,14 @@ class Squeeze(Kind):
             if size == 1:
                 gone.append(d)
             else:
-                call.warn(f"dim {d} has size {size}, not 1: squeeze leaves it (as PyTorch does)", arg="dim")
+                call.warn(f"dim {d} has size {size}, not 1: squeeze leaves it (as PyTorch does)", arg="dim", code="W0422",
+                          hint="squeeze removes only dims of size 1; check the dim, or drop the line")
         return tuple(gone)
 
     def infer(self, call: Call) -> Inference:
         gone = self.removed(call)
         if call.args.dim is None and not gone:
-            call.warn(f"no per-sample dim of {format_shape(call.x.shape)} has size 1: squeeze does nothing")
+            call.warn(f"no per-sample dim of {format_shape(call.x.shape)} has size 1: squeeze does nothing", code="W0422")
         return Inference(tuple(d for i, d in enumerate(call.x.shape) if i not in gone), dtype=call.x.dtype)
 
     def saved(self, call: Call, result: Inference) -> Saved:
@@ -417,8 +423,8 @@ class Roll(Kind):
                 "roll without dims shifts the flattened tensor, across the samples of the batch",
                 arg="shifts",
                 expected="dims=... (one per shift)",
-                found=f"roll {describe(a.shifts)} on {format_shape(call.x.shape)}",
-                hint=f"e.g. `roll {describe(a.shifts)} {call.x.rank - 1}` rolls the last dim",
+                found=f"roll {expression_dims(a.shifts)} on {format_shape(call.x.shape)}",
+                hint=f"e.g. `roll {expression_dims(a.shifts)} -1` rolls the last dim",
                 code="E0417",
             )
         dims = dim_list(call, "dims", a.dims)
