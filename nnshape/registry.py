@@ -24,7 +24,7 @@ import pkgutil
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, NoReturn
+from typing import Any, ClassVar, NamedTuple, NoReturn
 
 from .errors import SpecArgumentError, SpecLimitError, SpecNameError, SpecShapeError
 from .memory import INPUT, NOTHING, OUTPUT, Saved
@@ -102,6 +102,15 @@ class Field:
 
     def to_dict(self) -> dict:
         return {"size": self.size, "jump": self.jump, "start": self.start}
+
+
+class FieldWarning(NamedTuple):
+    """A warning of :meth:`Kind.field_warnings`, located at ``arg`` (None: the kind)."""
+
+    message: str
+    arg: str | None
+    code: str
+    hint: str | None = None
 
 
 GLOBAL = "global"  # receptive field: every output position sees the whole input
@@ -274,11 +283,10 @@ class Kind:
 
     warns_on_field: ClassVar[bool] = False  # field_warnings is worth calling
 
-    def field_warnings(self, call: Call, field) -> tuple[tuple[str, str | None, str, str | None], ...]:
+    def field_warnings(self, call: Call, field) -> tuple["FieldWarning", ...]:
         """Warnings that depend on where the input comes from, read from its receptive field
-        (a grid tuple, ``GLOBAL`` or None): (message, arg, code, hint). Asked for every use of
-        the kind (inferences are shared between equal inputs; fields are not) when
-        ``warns_on_field`` is set."""
+        (a grid tuple, ``GLOBAL`` or None). Asked for every use of the kind (inferences are
+        shared between equal inputs; fields are not) when ``warns_on_field`` is set."""
         return ()
 
     def saved(self, call: Call, result: Inference) -> Saved:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..registry import GLOBAL, Arg, Call, Field, Inference, Kind, num, product, register
+from ..registry import GLOBAL, Arg, Call, Field, FieldWarning, Inference, Kind, num, product, register
 from ..tensor import format_shape, numel
 from ..twinspec import Twin
 
@@ -60,12 +60,12 @@ class Linear(Kind):
         axis = "W" if call.x.rank == 4 else "L" if call.x.rank == 3 else f"dim {call.x.rank - 1}"
         layout = {3: "N×C×L", 4: "N×C×H×W", 5: "N×C×D×H×W"}.get(call.x.rank, "N×C×…")
         features = format_shape(call.x.shape[1:])
-        return ((
+        return (FieldWarning(
             f"acts on the last dim only ({axis} = {call.x.shape[-1]}) of the {layout} map {format_shape(call.x.shape)}, "
             f"not on its {features} features",
-            None,
-            "W0421",
-            "add `flatten` before it (or pool first: `gap`, `mean (2, 3)`); for a per-position linear over the "
+            arg=None,
+            code="W0421",
+            hint="add `flatten` before it (or pool first: `gap`, `mean (2, 3)`); for a per-position linear over the "
             "channels, `permute 0 2 3 1` first",
         ),)
 

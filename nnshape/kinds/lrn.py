@@ -5,6 +5,7 @@ from __future__ import annotations
 from ..memory import Saved
 from ..registry import Arg, Call, Inference, Kind, register
 from ..tensor import format_shape, numel
+from ..twinspec import Twin
 from .tensorops import min_rank
 
 
@@ -52,8 +53,6 @@ class LocalResponseNorm(Kind):
             "MACs = 0",
         ]
 
-    def build(self, call: Call):
-        import torch.nn as nn
-
+    def twin(self, call: Call) -> Twin:
         a = call.args
-        return nn.LocalResponseNorm(a.size, alpha=a.alpha, beta=a.beta, k=a.k)
+        return Twin.nn("LocalResponseNorm", size=a.size, alpha=a.alpha, beta=a.beta, k=a.k)

@@ -7,15 +7,16 @@ average pool that keeps N×C. Reducing the batch is an error (E0417). No paramet
 
 from __future__ import annotations
 
-from ..memory import NOTHING, Saved
+from ..memory import Saved
 from ..registry import GLOBAL, Arg, Call, Inference, Kind, register
 from ..tensor import format_shape
-from .shape import twin_module
+from ..twinspec import Twin
 from .tensorops import batch_error, dim_list, expression_dims
 
 
 class _Reduce(Kind):
     family = "shape"
+    saves = "nothing"  # the backward of a sum or mean only spreads the gradient (shapes suffice)
     op: str = ""  # the torch function
     args = (
         Arg("dim", "ints", positional=True, aliases=("dims",), doc="dim or (dims) to reduce; batch = dim 0, negatives from the end"),
@@ -36,9 +37,6 @@ class _Reduce(Kind):
 
     def out_dtype(self, call: Call) -> str | None:
         return None
-
-    def saved(self, call: Call, result: Inference) -> Saved:
-        return NOTHING  # the backward of a sum or mean only spreads the gradient (shapes suffice)
 
     def receptive_field(self, call: Call, result: Inference, field):
         """Over every spatial dim: global (as global pooling); over the channels with keepdim: kept;
@@ -62,12 +60,8 @@ class _Reduce(Kind):
             "MACs = 0",
         ]
 
-    def expression(self, call: Call) -> str:
-        return f"x.{self.op}(dim={expression_dims(call.args.dim)}, keepdim={call.args.keepdim!r})"
-
-    def build(self, call: Call):
-        dim, keep, op = call.args.dim, call.args.keepdim, self.op
-        return twin_module(self.op.capitalize(), lambda x: getattr(x, op)(dim=dim, keepdim=keep), self.expression(call))
+    def twin(self, call: Call) -> Twin:
+        return Twin.own("Reduce", op=self.op, dim=call.args.dim, keepdim=call.args.keepdim)
 
 
 @register

@@ -12,8 +12,8 @@ from ..memory import INPUT, NOTHING, Saved
 from ..registry import Arg, Call, Field, Inference, Kind, register
 from ..symbolic import Dim, Poly
 from ..tensor import format_shape
+from ..twinspec import Twin
 from ..values import describe
-from .shape import twin_module
 
 _FREE = ("params = 0", "MACs = 0")
 
@@ -70,11 +70,12 @@ def _grid(call: Call, field) -> bool:
 @register
 class Slice(Kind):
     name = "slice"
+    saves = "nothing"
     family = "shape"
     accepts = "any"  # shape-only: token ids pass through
     is_view = True  # a strided view of the input's storage
     doc = "Positions start:end:step along one dim (Python slicing, end exclusive): channel split, chunk, strided patches."
-    torch_twin = "nnshape.Slice"
+    torch_twin = "nnshape.twins.Slice"
     args = (
         Arg("dim", "int", positional=True, doc="dim to slice (batch = dim 0; negative from the end)"),
         Arg("start", "int", positional=True, nullable=True, doc="first position; negative from the end; none = 0"),
@@ -128,9 +129,6 @@ class Slice(Kind):
         s = call.x.shape
         return Inference(s[:dim] + (count,) + s[dim + 1 :], dtype=call.x.dtype)
 
-    def saved(self, call: Call, result: Inference) -> Saved:
-        return NOTHING
-
     def receptive_field(self, call: Call, result: Inference, field):
         """Along a spatial dim the first output is input position `first`, and neighbours are `step` apart."""
         dim, first, step, _ = self.bounds(call)
@@ -151,20 +149,9 @@ class Slice(Kind):
             "MACs = 0",
         ]
 
-    @staticmethod
-    def expression(call: Call) -> str:
-        """x[:, a:b:c] (dim ≥ 0) or x[..., a:b:c, :] (dim < 0): the same slice in PyTorch."""
+    def twin(self, call: Call) -> Twin:
         a = call.args
-        part = f"{'' if a.start is None else a.start}:{'' if a.end is None else a.end}" + (f":{a.step}" if a.step != 1 else "")
-        if a.dim >= 0:
-            return "x[" + ":, " * a.dim + part + "]"
-        return "x[..., " + part + ", :" * (-a.dim - 1) + "]"
-
-    def build(self, call: Call):
-        a = call.args
-        dim = call.dim_index(a.dim, "dim")
-        index = (slice(None),) * dim + (slice(a.start, a.end, a.step),)
-        return twin_module("Slice", lambda x: x[index], self.expression(call))
+        return Twin.own("Slice", dim=a.dim, start=a.start, end=a.end, step=a.step)
 
 
 # ----------------------------------------------------------------------------------------------- pad
@@ -178,7 +165,7 @@ class Pad(Kind):
     family = "shape"
     accepts = "any"  # token ids can be padded too
     doc = "Pad the last dims, like F.pad: (left, right) of the last dim first, then (top, bottom), (front, back)."
-    torch_twin = "torch.nn.functional.pad"
+    torch_twin = "nnshape.twins.Pad"
     args = (
         Arg("pad", "ints", positional=True, aliases=("padding",), doc="(left, right[, top, bottom[, ...]]): the last dim first; negative crops"),
         Arg("mode", "str", "constant", positional=True, choices=_PAD_MODES, doc="constant, reflect, replicate or circular"),
@@ -295,18 +282,9 @@ class Pad(Kind):
         lines.append(f"shape: {format_shape(call.x.shape)} → {format_shape(result.shape)} (mode {call.args.mode})")
         return lines + ["params = 0", "MACs = 0"]
 
-    @staticmethod
-    def expression(call: Call) -> str:
+    def twin(self, call: Call) -> Twin:
         a = call.args
-        value = f", value={a.value!r}" if a.value is not None else ""
-        return f"nn.functional.pad(x, {tuple(a.pad)!r}, mode={a.mode!r}{value})"
-
-    def build(self, call: Call):
-        import torch.nn.functional as F
-
-        a = call.args
-        pad, mode, value = tuple(a.pad), a.mode, a.value
-        return twin_module("Pad", lambda x: F.pad(x, pad, mode=mode, value=value), self.expression(call))
+        return Twin.own("Pad", pad=tuple(a.pad), mode=a.mode, value=a.value)
 
 
 # ----------------------------------------------------------------------------- squeeze and unsqueeze
@@ -315,11 +293,12 @@ class Pad(Kind):
 @register
 class Squeeze(Kind):
     name = "squeeze"
+    saves = "nothing"
     family = "shape"
     accepts = "any"
     is_view = True
     doc = "Remove size-1 dims: the given ones (as Tensor.squeeze), or every per-sample one (the batch is kept)."
-    torch_twin = "torch.squeeze"
+    torch_twin = "nnshape.twins.Squeeze"
     args = (Arg("dim", "ints", None, positional=True, aliases=("dims",), doc="dim or (dims); none: every per-sample dim of size 1"),)
     formulas = ("out = in without the given dims of size 1 (a dim of another size stays, as in PyTorch: warning W0422)", "a view") + _FREE
     examples = ("64x1x1 | squeeze", "64x1x1 | squeeze (2, 3)", "1x10 | squeeze 1", "5x1x7x1 | squeeze -1", "5x7 | squeeze 2", "input ids 1x9 dtype=int64\nsqueeze 1")
@@ -347,32 +326,22 @@ class Squeeze(Kind):
             call.warn(f"no per-sample dim of {format_shape(call.x.shape)} has size 1: squeeze does nothing", code="W0422")
         return Inference(tuple(d for i, d in enumerate(call.x.shape) if i not in gone), dtype=call.x.dtype)
 
-    def saved(self, call: Call, result: Inference) -> Saved:
-        return NOTHING
-
     def receptive_field(self, call: Call, result: Inference, field):
         return field if len(result.shape) == call.x.rank else None
 
-    @staticmethod
-    def expression(call: Call) -> str:
-        dim = call.args.dim
-        return "x.squeeze(tuple(range(1, x.dim())))" if dim is None else f"x.squeeze({expression_dims(dim)})"
-
-    def build(self, call: Call):
-        dim = call.args.dim
-        dims = None if dim is None else dim
-        fn = (lambda x: x.squeeze(tuple(range(1, x.dim())))) if dims is None else (lambda x: x.squeeze(dims))
-        return twin_module("Squeeze", fn, self.expression(call))
+    def twin(self, call: Call) -> Twin:
+        return Twin.own("Squeeze", dim=call.args.dim)
 
 
 @register
 class Unsqueeze(Kind):
     name = "unsqueeze"
+    saves = "nothing"
     family = "shape"
     accepts = "any"
     is_view = True
     doc = "Insert a dim of size 1 at `dim` (as Tensor.unsqueeze; negative counts from the end of the result)."
-    torch_twin = "torch.unsqueeze"
+    torch_twin = "nnshape.twins.Unsqueeze"
     args = (Arg("dim", "int", positional=True, doc="position of the new dim in the output, in [1, rank] or [-rank, -1]"),)
     formulas = ("out = in with a 1 inserted at dim", "a view") + _FREE
     examples = ("64 | unsqueeze 1", "64 | unsqueeze -1", "3x8x8 | unsqueeze 2", "10x16 | unsqueeze dim=-3", "input ids 9 dtype=int64\nunsqueeze 1")
@@ -387,16 +356,8 @@ class Unsqueeze(Kind):
         d = self.position(call)
         return Inference(call.x.shape[:d] + (1,) + call.x.shape[d:], dtype=call.x.dtype)
 
-    def saved(self, call: Call, result: Inference) -> Saved:
-        return NOTHING
-
-    @staticmethod
-    def expression(call: Call) -> str:
-        return f"x.unsqueeze({call.args.dim})"
-
-    def build(self, call: Call):
-        dim = call.args.dim
-        return twin_module("Unsqueeze", lambda x: x.unsqueeze(dim), self.expression(call))
+    def twin(self, call: Call) -> Twin:
+        return Twin.own("Unsqueeze", dim=call.args.dim)
 
 
 # ---------------------------------------------------------------------------------------------- roll
@@ -405,10 +366,11 @@ class Unsqueeze(Kind):
 @register
 class Roll(Kind):
     name = "roll"
+    saves = "nothing"
     family = "shape"
     accepts = "any"
     doc = "Shift elements circularly along dims, as torch.roll (Swin's shifted windows)."
-    torch_twin = "torch.roll"
+    torch_twin = "nnshape.twins.Roll"
     args = (
         Arg("shifts", "ints", positional=True, aliases=("shift",), doc="shift per dim (an int or a tuple)"),
         Arg("dims", "ints", None, positional=True, aliases=("dim",), doc="dims to roll (one per shift); required: none would mix the batch"),
@@ -439,9 +401,6 @@ class Roll(Kind):
         self.pairs(call)
         return Inference(call.x.shape, dtype=call.x.dtype)
 
-    def saved(self, call: Call, result: Inference) -> Saved:
-        return NOTHING
-
     def receptive_field(self, call: Call, result: Inference, field):
         """Rolling the channels keeps every position; rolling a spatial dim wraps positions around."""
         for dim, shift in self.pairs(call):
@@ -450,16 +409,9 @@ class Roll(Kind):
                 return None
         return field
 
-    @staticmethod
-    def expression(call: Call) -> str:
+    def twin(self, call: Call) -> Twin:
         a = call.args
-        return f"torch.roll(x, {expression_dims(a.shifts)}, {expression_dims(a.dims)})"
-
-    def build(self, call: Call):
-        import torch
-
-        shifts, dims = call.args.shifts, call.args.dims
-        return twin_module("Roll", lambda x: torch.roll(x, shifts, dims), self.expression(call))
+        return Twin.own("Roll", shifts=a.shifts, dims=a.dims)
 
 
 # --------------------------------------------------------------------------------- pixel and channel shuffles
@@ -470,7 +422,7 @@ def _not_divisible(call: Call, arg: str, what: str, size, by, expected: str, hin
         f"{what} {size} is not divisible by {by}",
         arg=arg,
         expected=expected,
-        found=f"{describe(call.args.as_dict()[arg])} for input {format_shape(call.x.shape)}",
+        found=f"{arg}={describe(call.args.as_dict()[arg])} for input {format_shape(call.x.shape)}",
         hint=hint,
         code="E0407",
     )
@@ -479,6 +431,7 @@ def _not_divisible(call: Call, arg: str, what: str, size, by, expected: str, hin
 @register
 class PixelShuffle(Kind):
     name = "pixelshuffle"
+    saves = "nothing"
     aliases = ("pixel_shuffle", "depthtospace")
     family = "shape"
     accepts = "any"
@@ -500,23 +453,19 @@ class PixelShuffle(Kind):
     def rank_hint(self, rank: int) -> str | None:
         return "pixelshuffle rearranges the channels of an N×C×H×W map"
 
-    def saved(self, call: Call, result: Inference) -> Saved:
-        return NOTHING
-
     def explain(self, call: Call, result: Inference) -> list[str]:
         r = call.args.upscale_factor
         c, h, w = call.x.shape[-3:]
         return [f"C = {c}/{r}² = {c // (r * r)}, H = {h}·{r} = {h * r}, W = {w}·{r} = {w * r}", "params = 0", "MACs = 0"]
 
-    def build(self, call: Call):
-        import torch.nn as nn
-
-        return nn.PixelShuffle(call.args.upscale_factor)
+    def twin(self, call: Call) -> Twin:
+        return Twin.nn("PixelShuffle", upscale_factor=call.args.upscale_factor)
 
 
 @register
 class PixelUnshuffle(Kind):
     name = "pixelunshuffle"
+    saves = "nothing"
     aliases = ("pixel_unshuffle", "spacetodepth")
     family = "shape"
     accepts = "any"
@@ -539,9 +488,6 @@ class PixelUnshuffle(Kind):
     def rank_hint(self, rank: int) -> str | None:
         return "pixelunshuffle rearranges the H×W positions of an N×C×H×W map into channels"
 
-    def saved(self, call: Call, result: Inference) -> Saved:
-        return NOTHING
-
     def receptive_field(self, call: Call, result: Inference, field):
         """Each output position gathers an r×r block into its channels: a window with kernel = stride = r."""
         r = call.args.downscale_factor
@@ -554,15 +500,14 @@ class PixelUnshuffle(Kind):
         c, h, w = call.x.shape[-3:]
         return [f"C = {c}·{r}² = {c * r * r}, H = {h}/{r} = {h // r}, W = {w}/{r} = {w // r}", "params = 0", "MACs = 0"]
 
-    def build(self, call: Call):
-        import torch.nn as nn
-
-        return nn.PixelUnshuffle(call.args.downscale_factor)
+    def twin(self, call: Call) -> Twin:
+        return Twin.nn("PixelUnshuffle", downscale_factor=call.args.downscale_factor)
 
 
 @register
 class ChannelShuffle(Kind):
     name = "channelshuffle"
+    saves = "nothing"
     aliases = ("channel_shuffle",)
     family = "shape"
     accepts = "any"
@@ -585,10 +530,5 @@ class ChannelShuffle(Kind):
     def rank_hint(self, rank: int) -> str | None:
         return "channelshuffle reorders dim 1 of an N×C×… tensor with at least one more dim (as PyTorch)"
 
-    def saved(self, call: Call, result: Inference) -> Saved:
-        return NOTHING
-
-    def build(self, call: Call):
-        import torch.nn as nn
-
-        return nn.ChannelShuffle(call.args.groups)
+    def twin(self, call: Call) -> Twin:
+        return Twin.nn("ChannelShuffle", groups=call.args.groups)

@@ -17,6 +17,7 @@ import math
 
 from ..errors import SpecArgumentError, NNShapeError
 from ..plan import Plan
+from ..registry import Kind
 from ..summary import Summary
 
 
@@ -450,6 +451,17 @@ class PCAColor(nn.Module):
 }
 # Names the exported file defines: the generated class must not be one of them.
 TAKEN_NAMES = frozenset({"torch", "nn", "_run", "Seq", "Residual", "Merge", "From", "Network", *CLASSES})
+
+
+def own_sources() -> dict[str, str]:
+    """The top-level definitions of nnshape/twins.py as source text, read without importing torch."""
+    import ast
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parent.parent / "twins.py"
+    text = path.read_text(encoding="utf-8")
+    return {node.name: ast.get_source_segment(text, node) for node in ast.parse(text).body
+            if isinstance(node, (ast.FunctionDef, ast.ClassDef))}
 NEEDS = {
     "MHA": ("causal_mask",),
     "Layer": ("causal_mask",),
@@ -581,6 +593,11 @@ class _Writer:
         if name == "Layer":
             self.need(name)
             return f"Layer({torch_expr(module.layer)}, causal={module.causal!r})"
+        if call is not None and type(call.kind).twin is not Kind.twin:  # a kind that states its twin as data
+            twin = call.kind.twin(call)
+            for own in twin.own_names():
+                self.need(own)
+            return twin.source()
         what = call.kind.name if call is not None else name
         raise ExportError(f"export cannot write the layer kind '{what}' as plain PyTorch", code="E0602")
 
@@ -671,7 +688,7 @@ def export_source(summary: Summary, plan: Plan, *, class_name: str = "Model") ->
 
     from .builder import build
 
-    if class_name in TAKEN_NAMES or not class_name.isidentifier() or keyword.iskeyword(class_name):
+    if class_name in TAKEN_NAMES or class_name in own_sources() or not class_name.isidentifier() or keyword.iskeyword(class_name):
         raise SpecArgumentError(
             f"cannot name the exported class {class_name!r}",
             expected="a Python identifier that the exported file does not already define",
@@ -696,8 +713,9 @@ def export_source(summary: Summary, plan: Plan, *, class_name: str = "Model") ->
         "",
         CONTAINERS.strip("\n"),
     ]
+    sources = own_sources() if any(name not in CLASSES for name in writer.needed) else {}
     for name in writer.needed:
-        out += ["", CLASSES[name].strip("\n")]
+        out += ["", (CLASSES[name] if name in CLASSES else sources[name]).strip("\n")]
     out += [
         "",
         "",
