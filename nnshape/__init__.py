@@ -37,6 +37,23 @@ def verify(spec, **options):
     return run(spec, **options)
 
 
+def import_hf(config, *, head=None, ignore=(), check=True) -> str:
+    """Spec text for a HuggingFace config.json (a path, its directory, or a dict): pure JSON
+    reading, no transformers needed. ``head``: base | causal-lm | masked-lm | classifier (default
+    from ``architectures[0]``). See docs/importers.md."""
+    from .importers import import_hf as run
+
+    return run(config, head=head, ignore=ignore, check=check)
+
+
+def import_torch(module, example_inputs=None, **options) -> str:
+    """Spec text for a PyTorch ``nn.Module`` traced on ``example_inputs`` (a tensor or a tuple),
+    verified against the module's own parameter count and MACs. Imports torch. See docs/importers.md."""
+    from .importers import import_torch as run
+
+    return run(module, example_inputs, **options)
+
+
 _LAZY = {
     "Summary": "summary",
     "LayerRow": "summary",
@@ -67,6 +84,8 @@ def __getattr__(name: str):
 __all__ = [
     "summarize",
     "verify",
+    "import_hf",
+    "import_torch",
     "Summary",
     "LayerRow",
     "Diagnostic",

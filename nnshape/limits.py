@@ -37,3 +37,8 @@ MAX_DRAW_NODES = 3_000  # nodes of one diagram: Graphviz's layout grows faster t
 MAX_REPORT_ROWS = 20_000  # rows of a report's table (deeper rows fold into their blocks)
 MAX_CHART_BARS = 1_000  # bars of a per-layer chart (the largest, in network order)
 DOT_TIMEOUT_S = 300  # seconds Graphviz may take to lay out one diagram (E0623)
+
+# importing (nnshape import hf: config.json is untrusted data)
+MAX_CONFIG_BYTES = 4 * 1024 * 1024  # a config.json (real ones are a few kB; 1000 labels ~50 kB)
+MAX_CONFIG_DEPTH = 32  # nesting of objects and arrays
+MAX_CONFIG_INT = 2**31 - 1  # any size in a config (vocabularies, widths, layer counts)
