@@ -89,13 +89,14 @@ class LazyGroup(click.Group):
         from importlib.resources import files
 
         names = [p.name[:-3] for p in files("nnshape.commands").iterdir() if p.name.endswith(".py") and not p.name.startswith("_")]
-        return sorted(names)
+        return sorted(name.rstrip("_") for name in names)  # import_.py holds `import` (a Python keyword)
 
     def get_command(self, ctx, name):
         import importlib
 
         if not name.isidentifier() or name.startswith("_"):
             return None
+        name = {"import": "import_"}.get(name, name)
         try:
             module = importlib.import_module(f"nnshape.commands.{name}")
         except ModuleNotFoundError:

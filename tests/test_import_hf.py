@@ -51,7 +51,9 @@ CASES = [
 
 def _id(case):
     model_type, arch, config = case
-    return f"{arch}-{abs(hash(tuple(sorted(map(str, config.items()))))) % 1000}"
+    import zlib
+
+    return f"{arch}-{zlib.crc32(repr(sorted(config.items())).encode()) % 1000}"
 
 
 @pytest.mark.parametrize("case", CASES, ids=[_id(c) for c in CASES])
@@ -98,3 +100,74 @@ def test_defaults_are_transformers_defaults(name):
 
 
 DERIVED = ("head_dim", "n_inner", "ffn_hidden_size", "num_kv_heads", "pooler_output_size", "num_key_value_heads", "num_ln_in_parallel_attn")
+
+
+# Real checkpoints: tests/fixtures/hf/*.json are their config.json as published on the Hugging Face
+# hub (huggingface.co/<repo>/blob/main/config.json). The counts are the published ones (model card,
+# safetensors metadata, or the paper named); each is also rebuilt by transformers on the meta device.
+# A checkpoint whose head needs a construct the language does not have yet is checked with the head
+# that avoids it, and the default head must say what is missing (E0708).
+PUBLISHED = {
+    # fixture: (repo, head, parameters, where the number is published)
+    "tinyllama-1.1b": ("TinyLlama/TinyLlama-1.1B-intermediate-step-1431k-3T", None, 1_100_048_384, "safetensors metadata"),
+    "mistral-7b": ("mistralai/Mistral-7B-v0.1", None, 7_241_732_096, "safetensors metadata (7.24B)"),
+    "llama-3-8b": ("meta-llama/Meta-Llama-3-8B", None, 8_030_261_248, "safetensors metadata (8.03B)"),
+    "gemma-2b": ("google/gemma-2b", "base", 2_506_172_416, "safetensors metadata (2.51B; the LM head is tied)"),
+    "phi-2": ("microsoft/phi-2", None, 2_779_683_840, "safetensors metadata (2.78B)"),
+    "phi-3-mini-4k": ("microsoft/Phi-3-mini-4k-instruct", None, 3_821_079_552, "safetensors metadata (3.82B)"),
+    "gpt2": ("openai-community/gpt2", "base", 124_439_808, "GPT-2 small, 124M (the LM head is tied)"),
+    "pythia-160m": ("EleutherAI/pythia-160m", None, 162_322_944, "Pythia paper (Biderman et al. 2023), Table 1 total params"),
+    "bert-base-uncased": ("google-bert/bert-base-uncased", "base", 109_482_240, "BertModel with pooler, 110M"),
+    "roberta-base": ("FacebookAI/roberta-base", "base", 124_645_632, "RobertaModel with pooler, 125M"),
+    "distilbert-base-uncased": ("distilbert/distilbert-base-uncased", "base", 66_362_880, "DistilBERT paper, 66M"),
+    "vit-base-patch16-224-in21k": ("google/vit-base-patch16-224-in21k", None, 86_389_248, "ViTModel with pooler, 86M"),
+}
+
+FIXTURES = __import__("pathlib").Path(__file__).parent / "fixtures" / "hf"
+
+
+def test_every_fixture_is_listed():
+    assert {p.stem for p in FIXTURES.glob("*.json")} == set(PUBLISHED)
+
+
+@pytest.mark.parametrize("name", sorted(PUBLISHED))
+def test_real_checkpoint_parameters(name):
+    import json
+
+    import torch
+    import transformers
+    from transformers import AutoConfig
+
+    repo, head, published, _where = PUBLISHED[name]
+    path = FIXTURES / f"{name}.json"
+    if head is not None:  # the default head needs a construct the language does not have yet
+        try:
+            nnshape.import_hf(path)
+        except nnshape.NNShapeError as err:
+            assert err.code == "E0708", str(err)
+    spec = nnshape.import_hf(path, head=head)
+    summary = nnshape.summarize(spec, L=16)
+    assert summary.total_params == published
+    data = json.loads(path.read_text())
+    cfg = AutoConfig.for_model(**data)
+    arch = data["architectures"][0]
+    if head == "base":
+        arch = {"GPT2LMHeadModel": "GPT2Model"}.get(arch, arch.split("For")[0] + "Model")
+    with torch.device("meta"):
+        model = getattr(transformers, arch)(cfg)
+    assert sum(p.numel() for p in model.parameters()) == published
+
+
+def test_docs_worked_example_is_real():
+    """docs/importers.md shows TinyLlama's imported spec: it is exactly what the importer writes."""
+    import re
+
+    doc = (FIXTURES.parent.parent.parent / "docs" / "importers.md").read_text()
+    shown = re.search(r"```text\n(# nnshape import hf tinyllama.*?)```", doc, re.S).group(1)
+    written = nnshape.import_hf(FIXTURES / "tinyllama-1.1b.json")
+    assert written.splitlines()[1:] == shown.splitlines()[1:]
+    summary = nnshape.summarize(written)
+    assert f"{summary.total_params:,}" in doc
+    from nnshape.symbolic import format_count
+
+    assert format_count(summary.total_macs) in doc

@@ -36,7 +36,7 @@ COMMON_NEUTRAL = frozenset(
     encoder_no_repeat_ngram_size bad_words_ids num_return_sequences output_scores
     return_dict_in_generate remove_invalid_values exponential_decay_length_penalty
     gradient_checkpointing label2id id2label num_labels architectures model_type
-    pruned_heads tie_encoder_decoder attn_implementation
+    pruned_heads tie_encoder_decoder attn_implementation auto_map
     """.split()
 )
 

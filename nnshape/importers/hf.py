@@ -98,11 +98,14 @@ def import_hf(config: str | os.PathLike | dict, *, head: str | None = None, igno
     writer = SpecWriter()
     writer.comment(f"nnshape import hf {source.name}")
     writer.comment(f"model_type {model.name}, head {chosen} ({why})")
-    model.build(Build(fields, chosen, writer, model))
-    fields.finish(frozenset(str(k) for k in ignore))
-    text = writer.text()
-    if check:
-        check_spec(text, f"{model.name} ({chosen})")
+    try:
+        model.build(Build(fields, chosen, writer, model))
+        fields.finish(frozenset(str(k) for k in ignore))
+        text = writer.text()
+        if check:
+            check_spec(text, f"{model.name} ({chosen})")
+    except ImportFailure as err:
+        raise err.with_source(source) from None
     return text
 
 

@@ -19,10 +19,6 @@ DECODER_NEUTRAL = frozenset(
 )
 
 
-def _head_dim(f):
-    return lambda fields: fields.int("hidden_size") // fields.int("num_attention_heads")
-
-
 def attention_line(b: Build, *, bias: str, name: str = "self_attn", kv_heads_key: str = "num_key_value_heads") -> str:
     """``attention heads=H [kv_heads=K] [head_dim=hd] BIAS causal=true rope=true``."""
     f = b.f
@@ -144,6 +140,7 @@ def _gemma2(b: Build) -> None:
 
 
 def _phi3(b: Build) -> None:
+    b.f.expect("attention_bias", lambda v: v is False, "false (transformers' Phi3 has no attention biases)", default=False)
     b.w.comment("qkv_proj and gate_up_proj are fused in transformers: the same parameters and MACs as apart")
     decoder(b, bias="bias=false")
 

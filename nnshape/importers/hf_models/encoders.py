@@ -9,7 +9,7 @@ ENCODER_NEUTRAL = frozenset(
     (
         "hidden_dropout_prob", "attention_probs_dropout_prob", "classifier_dropout", "is_decoder",
         "gradient_checkpointing", "dropout", "attention_dropout", "qa_dropout", "seq_classif_dropout",
-        "output_past",
+        "output_past", "tie_weights_",
     )
 )
 
@@ -52,7 +52,11 @@ def _bert_like(b: Build, kind: str) -> None:
     act = activation(f, "hidden_act")
     tie = f.bool("tie_word_embeddings")
     prefix = kind  # bert / roberta: the base model's attribute name
-    w.line(f"let L = {positions if kind == 'bert' else positions - 2}", "sequence length: --set L=... (learned positions need a value)")
+    # RoBERTa numbers positions from padding_idx + 1: max_position_embeddings - pad - 1 tokens fit
+    longest = positions if kind == "bert" else positions - f.int("pad_token_id", min=0) - 1
+    if longest < 1:
+        f.fail("max_position_embeddings", "no position is left after the padding index", code="E0705")
+    w.line(f"let L = {longest}", "sequence length: --set L=... (learned positions need a value)")
     w.line("input input_ids L dtype=int64")
     w.line("input token_type_ids L dtype=int64", "segment ids (zeros when not given)")
     pooled = b.head in ("base", "classifier") and kind == "bert" or b.head == "base"
@@ -140,7 +144,7 @@ def _distilbert(b: Build) -> None:
 
 
 _BERT_DEFAULTS = dict(
-    vocab_size=30522, hidden_size=768, num_hidden_layers=12, num_attention_heads=12, intermediate_size=3072,
+    pad_token_id=0, vocab_size=30522, hidden_size=768, num_hidden_layers=12, num_attention_heads=12, intermediate_size=3072,
     hidden_act="gelu", max_position_embeddings=512, type_vocab_size=2, layer_norm_eps=1e-12, tie_word_embeddings=True,
 )
 
@@ -153,7 +157,7 @@ MODELS = [
     ModelType(
         "roberta",
         {"RobertaModel": "base", "RobertaForMaskedLM": "masked-lm", "RobertaForSequenceClassification": "classifier"},
-        _roberta, dict(_BERT_DEFAULTS, vocab_size=50265), neutral=ENCODER_NEUTRAL, summary="RoBERTa, and models that reuse it",
+        _roberta, dict(_BERT_DEFAULTS, vocab_size=50265, pad_token_id=1), neutral=ENCODER_NEUTRAL, summary="RoBERTa, and models that reuse it",
     ),
     ModelType(
         "distilbert",
