@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from .analyzer import analyze
+from .analysis import analyze
 from .errors import SpecArgumentError
 from .parser import parse
 from .source import Source

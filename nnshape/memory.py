@@ -1,14 +1,11 @@
 """Memory and training cost: activation bytes, the inference peak and what autograd saves.
 
-Pure Python, like the rest of the analysis. Three parts:
+Pure Python, like the rest of the analysis. Two parts (the analysis follows storages through
+the network with nnshape.analysis.tracker, which applies these rules):
 
 * :class:`Saved` and the per-kind rules (:func:`saved_rule`): the tensors autograd keeps for a
   layer's backward, as PyTorch's CPU kernels save them (checked against
   ``torch.autograd.graph.saved_tensors_hooks`` by ``nnshape verify --train-step`` and the tests);
-* :class:`Tracker`, fed by the analyzer in execution order: it gives every tensor an identity (a
-  view such as ``flatten`` shares its input's storage) so a tensor saved by two layers, e.g. a
-  ReLU's output that the next conv saves as its input, is counted once; and it follows what is
-  live at each layer for the inference peak;
 * :func:`training_totals`: parameters + gradients + optimizer state + saved activations.
 
 Every formula is stated in docs/conventions.md ("Memory", "Training memory", "Compute").
@@ -16,11 +13,11 @@ Every formula is stated in docs/conventions.md ("Memory", "Training memory", "Co
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Callable
 
-from .symbolic import Dim, NeedsValue, Poly
-from .tensor import DTYPE_BYTES, TensorInfo, numel
+from .symbolic import Dim, NeedsValue
+from .tensor import DTYPE_BYTES, numel
 
 OPTIMIZER_STATES = {"sgd": 0, "momentum": 1, "adam": 2, "adamw": 2}  # fp32 tensors per parameter
 STAT_BYTES = 4  # normalization statistics and LSTM workspaces stay float32
@@ -253,178 +250,6 @@ def saved_rule(kind, call, result) -> Saved:
     if rule is not None:
         return rule(call, result)
     return INPUT if result.params else NOTHING
-
-
-# --------------------------------------------------------------------------- the tracker
-
-
-@dataclass(eq=False, slots=True)
-class Token:
-    """One storage: its bytes and whether autograd tracks it."""
-
-    nbytes: Dim
-    grad: bool
-
-
-@dataclass(eq=False)  # compared by identity: nested repeats may hold equal-looking marks
-class Checkpoint:
-    saved: Dim
-    input_saved_before: bool
-    referenced: set = field(default_factory=set)
-
-
-class Tracker:
-    """Follows tensors through the analysis (in execution order) for the peak and saved bytes."""
-
-    def __init__(self, act_dtype: str):
-        self.act_dtype = act_dtype
-        self.tokens: dict[int, Token] = {}  # id(TensorInfo) -> its storage; every Token is bound
-        # here, so it lives as long as the tracker and the token ids in held/saved_tokens stay unique
-        self.keep: list[TensorInfo] = []  # keeps ids of tracked TensorInfo objects unique
-        self.saved_tokens: set[int] = set()
-        self.saved_bytes: Dim = 0
-        self.held: dict[int, int] = {}  # token id -> count of holders
-        self.held_bytes: Dim = 0  # bytes of the held tokens
-        self.peak: Dim = 0
-        self.peak_known = True
-        self.marks: list[Checkpoint] = []
-
-    # sizes
-    def nbytes(self, info: TensorInfo) -> Dim:
-        return numel(info.shape) * self.elem_bytes(info.dtype)
-
-    def elem_bytes(self, dtype: str) -> int:
-        return DTYPE_BYTES[self.act_dtype] if dtype.startswith(("float", "bfloat")) else DTYPE_BYTES[dtype]
-
-    # identities
-    def token(self, info: TensorInfo, grad: bool = True) -> Token:
-        tok = self.tokens.get(id(info))
-        if tok is None:
-            tok = Token(self.nbytes(info), grad)
-            self.bind(info, tok)
-        return tok
-
-    def bind(self, info: TensorInfo, tok: Token) -> None:
-        self.tokens[id(info)] = tok
-        self.keep.append(info)
-
-    def input(self, info: TensorInfo) -> None:
-        """A network input: no gradient, held by the caller for the whole pass."""
-        tok = self.token(info, grad=False)
-        self.hold_token(tok)
-
-    def hold(self, info: TensorInfo) -> None:
-        self.hold_token(self.token(info))
-
-    def hold_token(self, tok: Token) -> None:
-        count = self.held.get(id(tok), 0)
-        if count == 0:
-            self.held_bytes = self.held_bytes + tok.nbytes
-        self.held[id(tok)] = count + 1
-
-    def release(self, info: TensorInfo) -> None:
-        tok = self.token(info)
-        count = self.held.get(id(tok), 0) - 1
-        if count > 0:
-            self.held[id(tok)] = count
-        elif id(tok) in self.held:
-            del self.held[id(tok)]
-            self.held_bytes = self.held_bytes - tok.nbytes
-
-    def live(self, *tokens: Token) -> None:
-        """Note a moment of the forward pass where the held tensors and ``tokens`` are all live."""
-        if not self.peak_known:
-            return
-        total: Dim = self.held_bytes  # kept up to date by hold_token/release
-        held = self.held
-        counted: set[int] = set()  # a merge of 60,000 branches passes 60,000 tokens
-        for tok in tokens:
-            key = id(tok)
-            if key not in held and key not in counted:
-                counted.add(key)
-                total = total + tok.nbytes
-        if isinstance(total, Poly):
-            self.peak_known = False  # a symbolic size: the maximum needs its value
-        elif total > self.peak:
-            self.peak = total
-
-    # saving
-    def save_token(self, tok: Token) -> None:
-        for mark in self.marks:
-            mark.referenced.add(id(tok))
-        if id(tok) not in self.saved_tokens:
-            self.saved_tokens.add(id(tok))
-            self.saved_bytes = self.saved_bytes + tok.nbytes
-
-    def add_saved(self, nbytes: Dim) -> None:
-        self.saved_bytes = self.saved_bytes + nbytes
-
-    # events
-    def layer(self, kind, call, out: TensorInfo, out_bytes: Dim, trainable: Dim, saved_rule: Callable[[], Saved]) -> Dim:
-        """A leaf layer ran: bind its output (``out_bytes`` big), note the live bytes and what it
-        saves (``saved_rule()``, asked only when autograd tracks the layer); its new saved bytes."""
-        x_tok = self.token(call.x)
-        extra = [self.token(t) for t in call.extra_inputs] if call.tensors else ()
-        grad = x_tok.grad or any(t.grad for t in extra) or _nonzero(trainable)
-        if kind.is_view:
-            out_tok = x_tok  # a view: the same storage
-        else:
-            out_tok = Token(out_bytes, grad)
-        self.bind(out, out_tok)
-        self.live(x_tok, *extra, out_tok)
-        before = self.saved_bytes
-        if grad:
-            rule = saved_rule()
-            if rule.input:
-                self.save_token(x_tok)
-            if rule.inputs:
-                for tok in extra:
-                    self.save_token(tok)
-            if rule.output:
-                self.save_token(out_tok)
-            if _nonzero(rule.floats):
-                self.add_saved(rule.floats * DTYPE_BYTES[self.act_dtype])
-            if _nonzero(rule.fixed):
-                self.add_saved(rule.fixed)
-        return self.saved_bytes - before
-
-    def merge(self, op: str, inputs: list[TensorInfo], out: TensorInfo) -> None:
-        """add/multiply/concat of branch outputs (or a residual's body and skip)."""
-        toks = [self.token(t) for t in inputs]
-        grad = any(t.grad for t in toks)
-        out_tok = Token(self.nbytes(out), grad)
-        self.bind(out, out_tok)
-        self.live(*toks, out_tok)
-        if op == "multiply" and grad:
-            for tok in toks:
-                self.save_token(tok)
-
-    def checkpoint(self, first_in: TensorInfo) -> Checkpoint:
-        mark = Checkpoint(self.saved_bytes, id(self.token(first_in)) in self.saved_tokens)
-        self.marks.append(mark)
-        return mark
-
-    def drop(self, mark: Checkpoint) -> None:
-        self.marks.remove(mark)
-
-    def repeat_copies(self, mark: Checkpoint, copies: int, first_in: TensorInfo, last_out: TensorInfo) -> None:
-        """A collapsed repeat: the pass just analyzed stands for ``copies`` more identical passes."""
-        self.marks.remove(mark)
-        if copies <= 0:
-            return
-        in_tok, out_tok = self.token(first_in), self.token(last_out)
-        per_pass = self.saved_bytes - mark.saved
-        if id(in_tok) in mark.referenced and id(in_tok) in self.saved_tokens:
-            # the pass saves its input: a later pass's input is this pass's output
-            if not mark.input_saved_before:
-                per_pass = per_pass - in_tok.nbytes
-            if id(out_tok) not in self.saved_tokens:
-                per_pass = per_pass + out_tok.nbytes
-        self.saved_bytes = self.saved_bytes + per_pass * copies
-
-
-def _nonzero(value: Dim) -> bool:
-    return isinstance(value, Poly) or value != 0
 
 
 # --------------------------------------------------------------------------- totals

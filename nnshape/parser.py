@@ -33,7 +33,6 @@ from .syntax import (
 )
 from .limits import MAX_NESTING, MAX_EXPR_DEPTH
 
-STATEMENT_KEYWORDS = ("input", "let", "output", "def") + BLOCK_KEYWORDS
 _LITERALS = {"true": True, "false": False, "none": None}
 
 

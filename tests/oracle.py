@@ -9,7 +9,7 @@ from __future__ import annotations
 import contextlib
 from dataclasses import dataclass
 
-from nnshape.analyzer import analyze
+from nnshape.analysis import analyze
 from nnshape.parser import parse
 from nnshape.source import Source
 

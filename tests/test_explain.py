@@ -19,7 +19,7 @@ torch = pytest.importorskip("torch")
 
 
 def explained(text: str, batch: int = 1):
-    from nnshape.analyzer import analyze
+    from nnshape.analysis import analyze
     from nnshape.parser import parse
     from nnshape.source import Source
 

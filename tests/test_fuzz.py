@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 
 import nnshape
 from nnshape import registry
-from nnshape.parser import STATEMENT_KEYWORDS
+from nnshape.syntax import STATEMENT_KEYWORDS
 from nnshape.source import Source
 
 EXAMPLES = sorted((Path(__file__).resolve().parent.parent / "examples").glob("*.nn"))
@@ -253,7 +253,7 @@ def test_symbolic_sizes_stay_small():
 def test_long_names_cannot_multiply_into_gigabytes():
     """A 90 kB spec whose def holds a 50,000-character name, called 20,000 times, once built
     2 GB of paths and labels (13.8 GB of RSS for its JSON). The rows' text is bounded now."""
-    from nnshape.analyzer import MAX_ROW_TEXT
+    from nnshape.limits import MAX_ROW_TEXT
 
     name = "n" * 50_000
     err = outcome("input 8\ndef f():\n    relu name=" + name + "\n" + "f\n" * 20_000)
@@ -266,7 +266,7 @@ def test_long_names_cannot_multiply_into_gigabytes():
 def test_rank_is_bounded():
     """A 160 kB spec with a 30,000-dimension input and 20,000 layers took 100 s and 7 GB (every
     row prints its shapes). Ranks over MAX_RANK are refused where they appear."""
-    from nnshape.analyzer import MAX_RANK
+    from nnshape.limits import MAX_RANK
 
     err = outcome("input " + "x".join(["1"] * 30_000) + "\n" + "relu\n" * 20_000)
     assert isinstance(err, nnshape.SpecLimitError) and err.code == "E0506" and err.line == 1

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from nnshape.analyzer import analyze
+from nnshape.analysis import analyze
 from nnshape.cli import main
 from nnshape.parser import parse
 from nnshape.source import Source

@@ -1,4 +1,4 @@
-"""Layers with equal arguments on equal inputs share one inference (analyzer.layer_key).
+"""Layers with equal arguments on equal inputs share one inference (nnshape.analysis.reuse).
 
 The reuse must be invisible: every summary, warning and error is the same with it off.
 """
@@ -16,7 +16,8 @@ from test_fuzz import mutated_example, token
 
 import nnshape
 from nnshape import registry
-from nnshape.analyzer import _Analyzer
+from nnshape.analysis import analyze
+from nnshape.analysis.reuse import InferenceCache
 from nnshape.errors import NNShapeError
 
 EXAMPLES = sorted((Path(__file__).parent.parent / "examples").glob("*.nn"))
@@ -25,8 +26,8 @@ KIND_EXAMPLES = [example for kind in registry.all_kinds() for example in kind.ex
 
 def outcome(text: str, reuse: bool, **options):
     """The Summary, or the full error report, with inference reuse on or off."""
-    saved = _Analyzer.reuse_inference
-    _Analyzer.reuse_inference = reuse
+    saved = InferenceCache.enabled
+    InferenceCache.enabled = reuse
     try:
         summary = nnshape.summarize(text, **options)
         # everything but the Source objects, which compare by identity
@@ -35,7 +36,7 @@ def outcome(text: str, reuse: bool, **options):
     except NNShapeError as err:
         return ("error", str(err), [str(e) for e in getattr(err, "others", [])])
     finally:
-        _Analyzer.reuse_inference = saved
+        InferenceCache.enabled = saved
 
 
 def assert_same_either_way(text: str, **options) -> None:
@@ -87,7 +88,7 @@ def test_token_soup_is_the_same_either_way(tokens):
 def test_a_reused_layer_is_really_shared():
     """Guards the test above: the second of two equal layers takes the first one's inference."""
     seen = []
-    nnshape.analyzer.analyze(
+    analyze(
         *_parsed("input 8\nlinear 8\nlinear 8\n"), on_layer=lambda path, call, result: seen.append(result)
     )
     assert seen[0] is seen[1]

@@ -168,7 +168,7 @@ def _expand(specs: tuple[str, ...]) -> list[str]:
 def check_spec(name: str, limits, batch: int, bindings: dict, *, memory_for: str = "training", optimizer: str = "adam",
                amp: bool = False, dtype: str = "float32") -> SpecResult:
     """Analyze one spec and test every limit; a spec error is a failed result, never an exception."""
-    from ..analyzer import analyze
+    from ..analysis import analyze
     from ..errors import NNShapeError
     from ..parser import parse
 

@@ -58,7 +58,7 @@ def diff(old: str, new: str, fmt: str, fail_on_change: bool, show_all: bool, dep
 
     OLD and NEW are files, '-' (stdin, for one of them) or git:REV:PATH (e.g. git:HEAD:model.nn).
     """
-    from ..analyzer import analyze
+    from ..analysis import analyze
     from ..compare import compare, to_markdown, to_table
     from ..errors import NNShapeError
     from ..parser import parse

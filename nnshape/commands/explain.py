@@ -15,7 +15,7 @@ from ..cli import bindings_option, fail, read_spec
 @click.option("--quiet", "-q", is_flag=True, help="Do not print warnings.")
 def explain(spec: str, line: int | None, batch: int, sets: tuple[str, ...], quiet: bool) -> None:
     """Show how each layer's output size, parameters and MACs are obtained. SPEC is a file or '-'."""
-    from ..analyzer import analyze
+    from ..analysis import analyze
     from ..errors import NNShapeError
     from ..parser import parse
     from ..render.explain import explain_text, rows_on_line

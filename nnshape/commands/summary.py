@@ -21,7 +21,7 @@ from ..cli import bindings_option, echo_chunks, fail, read_spec
 @click.option("--quiet", "-q", is_flag=True, help="Do not print warnings.")
 def summary(spec: str, batch: int, sets: tuple[str, ...], depth: int | None, fmt: str, columns: str, dtype: str, optimizer: str, amp: bool, explain: bool, quiet: bool) -> None:
     """Show every layer's output shape, parameters and MACs. SPEC is a file or '-' for stdin."""
-    from ..analyzer import analyze
+    from ..analysis import analyze
     from ..errors import NNShapeError
     from ..parser import parse
     from ..render import COLUMNS, render_chunks

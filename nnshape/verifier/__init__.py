@@ -18,7 +18,7 @@ DTYPES = ("float32", "float16", "bfloat16")
 
 def analyze_spec(spec, *, batch: int = 1, bindings: dict[str, Any] | None = None):
     """(Summary, Plan) of a spec given as text, a path, a Source, or a Summary read from a file."""
-    from ..analyzer import analyze_with_plan
+    from ..analysis import analyze_with_plan
     from ..api import load_source
     from ..parser import parse
     from ..source import Source

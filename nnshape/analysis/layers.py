@@ -1,0 +1,169 @@
+"""A layer line: find its kind (or the def it calls), bind, infer, and add its row.
+
+The kind's rules do the work (nnshape.kinds); this module checks what every kind needs (the
+input's dtype, the output's bounds), reuses an equal layer's inference (reuse.py), follows the
+output's receptive field and memory, and writes the row.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from .. import registry
+from ..errors import SpecNameError, SpecShapeError
+from ..plan import LayerNode
+from ..registry import Call, Kind
+from ..source import Span
+from ..summary import LayerRow
+from ..symbolic import NeedsValue
+from ..syntax import STATEMENT_KEYWORDS, Argument, Layer
+from ..tensor import DTYPE_BYTES, TensorInfo, format_shape
+from .binding import bind_kind, kind_call, labelled, split_universal
+from .fields import layer_field
+from .reuse import Inferred
+from .rows import Context, Totals
+from .scopes import Scope, call_def
+from .tensors import Tensor, check_shape
+
+if TYPE_CHECKING:
+    from .walk import Walker
+
+
+def layer(walker: "Walker", stmt: Layer, x: Tensor, scope: Scope, ctx: Context) -> tuple[Tensor, Totals]:
+    kind = registry.find(stmt.kind)
+    if kind is None:
+        found = scope.find_def(stmt.kind)
+        if found is not None:
+            return call_def(walker, stmt, found, x, scope, ctx)
+        unknown_kind(walker, stmt, scope)
+        return x, Totals()  # carry on as if it were `identity`, to find further errors
+    universal, args = split_universal(stmt.args, scope, lambda key: kind.arg(key) is not None)
+    cache = walker.cache
+    key = cache.key(stmt, x.info, scope.lookup)
+    try:
+        inferred = cache.get(key)
+    except TypeError:  # a bound value that cannot be hashed: no sharing for this layer
+        key = inferred = None
+    extra: tuple[Tensor, ...] = ()
+    if inferred is None:
+        recovered = len(walker.diagnostics.recovered)
+        call, result, out_info, extra = infer(walker, kind, stmt, args, x, scope)
+        inferred = Inferred(call, result, out_info, walker.mem.nbytes(out_info))
+        if key is not None and not call.warnings and not call.tensors and len(walker.diagnostics.recovered) == recovered:
+            cache.put(key, inferred)
+    else:  # the same layer on the same input seen before: only the row's place is new
+        call = Call(kind, inferred.call.args, x.info, stmt.span, label=inferred.call.label)
+        result = inferred.result
+        out_info = inferred.out
+    trainable = universal.get("trainable", True) if universal else True
+    params = result.params
+    totals = Totals(params, params if trainable else 0, result.buffers, result.macs)
+    path = ctx.child(universal.get("name") if universal else None, stmt.span)
+    field = layer_field(kind, call, result, x.field)
+    if kind.warns_on_field:
+        for message, arg, code, hint in kind.field_warnings(call, x.field):
+            walker.diagnostics.warn(f"{kind.name}: {message}", call.span_of(arg), code, hint)
+    explain = tuple(kind.explain(call, result)) if walker.explain else ()
+    token, saved = walker.mem.layer(
+        kind.is_view, x.token, tuple(t.token for t in extra) if extra else (), inferred.out_bytes, totals.trainable,
+        inferred.saved_rule,
+    )
+    out = Tensor(out_info, field, token)
+    if walker.on_layer is not None:
+        walker.on_layer(path, call, result)
+    if ctx.nodes is not None:
+        ctx.nodes.append(LayerNode(path, call, result))
+    param_bytes = walker.rows.param_bytes
+    walker.rows.add(
+        LayerRow(
+            path=path,
+            kind=kind.name,
+            label=labelled(call.label, universal) if universal else call.label,
+            line=stmt.span.line,
+            col=stmt.span.col,
+            depth=ctx.depth,
+            is_block=False,
+            input_shapes=(x.info.shape,) + tuple(t.info.shape for t in extra) if extra else (x.info.shape,),
+            output_shape=out_info.shape,
+            dtype=out_info.dtype,
+            params=params,
+            trainable_params=totals.trainable,
+            buffers=totals.buffers,
+            macs=totals.macs,
+            details=result.details,
+            activation_bytes=inferred.out_bytes,
+            param_bytes=params * param_bytes,
+            buffer_bytes=totals.buffers * param_bytes,
+            saved_bytes=saved,
+            score_bytes=result.scores * DTYPE_BYTES[walker.act_dtype] if result.scores else 0,
+            receptive_field=field,
+            explain=explain,
+        )
+    )
+    return out, totals
+
+
+def unknown_kind(walker: "Walker", stmt: Layer, scope: Scope) -> None:
+    """E0202, recovered: the analysis goes on to find more errors."""
+    keyword_hint = None
+    if stmt.kind in STATEMENT_KEYWORDS:
+        keyword_hint = f"`{stmt.kind}` is a keyword; check the statement's form"
+    walker.diagnostics.recover(SpecNameError(
+        f"unknown layer kind '{stmt.kind}'",
+        Span(stmt.span.line, stmt.span.col, len(stmt.kind)),
+        expected="a layer kind (see `nnshape layers`) or a def",
+        found=f"'{stmt.kind}'",
+        hint=keyword_hint or registry.kind_hint(stmt.kind, scope.def_names()) or "run `nnshape layers` to list the kinds",
+        code="E0202",
+    ))
+
+
+def infer(
+    walker: "Walker", kind: Kind, stmt: Layer, args: list[Argument], x: Tensor, scope: Scope
+) -> tuple[Call, Any, TensorInfo, tuple[Tensor, ...]]:
+    """Bind the arguments and apply the kind's rule: the call, its Inference, the output's info
+    and the tensors its tensor arguments name (``kv=memory``)."""
+    bound, params = bind_kind(kind, stmt, args, scope, walker.diagnostics.recover)
+    tensors: dict[str, Tensor] = {}
+    values, spans = bound.values, bound.spans
+    for spec in params.tensor_args:
+        if values.get(spec.name) is not None:
+            tensors[spec.name] = walker.names.get(values[spec.name], spans[spec.name])
+    call = kind_call(kind, stmt, bound, params, x.info, {name: t.info for name, t in tensors.items()})
+    check_dtype(kind, call)
+    try:
+        result = kind.infer(call)
+    except NeedsValue as exc:
+        raise SpecShapeError(
+            f"{kind.name} needs the value of {', '.join(exc.symbols)}",
+            stmt.span,
+            expected="a known size",
+            found="a symbolic size in " + format_shape(x.info.shape),
+            hint=" ".join(f"`--set {s}=...`" for s in exc.symbols) + " or `let` it in the spec",
+            code="E0404",
+        ) from None
+    for message, span, code, hint in call.warnings:
+        walker.diagnostics.warn(message, span, code, hint)
+    dtype = result.dtype or (x.info.dtype if x.info.is_float else "float32")
+    return call, result, TensorInfo(check_shape(result.shape, stmt.span), dtype), tuple(tensors.values())
+
+
+def check_dtype(kind: Kind, call: Call) -> None:
+    if kind.accepts == "float" and not call.x.is_float:
+        raise SpecShapeError(
+            f"{kind.name} needs a floating-point input, found {call.x.dtype}",
+            call.span,
+            expected="a float tensor",
+            found=f"{call.x.dtype} tensor {format_shape(call.x.shape)}",
+            hint="token ids go through `embedding NUM DIM` first" if call.x.dtype.startswith("int") else None,
+            code="E0413",
+        )
+    if kind.accepts == "int" and call.x.is_float:
+        raise SpecShapeError(
+            f"{kind.name} reads integer ids, found {call.x.dtype}",
+            call.span,
+            expected="an integer tensor (e.g. `input ids 128 dtype=int64`)",
+            found=f"{call.x.dtype} tensor {format_shape(call.x.shape)}",
+            hint="declare the input with dtype=int64",
+            code="E0413",
+        )

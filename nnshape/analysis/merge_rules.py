@@ -1,0 +1,92 @@
+"""Shape rules of the merge blocks, as pure functions of the branches' outputs.
+
+``concat`` joins along one dim (every other dim equal); ``add`` and ``multiply`` broadcast as
+PyTorch does. A new merge (e.g. a ``matmul:`` of two branches) adds its rule here. Each branch
+comes with the span of its ``branch:`` line, which the errors point at and list.
+"""
+
+from __future__ import annotations
+
+from ..errors import SpecShapeError
+from ..source import Span
+from ..symbolic import Dim
+from ..tensor import TensorInfo, format_shape
+
+Branches = list[tuple[TensorInfo, Span]]  # each branch's output and its `branch:` line
+
+
+def concat(branches: Branches, dim: int, dim_span: Span, block_span: Span) -> TensorInfo:
+    """torch.cat along ``dim`` (written at ``dim_span``; the block at ``block_span``)."""
+    first, _ = branches[0]
+    rank = first.rank
+    if not -rank <= dim < rank:
+        raise SpecShapeError(
+            f"concat: dim {dim} is out of range for {rank}-D branch outputs",
+            dim_span,
+            expected=f"a dim in [{-rank}, {rank - 1}] (dim 0 is the batch)",
+            found=str(dim),
+            code="E0403",
+        )
+    d = dim % rank
+    if d == 0:
+        raise SpecShapeError("concat along dim 0 (the batch) is not supported", block_span, code="E0417")
+    size: Dim = 0
+    for out, span in branches:
+        same = out.rank == rank and all(a == b for i, (a, b) in enumerate(zip(out.shape, first.shape)) if i != d)
+        if not same:
+            raise SpecShapeError(
+                f"concat: branch outputs differ outside dim {dim}",
+                span,
+                expected=f"all branches to agree on every dim except {dim}",
+                found=branch_listing(branches),
+                code="E0411",
+            )
+        size = size + out.shape[d]
+    shape = list(first.shape)
+    shape[d] = size
+    return TensorInfo(tuple(shape), first.dtype)
+
+
+def broadcast(keyword: str, branches: Branches) -> TensorInfo:
+    """The broadcast shape of ``add:``/``multiply:`` branches (PyTorch's rule), the first one's dtype."""
+    shape: list[Dim] = list(branches[0][0].shape)
+    for out, span in branches[1:]:
+        other = list(out.shape)
+        rank = max(len(shape), len(other))
+        a = [1] * (rank - len(shape)) + shape
+        b = [1] * (rank - len(other)) + other
+        merged: list[Dim] = []
+        for da, db in zip(a, b):
+            if da == db or db == 1:
+                merged.append(da)
+            elif da == 1:
+                merged.append(db)
+            else:
+                raise SpecShapeError(
+                    f"{keyword}: branch outputs cannot be broadcast together",
+                    span,
+                    expected="equal sizes, or 1 where a branch broadcasts (PyTorch broadcasting)",
+                    found=branch_listing(branches),
+                    code="E0412",
+                )
+        shape = merged
+    return TensorInfo(tuple(shape), branches[0][0].dtype)
+
+
+def branch_listing(branches: Branches, shown: int = 8) -> str:
+    """The branches' output shapes for an error: the first few of a merge of thousands."""
+    parts = [f"branch {i + 1} (line {span.line}): {format_shape(o.shape)}" for i, (o, span) in enumerate(branches[:shown])]
+    if len(branches) > shown:
+        parts.append(f"… {len(branches) - shown:,} more")
+    return "; ".join(parts)
+
+
+def residual_projection(inp: tuple, out: tuple) -> str | None:
+    """A shortcut that would map a residual's input shape to its body's output, for a hint."""
+    if len(inp) == 4 and len(out) == 4 and all(isinstance(d, int) for d in inp[2:] + out[2:]):
+        stride = inp[2] // out[2] if out[2] else 1
+        text = f"conv2d {out[1]} k=1" + (f" s={stride}" if stride > 1 else "") + " bias=false"
+        return text
+    if len(inp) == len(out) and inp[:-1] == out[:-1]:
+        return f"linear {out[-1]}"
+    return None

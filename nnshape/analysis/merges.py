@@ -1,0 +1,89 @@
+"""``concat:``, ``add:`` and ``multiply:``: run each ``branch:`` on the block's input, then merge.
+
+The shape rules are pure functions in merge_rules.py; this module runs the branches, keeps
+their outputs live until the merge (memory), and writes the block's and branches' rows.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from ..errors import SpecArgumentError, SpecSyntaxError
+from ..plan import MergeNode, SeqNode
+from ..syntax import Block, expr_text
+from ..values import describe
+from . import merge_rules
+from .blocks import no_args
+from .fields import merge_fields
+from .rows import Context, Totals
+from .scopes import Scope
+from .tensors import Tensor, check_shape
+
+if TYPE_CHECKING:
+    from .walk import Walker
+
+MERGES = ("concat", "add", "multiply")
+
+
+def merge(walker: "Walker", stmt: Block, x: Tensor, scope: Scope, ctx: Context) -> tuple[Tensor, Totals]:
+    kw = stmt.keyword
+    dim_value = 1
+    for i, arg in enumerate(stmt.args):
+        if kw != "concat" or not ((arg.key is None and i == 0) or arg.key == "dim"):
+            raise SpecArgumentError(
+                f"`{kw}:` takes {'only dim=N' if kw == 'concat' else 'no arguments'}",
+                arg.span,
+                found=expr_text(arg.value),
+                code="E0313",
+            )
+        dim_value = scope.evaluator().eval(arg.value)
+        if isinstance(dim_value, bool) or not isinstance(dim_value, int):
+            raise SpecArgumentError("concat: dim must be an integer", arg.value.span, found=describe(dim_value), code="E0303")
+    rows, mem = walker.rows, walker.mem
+    path = ctx.child(None)
+    row_index = rows.reserve()
+    inner = Context(path, ctx.depth + 1)
+    totals = Totals()
+    outputs: list[tuple[Tensor, Block]] = []
+    node = MergeNode(path, kw, dim_value)
+    ctx.record(node)
+    mem.hold(x.token)  # every branch reads the block's input
+    for child in stmt.body:
+        if not isinstance(child, Block) or child.keyword != "branch":
+            span = child.span
+            raise SpecSyntaxError(
+                f"`{kw}:` holds `branch:` blocks only",
+                span,
+                expected="branch: followed by the branch's layers, indented",
+                found=f"'{getattr(child, 'kind', None) or getattr(child, 'keyword', None) or type(child).__name__.lower()}'",
+                hint="wrap each path in its own `branch:`; `branch: identity` passes the input through",
+                code="E0134",
+            )
+        no_args(child)
+        br_path = inner.child(None)
+        br_index = rows.reserve()
+        br_ctx = ctx.inner(br_path, ctx.depth + 2)
+        br_out, br_totals = walker.statements(child.body, x, Scope(scope), br_ctx)
+        node.branches.append(SeqNode(br_path, "branch", br_ctx.nodes or []))
+        br_out = br_out or x
+        rows.fill(br_index, br_path, "branch", "branch", child.span, ctx.depth + 1, (x,), br_out, br_totals)
+        totals.add(br_totals)
+        outputs.append((br_out, child))
+        mem.hold(br_out.token)  # finished branches wait for the merge
+    if not outputs:
+        raise SpecSyntaxError(f"`{kw}:` has no branches", stmt.span, code="E0134")
+    branches = [(o.info, b.span) for o, b in outputs]
+    if kw == "concat":
+        info = merge_rules.concat(branches, dim_value, stmt.args[0].value.span if stmt.args else stmt.span, stmt.span)
+    else:
+        info = merge_rules.broadcast(kw, branches)
+    check_shape(info.shape, stmt.span)
+    spatial_concat = kw == "concat" and dim_value % info.rank >= 2  # the grid itself is joined
+    field = None if spatial_concat else merge_fields([o.field for o, _ in outputs])
+    for br_out, _ in outputs:
+        mem.release(br_out.token)
+    mem.release(x.token)
+    out = Tensor(info, field, mem.merge(kw, [o.token for o, _ in outputs], mem.nbytes(info)))
+    label = stmt.keyword + (f" dim={dim_value}" if kw == "concat" and stmt.args else "")
+    rows.fill(row_index, path, kw, label, stmt.span, ctx.depth, (x,), out, totals)
+    return out, totals

@@ -1,0 +1,116 @@
+"""Scopes and defs: the names a line can read, and running a def's body where it is called.
+
+A :class:`Scope` holds constants (``let``, def parameters, ``--set``) and defs, nested as the
+spec nests them: a def's body sees the scope it was written in plus its parameters. A def call
+is a block row whose children are the rows of the body.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from .. import registry
+from ..errors import SpecLimitError, SpecNameError, SpecSyntaxError
+from ..limits import MAX_CALL_DEPTH
+from ..plan import SeqNode
+from ..syntax import STATEMENT_KEYWORDS, Def, Layer, Let
+from ..values import Evaluator
+from .binding import bind_def, labelled, split_universal
+from .rows import Context, Totals
+from .tensors import Tensor
+
+if TYPE_CHECKING:
+    from .walk import Walker
+
+
+class Scope:
+    """Names visible at a point: constants (let, def parameters, --set) and defs, lexically nested."""
+
+    def __init__(self, parent: "Scope | None" = None):
+        self.parent = parent
+        self.values: dict[str, Any] = {}
+        self.defs: dict[str, tuple[Def, Scope]] = {}
+
+    def chain(self):
+        """This scope, then each enclosing one."""
+        scope: Scope | None = self
+        while scope is not None:
+            yield scope
+            scope = scope.parent
+
+    def lookup(self, name: str) -> Any:
+        for scope in self.chain():
+            if name in scope.values:
+                return scope.values[name]
+        raise KeyError(name)
+
+    def find_def(self, name: str) -> tuple[Def, "Scope"] | None:
+        return next((scope.defs[name] for scope in self.chain() if name in scope.defs), None)
+
+    def names(self) -> list[str]:
+        return [name for scope in self.chain() for name in scope.values]
+
+    def def_names(self) -> list[str]:
+        return [name for scope in self.chain() for name in scope.defs]
+
+    def evaluator(self, symbols: bool = False) -> Evaluator:
+        return Evaluator(self.lookup, self.names, symbols=symbols)
+
+
+def let(stmt: Let, scope: Scope, overridden: bool) -> None:
+    """``let NAME = VALUE``; ``overridden``: --set (or a keyword of summarize()) binds NAME already."""
+    if stmt.name.lower() in STATEMENT_KEYWORDS:
+        raise SpecSyntaxError(f"'{stmt.name}' is a keyword and cannot be a constant's name", stmt.span, code="E0131")
+    if overridden:
+        return
+    scope.values[stmt.name] = scope.evaluator(symbols=False).eval(stmt.value)
+
+
+def define(stmt: Def, scope: Scope) -> None:
+    """``def NAME(params):`` — visible from here on in this scope and the scopes inside it."""
+    if registry.find(stmt.name) is not None:
+        raise SpecNameError(
+            f"def '{stmt.name}' has the name of a layer kind",
+            stmt.span,
+            hint="choose another name; layer kinds cannot be redefined",
+            code="E0203",
+        )
+    scope.defs[stmt.name] = (stmt, scope)
+
+
+def call_def(walker: "Walker", stmt: Layer, found: tuple[Def, Scope], x: Tensor, scope: Scope, ctx: Context) -> tuple[Tensor, Totals]:
+    """A line that calls a def: bind its arguments, run its body as a block row."""
+    defn, def_scope = found
+    call_stack = walker.call_stack
+    if defn.name in call_stack:
+        chain = " -> ".join(call_stack[call_stack.index(defn.name):] + [defn.name])
+        raise SpecLimitError(
+            f"def '{defn.name}' calls itself ({chain})",
+            stmt.span,
+            expected="defs that do not call themselves, directly or indirectly",
+            hint="recursion has no base case in a spec; use `repeat N:` to apply a block N times",
+            code="E0504",
+        )
+    if len(call_stack) >= MAX_CALL_DEPTH:
+        raise SpecLimitError(f"def calls nest more than {MAX_CALL_DEPTH} deep", stmt.span, code="E0504")
+    param_names = [p.name for p in defn.params]
+    universal, args = split_universal(stmt.args, scope, lambda key: key in param_names)
+    values, label = bind_def(defn, def_scope, stmt, args, scope)
+    inner = Scope(def_scope)
+    inner.values.update(values)
+    rows = walker.rows
+    path = ctx.child(universal.get("name"), stmt.span)
+    row_index = rows.reserve()
+    call_stack.append(defn.name)
+    body_ctx = ctx.inner(path)
+    try:
+        out, totals = walker.statements(defn.body, x, inner, body_ctx)
+    finally:
+        call_stack.pop()
+    ctx.record(SeqNode(path, "call", body_ctx.nodes or []))
+    if not universal.get("trainable", True):
+        totals.trainable = 0
+        rows.freeze(row_index + 1)
+    assert out is not None
+    rows.fill(row_index, path, "call", labelled(label, universal), stmt.span, ctx.depth, (x,), out, totals)
+    return out, totals
