@@ -91,19 +91,15 @@ def parse_shape(text: str | list | int, bindings: dict[str, object] | None = Non
     text = str(text).strip().replace("×", "x")
     if not text:
         raise BudgetError(f"{what}: empty shape; write it like 1000, 128x768 or (L, 768)")
-    from .lexer import tokenize
-    from .parser import _Stream
+    from .parser import parse_expression
     from .source import Source
     from .values import Evaluator
 
     values = dict(bindings or {})
     try:
-        lines = tokenize(Source(what, text))
-        if len(lines) != 1:
+        expr = parse_expression(Source(what, text))
+        if expr is None:
             raise BudgetError(f"{what}: {text!r} must be one shape")
-        stream = _Stream(list(lines[0].tokens), lines[0])
-        expr = stream.free_expr()
-        stream.expect_end()
         value = Evaluator(lambda n: values[n], lambda: list(values), symbols=True).eval(expr)
     except NNShapeError as err:
         raise BudgetError(f"{what}: cannot read shape {text!r}: {err.message}") from None

@@ -20,8 +20,7 @@ EXIT_MISSING = EXIT_NO_TORCH  # any optional dependency: torch, Graphviz's dot, 
 def parse_binding(text: str) -> tuple[str, object]:
     """`NAME=VALUE` with VALUE read by the spec's own expression parser (never Python's eval)."""
     from .errors import NNShapeError
-    from .lexer import tokenize
-    from .parser import _Stream
+    from .parser import parse_expression
     from .source import Source
     from .syntax import Name
     from .values import Evaluator
@@ -32,12 +31,9 @@ def parse_binding(text: str) -> tuple[str, object]:
         raise click.BadParameter(f"expected NAME=VALUE (e.g. L=128), got {text!r}", param_hint="--set")
     source = Source(f"--set {name}", value.strip())
     try:
-        lines = tokenize(source)
-        if len(lines) != 1:
+        expr = parse_expression(source)
+        if expr is None:
             raise click.BadParameter(f"{text!r}: the value must be a single expression", param_hint="--set")
-        stream = _Stream(list(lines[0].tokens), lines[0])
-        expr = stream.free_expr()
-        stream.expect_end()
         if isinstance(expr, Name):  # a bare word is a string: --set act=gelu
             return name, expr.name
         return name, Evaluator(lambda n: (_ for _ in ()).throw(KeyError(n)), lambda: []).eval(expr)

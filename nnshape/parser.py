@@ -47,6 +47,19 @@ def parse(source: Source) -> Spec:
     return Spec(tuple(statements))
 
 
+def parse_expression(source: Source) -> Expr | None:
+    """The one expression of a short text outside a spec (a ``--set`` value, a shape given on the
+    command line), read with the spec's own grammar: None when the text is not exactly one line
+    (the caller says what it wanted); a located NNShapeError when the line is no expression."""
+    lines = tokenize(source)
+    if len(lines) != 1:
+        return None
+    stream = _Stream(list(lines[0].tokens), lines[0])
+    expr = stream.free_expr()
+    stream.expect_end()
+    return expr
+
+
 class _Parser:
     def __init__(self, source: Source, lines: list[LogicalLine]):
         self.source = source
