@@ -66,6 +66,17 @@ def test_submodule_names_follow_the_spec_paths():
     assert {row.path for row in summary.layers} <= names
 
 
+def test_a_summary_is_analyzed_again_with_its_own_options():
+    """verify(summary) rebuilds from the summary's text with its batch, dtype, bindings,
+    optimizer and amp (no torch needed: only the analysis runs)."""
+    from nnshape.verifier import analyze_spec
+
+    summary = nnshape.summarize("input 3x8x8\nconv2d C k3\nrelu\n", batch=2, dtype="bfloat16", optimizer="sgd", amp=True, C=4)
+    again, _ = analyze_spec(summary)
+    assert again == summary and again.memory == summary.memory
+    assert again.memory.optimizer == "sgd" and again.memory.amp
+
+
 @needs_torch
 def test_repeat_row_is_count_times_body_with_independent_copies():
     report = verify("input 8\nrepeat 5:\n    linear 8\n    relu\n", device="cpu")

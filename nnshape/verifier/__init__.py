@@ -28,7 +28,9 @@ def analyze_spec(spec, *, batch: int = 1, bindings: dict[str, Any] | None = None
         # a Summary keeps the text it was made from: analyze it again, with the same options
         source = Source(spec.source, spec.source_text)
         values = {**dict(spec.bindings), **values}
-        return analyze_with_plan(parse(source), source, batch=spec.batch, bindings=values, dtype=spec.dtype)
+        memory = spec.memory
+        options = {"optimizer": memory.optimizer, "amp": memory.amp} if memory is not None else {}
+        return analyze_with_plan(parse(source), source, batch=spec.batch, bindings=values, dtype=spec.dtype, **options)
     if isinstance(batch, bool) or not isinstance(batch, int) or batch < 1:
         raise SpecArgumentError("batch must be a positive integer", found=repr(batch), code="E0320")
     source = spec if isinstance(spec, Source) else load_source(spec)
