@@ -1,14 +1,14 @@
 """The structure of an analyzed network, for building it again (the verifier, `export`).
 
-The analyzer records these nodes when asked (``analyze(..., plan=True)``). Each layer node keeps
-the exact :class:`~nnshape.registry.Call` its rules saw, so a twin built from it has the same
-arguments and input shapes. A collapsed ``repeat`` keeps one iteration and its count.
+The analysis records these nodes when asked (``nnshape.analysis.analyze_with_plan``). Each layer
+node keeps the exact :class:`~nnshape.registry.Call` its rules saw, so a twin built from it has the
+same arguments and input shapes. A collapsed ``repeat`` keeps one iteration and its count.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Union
+from typing import Iterator, Union
 
 from .registry import Call, Inference
 from .tensor import TensorInfo
@@ -77,3 +77,27 @@ class Plan:
     inputs: list[tuple[str, TensorInfo]]
     root: SeqNode
     output: str | None = None
+
+    def walk(self) -> Iterator[tuple[LayerNode, int]]:
+        """Every layer node in network order, with how many copies of it the built network holds
+        (the last iteration of a collapsed repeat stands for ``last_copies`` passes)."""
+        stack: list[tuple[Node, int]] = [(self.root, 1)]
+        while stack:
+            node, times = stack.pop()
+            if isinstance(node, LayerNode):
+                yield node, times
+                continue
+            if isinstance(node, SeqNode):
+                children = [(child, times) for child in node.children]
+            elif isinstance(node, ResidualNode):
+                children = [(node.body, times)] + ([(node.shortcut, times)] if node.shortcut is not None else [])
+            elif isinstance(node, MergeNode):
+                children = [(branch, times) for branch in node.branches]
+            elif isinstance(node, RepeatNode):
+                last = len(node.iterations) - 1
+                children = [(it, times * (node.last_copies if i == last else 1)) for i, it in enumerate(node.iterations)]
+            elif isinstance(node, FromNode):
+                children = [(node.body, times)]
+            else:  # pragma: no cover
+                raise TypeError(node)
+            stack.extend(reversed(children))

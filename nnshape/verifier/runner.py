@@ -13,15 +13,7 @@ import time
 import warnings
 
 from ..errors import NNShapeError, SpecArgumentError, SpecLimitError, SpecShapeError
-from ..plan import (
-    FromNode,
-    LayerNode,
-    MergeNode,
-    Plan,
-    RepeatNode,
-    ResidualNode,
-    SeqNode,
-)
+from ..plan import Plan
 from ..summary import LayerRow, Summary
 from ..source import Source, Span
 from ..symbolic import Poly
@@ -128,30 +120,11 @@ def check_memory(summary: Summary, device: str, dtype_bytes: int) -> None:
 def id_bound(plan: Plan) -> int:
     """Token ids are drawn below every embedding's size (so any id input is in range of what it feeds)."""
     bounds: list[int] = []
-
-    def walk(node) -> None:
-        if isinstance(node, LayerNode):
-            if node.call.kind.accepts == "int":
-                size = node.call.args.as_dict().get("num_embeddings")
-                if isinstance(size, int):
-                    bounds.append(size)
-        elif isinstance(node, SeqNode):
-            for child in node.children:
-                walk(child)
-        elif isinstance(node, ResidualNode):
-            walk(node.body)
-            if node.shortcut is not None:
-                walk(node.shortcut)
-        elif isinstance(node, MergeNode):
-            for branch in node.branches:
-                walk(branch)
-        elif isinstance(node, RepeatNode):
-            for it in node.iterations:
-                walk(it)
-        elif isinstance(node, FromNode):
-            walk(node.body)
-
-    walk(plan.root)
+    for node, _ in plan.walk():
+        if node.call.kind.accepts == "int":
+            size = node.call.args.as_dict().get("num_embeddings")
+            if isinstance(size, int):
+                bounds.append(size)
     return max(1, min(bounds)) if bounds else 2
 
 
@@ -341,30 +314,7 @@ def _check(row: LayerRow, expected: Values, measured, mismatches, error) -> Laye
 
 
 def _layer_count(plan: Plan) -> int:
-    count = 0
-
-    def walk(node, times: int) -> None:
-        nonlocal count
-        if isinstance(node, LayerNode):
-            count += times
-        elif isinstance(node, SeqNode):
-            for child in node.children:
-                walk(child, times)
-        elif isinstance(node, ResidualNode):
-            walk(node.body, times)
-            if node.shortcut is not None:
-                walk(node.shortcut, times)
-        elif isinstance(node, MergeNode):
-            for branch in node.branches:
-                walk(branch, times)
-        elif isinstance(node, RepeatNode):
-            for i, it in enumerate(node.iterations):
-                walk(it, times * (node.last_copies if i == len(node.iterations) - 1 else 1))
-        elif isinstance(node, FromNode):
-            walk(node.body, times)
-
-    walk(plan.root, 1)
-    return count
+    return sum(times for _, times in plan.walk())
 
 
 class RssPeak:
