@@ -93,9 +93,12 @@ class LazyGroup(click.Group):
         if not name.isidentifier() or name.startswith("_"):
             return None
         name = {"import": "import_"}.get(name, name)
+        module_name = f"nnshape.commands.{name}"
         try:
-            module = importlib.import_module(f"nnshape.commands.{name}")
-        except ModuleNotFoundError:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as exc:
+            if exc.name != module_name:
+                raise  # the command exists but needs a module that is missing: not "no such command"
             return None
         return getattr(module, name, None)
 

@@ -19,6 +19,10 @@ DTYPE_BYTES = {
     "bool": 1,
 }
 FLOAT_DTYPES = ("float64", "float32", "float16", "bfloat16")
+# the choices of --dtype: the memory figures take any of these for parameters and float
+# activations; verify builds real networks in the three that torch's kernels cover everywhere
+MEMORY_DTYPES = ("float32", "float16", "bfloat16", "int8", "float64")
+VERIFY_DTYPES = ("float32", "float16", "bfloat16")
 DTYPE_ALIASES = {
     "float": "float32",
     "fp32": "float32",

@@ -97,6 +97,44 @@ def test_unknown_column_is_a_usage_error():
     assert result.exit_code == 2
 
 
+def test_option_choices_come_from_the_registries():
+    """--format, --dtype and --optimizer offer what the renderers, dtypes and optimizers define."""
+    from nnshape.commands.check import check
+    from nnshape.commands.summary import summary
+    from nnshape.commands.verify import verify
+    from nnshape.memory import OPTIMIZER_STATES
+    from nnshape.render import FORMATS
+    from nnshape.tensor import DTYPE_BYTES, MEMORY_DTYPES, VERIFY_DTYPES
+
+    def choices(command, name):
+        return tuple(next(p for p in command.params if p.name == name).type.choices)
+
+    assert choices(summary, "fmt") == FORMATS
+    assert choices(summary, "dtype") == choices(check, "dtype") == MEMORY_DTYPES
+    assert choices(summary, "optimizer") == choices(check, "optimizer") == tuple(OPTIMIZER_STATES)
+    assert choices(verify, "dtype") == VERIFY_DTYPES
+    assert set(MEMORY_DTYPES) <= set(DTYPE_BYTES) and set(VERIFY_DTYPES) <= set(MEMORY_DTYPES)
+
+
+def test_a_command_missing_a_module_is_not_an_unknown_command(monkeypatch):
+    """Only the command's own module missing means "no such command"; a module it imports
+    that is missing is reported as the error it is."""
+    import importlib
+
+    real = importlib.import_module
+
+    def broken(name, *args):
+        if name == "nnshape.commands.layers":
+            raise ModuleNotFoundError("No module named 'rich'", name="rich")
+        return real(name, *args)
+
+    monkeypatch.setattr(importlib, "import_module", broken)
+    result = CliRunner().invoke(main, ["layers"])
+    assert isinstance(result.exception, ModuleNotFoundError) and "No such command" not in result.output
+    result = CliRunner().invoke(main, ["no_such_command"])
+    assert result.exit_code == 2 and "No such command" in result.output
+
+
 def test_layers_lists_and_describes():
     listing = invoke("layers").output
     assert "conv2d" in listing and "linear" in listing

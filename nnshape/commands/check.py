@@ -9,6 +9,8 @@ from dataclasses import dataclass, field
 import click
 
 from ..cli import EXIT_INVALID, EXIT_OK, bindings_option, read_spec
+from ..memory import OPTIMIZER_STATES
+from ..tensor import MEMORY_DTYPES
 
 SCHEMA = "nnshape.check/1"
 MEMORY_FIGURES = {"training": "training memory", "inference": "inference peak memory"}
@@ -88,9 +90,9 @@ def _count_option(what: str):
 @click.option("--max-macs", callback=_count_option("max-macs"), metavar="N", help="Most MACs allowed (at the chosen batch): 5G.")
 @click.option("--max-memory", callback=_count_option("max-memory"), metavar="BYTES", help="Most memory allowed (decimal units): 2GB, 512MB, 1GiB. Compares the training estimate, or the inference peak with --memory-for inference.")
 @click.option("--memory-for", type=click.Choice(["training", "inference"]), default="training", show_default=True, help="Which figure --max-memory limits: training_bytes or inference_peak_bytes.")
-@click.option("--optimizer", type=click.Choice(["sgd", "momentum", "adam", "adamw"]), default="adam", show_default=True, help="Optimizer of the training-memory estimate.")
+@click.option("--optimizer", type=click.Choice(list(OPTIMIZER_STATES)), default="adam", show_default=True, help="Optimizer of the training-memory estimate.")
 @click.option("--amp", is_flag=True, help="Mixed precision for the memory estimate.")
-@click.option("--dtype", type=click.Choice(["float32", "float16", "bfloat16", "int8", "float64"]), default="float32", show_default=True, help="Dtype of parameters and activations for the memory estimate.")
+@click.option("--dtype", type=click.Choice(MEMORY_DTYPES), default="float32", show_default=True, help="Dtype of parameters and activations for the memory estimate.")
 @click.option("--trainable-only/--all-params", default=None, help="Apply the parameter limits to trainable parameters only.")
 @click.option("--budget", metavar="FILE", type=click.Path(dir_okay=False), help="TOML budget file: one table of limits per spec path or glob (see docs/ci.md).")
 @click.option("--batch", "-b", type=click.IntRange(min=1), default=1, show_default=True, help="Batch size N (MACs are counted at this batch).")

@@ -5,6 +5,9 @@ from __future__ import annotations
 import click
 
 from ..cli import bindings_option, echo_chunks, fail, read_spec
+from ..memory import OPTIMIZER_STATES
+from ..render import FORMATS
+from ..tensor import MEMORY_DTYPES
 
 
 @click.command()
@@ -12,10 +15,10 @@ from ..cli import bindings_option, echo_chunks, fail, read_spec
 @click.option("--batch", "-b", type=click.IntRange(min=1), default=1, show_default=True, help="Batch size N (shown first in shapes).")
 @click.option("--set", "sets", multiple=True, metavar="NAME=VALUE", help="Bind a name used in the spec (repeatable).")
 @click.option("--depth", "-d", type=click.IntRange(min=0), default=None, help="Expand blocks down to this depth (0 = top level); deeper rows fold into their block.")
-@click.option("--format", "-f", "fmt", type=click.Choice(["table", "json", "csv", "markdown"]), default="table", show_default=True)
+@click.option("--format", "-f", "fmt", type=click.Choice(FORMATS), default="table", show_default=True)
 @click.option("--columns", "-c", default="", metavar="LIST", help="Extra columns, comma-separated: input, kernel, rf (receptive field size/jump/start), params%, macs%, path, line (or 'all').")
-@click.option("--dtype", type=click.Choice(["float32", "float16", "bfloat16", "int8", "float64"]), default="float32", show_default=True, help="Dtype of parameters and float activations, for memory.")
-@click.option("--optimizer", type=click.Choice(["sgd", "momentum", "adam", "adamw"]), default="adam", show_default=True, help="Optimizer for the training-memory estimate (fp32 states per parameter: 0, 1, 2, 2).")
+@click.option("--dtype", type=click.Choice(MEMORY_DTYPES), default="float32", show_default=True, help="Dtype of parameters and float activations, for memory.")
+@click.option("--optimizer", type=click.Choice(list(OPTIMIZER_STATES)), default="adam", show_default=True, help="Optimizer for the training-memory estimate (fp32 states per parameter: 0, 1, 2, 2).")
 @click.option("--amp", is_flag=True, help="Mixed precision: float16 (bfloat16 with --dtype bfloat16) activations and weights, fp32 master weights.")
 @click.option("--explain", "explain", is_flag=True, help="Also print every layer's formulas with its numbers (in JSON: layers[].explain).")
 @click.option("--quiet", "-q", is_flag=True, help="Do not print warnings.")

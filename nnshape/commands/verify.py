@@ -14,6 +14,7 @@ import click
 
 from ..cli import EXIT_INVALID, EXIT_NO_TORCH, bindings_option, fail, read_spec
 from ..formatting import human_bytes
+from ..tensor import VERIFY_DTYPES
 
 
 @click.command()
@@ -21,7 +22,7 @@ from ..formatting import human_bytes
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda", "meta"]), default="auto", show_default=True,
               help="auto: cuda if available, else cpu; meta: shapes, parameters and MACs without memory.")
 @click.option("--batch", "-b", type=click.IntRange(min=1), default=1, show_default=True, help="Batch size N.")
-@click.option("--dtype", type=click.Choice(["float32", "float16", "bfloat16"]), default=None,
+@click.option("--dtype", type=click.Choice(VERIFY_DTYPES), default=None,
               help="Dtype of the parameters and float inputs (default: as the spec declares its inputs).")
 @click.option("--set", "sets", multiple=True, metavar="NAME=VALUE", help="Bind a name used in the spec (repeatable).")
 @click.option("--format", "-f", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)

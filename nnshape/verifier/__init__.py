@@ -10,10 +10,11 @@ from typing import Any
 
 from ..errors import SpecArgumentError
 from ..summary import Summary
+from ..tensor import VERIFY_DTYPES
 from .report import LayerCheck, TrainStep, Values, VerifyReport
 from .runner import INSTALL_HINT, TorchMissingError
 
-DTYPES = ("float32", "float16", "bfloat16")
+DTYPES = VERIFY_DTYPES
 
 
 def analyze_spec(spec, *, batch: int = 1, bindings: dict[str, Any] | None = None):
