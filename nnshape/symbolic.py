@@ -190,10 +190,6 @@ def _degree(mono: Monomial) -> int:
     return sum(e for _, e in mono)
 
 
-def is_symbolic(value: object) -> bool:
-    return isinstance(value, Poly)
-
-
 def format_dim(value: Dim) -> str:
     """A size inside a shape: `L`, `2·L`, or `(L - 2)` when it has several terms."""
     if isinstance(value, Poly):

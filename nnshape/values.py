@@ -6,7 +6,7 @@ division by zero is a located error, so a spec from an untrusted source stays da
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 
 from .errors import SpecArgumentError, SpecLimitError, SpecNameError
 from .suggest import did_you_mean
@@ -214,13 +214,3 @@ def _operand_error(op: str, value, expr: Expr) -> SpecArgumentError:
         found=describe(value),
         code="E0304",
     )
-
-
-def lookup_in(*scopes: Mapping[str, object]) -> Callable[[str], object]:
-    def lookup(name: str) -> object:
-        for scope in scopes:
-            if name in scope:
-                return scope[name]
-        raise KeyError(name)
-
-    return lookup

@@ -108,8 +108,6 @@ def pad_same(kernel: Dim, dilation: Dim) -> Dim:
 class Elementwise(Kind):
     """A layer that keeps the shape and has no parameters (most activations)."""
 
-    accepts_any_rank = True
-
     def infer(self, call: Call) -> Inference:
         return Inference(call.x.shape)
 
