@@ -8,6 +8,7 @@ from typing import Any
 
 from .analysis import analyze
 from .errors import SpecArgumentError
+from .gcpause import gc_paused
 from .parser import parse
 from .source import Source
 from .summary import Summary
@@ -25,6 +26,7 @@ def load_source(spec: str | os.PathLike | Source) -> Source:
     return Source("<string>", spec)
 
 
+@gc_paused
 def summarize(
     spec: str | os.PathLike | Source,
     *,

@@ -57,18 +57,15 @@ def echo_chunks(chunks, block: int = 1 << 16) -> None:
     """Print text that comes in many pieces (a JSON row each), in blocks of about ``block``
     characters: the whole text is never held, and click.echo runs a few hundred times, not
     once per row."""
-    from .gcpause import paused_gc
-
     pending: list[str] = []
     size = 0
-    with paused_gc():
-        for chunk in chunks:
-            pending.append(chunk)
-            size += len(chunk)
-            if size >= block:
-                click.echo("".join(pending), nl=False)
-                pending, size = [], 0
-        click.echo("".join(pending), nl=False)
+    for chunk in chunks:
+        pending.append(chunk)
+        size += len(chunk)
+        if size >= block:
+            click.echo("".join(pending), nl=False)
+            pending, size = [], 0
+    click.echo("".join(pending), nl=False)
 
 
 def fail(err) -> None:
@@ -110,9 +107,13 @@ def main() -> None:
 
 
 def run() -> None:
-    """Entry point that turns unexpected exceptions into a one-line report (never a traceback)."""
+    """Entry point that turns unexpected exceptions into a one-line report (never a traceback).
+    The cyclic GC is paused for the whole command (nnshape/gcpause.py)."""
+    from .gcpause import paused_gc
+
     try:
-        main(standalone_mode=True)
+        with paused_gc():
+            main(standalone_mode=True)
     except SystemExit:
         raise
     except KeyboardInterrupt:

@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from difflib import SequenceMatcher
 
 from .formatting import count
-from .gcpause import gc_paused
 from .summary import LayerRow, Summary
 from .symbolic import Dim, Poly, to_json
 from .tensor import format_shape
@@ -218,7 +217,6 @@ class Diff:
         return json_chunks(self.to_dict(layers=False), "layers", (r.to_dict() for r in self.rows))
 
 
-@gc_paused
 def compare(old: Summary, new: Summary) -> Diff:
     rows = []
     for a, b in align(old.layers, new.layers):
@@ -310,7 +308,6 @@ def headline(diff: Diff) -> str:
     return f"{diff.old.source} → {diff.new.source}: {c['added']} added, {c['removed']} removed, {c['changed']} changed, {c['unchanged']} unchanged rows"
 
 
-@gc_paused
 def to_markdown(diff: Diff, show_all: bool = False, depth: int | None = None) -> str:
     def esc(text: str) -> str:
         return text.replace("|", "\\|")
@@ -335,7 +332,6 @@ def to_markdown(diff: Diff, show_all: bool = False, depth: int | None = None) ->
     return "\n".join(lines)
 
 
-@gc_paused
 def to_table(diff: Diff, show_all: bool = False, depth: int | None = None, *, color: bool = False, width: int | None = None) -> str:
     """Totals, then the changed rows (all with ``show_all``), laid out without rich's Table,
     which measures every cell and takes minutes on a 100,000-row diff; rich only colours."""

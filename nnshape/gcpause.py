@@ -3,8 +3,10 @@
 These phases allocate hundreds of thousands of small container objects (syntax nodes, rows,
 shape tuples) and free almost none, so the collector's generation scans find nothing to collect
 while costing a third of the time on a 1 MB spec (benchmarks/run.py). Nothing they build is
-cyclic: reference counting still frees everything. Collection resumes when the outermost paused
-call returns, so a long-lived program that imports nnshape keeps its own GC behaviour.
+cyclic: reference counting still frees everything. Two places pause it: the command line's
+entry (``cli.run``, for the whole command) and ``nnshape.summarize``. Collection resumes when the
+outermost paused call returns, so a long-lived program that imports nnshape keeps its own GC
+behaviour.
 """
 
 from __future__ import annotations

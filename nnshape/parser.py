@@ -8,7 +8,6 @@ Layer arguments are separated by spaces, so an argument is an expression whose b
 from __future__ import annotations
 
 from .errors import NNShapeError, SpecLimitError, SpecSyntaxError
-from .gcpause import gc_paused
 from .lexer import LogicalLine, Token, tokenize
 from .source import Source, Span
 from .syntax import (
@@ -36,7 +35,6 @@ from .limits import MAX_NESTING, MAX_EXPR_DEPTH
 _LITERALS = {"true": True, "false": False, "none": None}
 
 
-@gc_paused
 def parse(source: Source) -> Spec:
     """Parse a whole spec. Raises SpecSyntaxError (with the source attached) on bad input."""
     lines = tokenize(source)

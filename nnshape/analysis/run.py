@@ -9,7 +9,6 @@ from __future__ import annotations
 from typing import Any
 
 from ..errors import NNShapeError, SpecLimitError, SpecSyntaxError
-from ..gcpause import gc_paused
 from ..memory import training_totals
 from ..plan import Plan, SeqNode
 from ..source import Source, Span
@@ -22,7 +21,6 @@ from .scopes import Scope
 from .walk import Walker
 
 
-@gc_paused
 def analyze(
     spec: Spec,
     source: Source,
@@ -45,7 +43,6 @@ def analyze(
     return _run(walker, spec)[0]
 
 
-@gc_paused
 def analyze_with_plan(
     spec: Spec, source: Source, *, batch: int = 1, bindings: dict[str, Any] | None = None, dtype: str = "float32",
     optimizer: str = "adam", amp: bool = False,

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Iterator
 
-from ..gcpause import gc_paused
 from ..summary import LayerRow, Summary
 
 FORMATS = ("table", "json", "csv", "markdown")
@@ -27,7 +26,6 @@ def render_chunks(summary: Summary, fmt: str = "table", **options) -> Iterator[s
         yield render(summary, fmt, **options)
 
 
-@gc_paused
 def render(summary: Summary, fmt: str = "table", *, depth: int | None = None, columns: tuple[str, ...] = (), color: bool | None = None, width: int | None = None) -> str:
     if fmt == "json":
         from .data import to_json
