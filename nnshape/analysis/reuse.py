@@ -3,7 +3,7 @@
 Most specs repeat layers (a 1 MB spec must), so binding and inferring each line anew would
 dominate the analysis. :func:`layer_key` says what an inference depends on; equal keys give
 equal inferences, and :class:`InferenceCache` keeps the first one for each key. The reuse must
-be invisible: tests/test_reuse.py compares every summary, warning and error with it off.
+be invisible: tests/test_analysis_reuse.py compares every summary, warning and error with it off.
 """
 
 from __future__ import annotations
