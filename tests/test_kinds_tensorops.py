@@ -302,7 +302,7 @@ def test_lrn_and_quickgelu():
 
 
 def test_labels_and_explain():
-    from nnshape.analyzer import analyze
+    from nnshape.analysis import analyze
     from nnshape.parser import parse
     from nnshape.source import Source
 

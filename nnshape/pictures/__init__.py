@@ -29,7 +29,7 @@ def analyze_for_picture(
 ) -> tuple[Summary, Plan]:
     """(Summary, Plan) of a spec (text, path, Source) or of a Summary (analyzed again from the
     text it keeps, with its own options: the numbers are the same, and now with the structure)."""
-    from ..analyzer import analyze_with_plan
+    from ..analysis import analyze_with_plan
     from ..api import load_source
     from ..parser import parse
     from ..source import Source
