@@ -31,6 +31,7 @@ MAX_COMPARED = 500  # candidates compared in full per suggestion (difflib's rati
 # building (verify, export)
 MAX_COPIES = 10_000  # copies of one collapsed repeat body the builder makes
 MAX_MODULES = 1_000_000  # layer twins in one built network
+MAX_EXPORT_BYTES = 16 * 1024 * 1024  # the file `nnshape export` writes, as large as a spec may be (E0603)
 
 # pictures (draw, report)
 MAX_DRAW_NODES = 3_000  # nodes of one diagram: Graphviz's layout grows faster than linearly (E0622)

@@ -19,6 +19,7 @@ class LayerNode:
     path: str
     call: Call
     inference: Inference
+    trainable: bool = True  # False: `trainable=false` on the layer (its parameters are frozen)
 
 
 @dataclass
@@ -28,6 +29,7 @@ class SeqNode:
     path: str
     kind: str
     children: list["Node"] = field(default_factory=list)
+    trainable: bool = True  # False: a def call with `trainable=false` freezes every layer inside
 
 
 @dataclass

@@ -37,18 +37,19 @@ def run_items(owner, x, env):
 class Seq(nn.Module):
     """Statements in order: a block, a def call, a branch, a shortcut, one pass of a repeat.
 
-    ``append(name, module, tensors)`` adds an item: ``tensors`` is the tuple of named tensors a
-    layer also reads (kv=...), None for a block. Submodule names follow the rows of ``nnshape summary``.
+    ``append(name, module, tensors=())`` adds an item and returns it: a layer, given the named
+    tensors it also reads (kv=...), or a block (a Seq), which reads and writes them through ``env``.
+    Submodule names follow the rows of ``nnshape summary``.
     """
 
     def __init__(self):
         super().__init__()
         self._nnshape_items = []
 
-    def append(self, name, module, tensors=None):
+    def append(self, name, module, tensors=()):
         name = free_name(self, name)
         self.add_module(name, module)
-        self._nnshape_items.append((name, tensors))
+        self._nnshape_items.append((name, None if isinstance(module, Seq) else tuple(tensors)))
         return module
 
     def forward(self, x, env):

@@ -208,14 +208,15 @@ def test_class_name_option(tmp_path):
     assert CliRunner().invoke(main, ["export", str(spec), "--class-name", "not-python"]).exit_code != 0
 
 
-def test_custom_twin_without_an_entry_is_a_clear_error(monkeypatch, tmp_path):
-    from nnshape.verifier import export
+def test_a_twin_that_twins_py_lacks_is_a_clear_error(monkeypatch, tmp_path):
+    from nnshape.twinspec import Twin
 
-    monkeypatch.delitem(export.CUSTOM, "posemb")
+    kind = registry.get("posemb")
+    monkeypatch.setattr(type(kind), "twin", lambda self, call: Twin.own("NoSuchModule", max_len=4))
     spec = tmp_path / "net.nn"
     spec.write_text("input 4x8\nposemb 4\n")
     result = CliRunner().invoke(main, ["export", str(spec)])
-    assert result.exit_code == 1 and "posemb" in result.output
+    assert result.exit_code == 1 and "NoSuchModule" in result.output and "E0602" in result.output
 
 
 def test_summary_numbers_in_the_docstring():

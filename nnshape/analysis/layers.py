@@ -72,7 +72,7 @@ def layer(walker: "Walker", stmt: Layer, x: Tensor, scope: Scope, ctx: Context) 
     if walker.on_layer is not None:
         walker.on_layer(path, call, result)
     if ctx.nodes is not None:
-        ctx.nodes.append(LayerNode(path, call, result))
+        ctx.nodes.append(LayerNode(path, call, result, trainable=bool(trainable)))
     param_bytes = walker.rows.param_bytes
     walker.rows.add(
         LayerRow(

@@ -107,7 +107,7 @@ def call_def(walker: "Walker", stmt: Layer, found: tuple[Def, Scope], x: Tensor,
         out, totals = walker.statements(defn.body, x, inner, body_ctx)
     finally:
         call_stack.pop()
-    ctx.record(SeqNode(path, "call", body_ctx.nodes or []))
+    ctx.record(SeqNode(path, "call", body_ctx.nodes or [], trainable=bool(universal.get("trainable", True))))
     if not universal.get("trainable", True):
         totals.trainable = 0
         rows.freeze(row_index + 1)

@@ -1,14 +1,10 @@
-"""`nnshape export`: write the spec as a standalone PyTorch module (a .py file that imports only torch)."""
+"""`nnshape export`: write the spec as a standalone PyTorch module (a .py file); needs no torch."""
 
 from __future__ import annotations
 
-import importlib.util
-import keyword
-import sys
-
 import click
 
-from ..cli import EXIT_NO_TORCH, bindings_option, fail, read_spec
+from ..cli import bindings_option, fail, read_spec
 
 
 @click.command()
@@ -16,29 +12,24 @@ from ..cli import EXIT_NO_TORCH, bindings_option, fail, read_spec
 @click.option("--output", "-o", type=click.Path(dir_okay=False, writable=True), default=None, help="Write here (default: stdout).")
 @click.option("--set", "sets", multiple=True, metavar="NAME=VALUE", help="Bind a name used in the spec (repeatable).")
 @click.option("--class-name", default="Model", show_default=True, help="Name of the generated nn.Module class.")
-def export(spec: str, output: str | None, sets: tuple[str, ...], class_name: str) -> None:
+@click.option(
+    "--twins", type=click.Choice(["copy", "import"]), default="copy", show_default=True,
+    help="copy: nnshape's own modules are written into the file (it imports only torch); import: the file imports them from nnshape.twins.",
+)
+def export(spec: str, output: str | None, sets: tuple[str, ...], class_name: str, twins: str) -> None:
     """Write a standalone PyTorch module that builds the network of SPEC."""
     from ..errors import NNShapeError
-    from ..verifier import INSTALL_HINT, analyze_spec
-    from ..verifier.export import TAKEN_NAMES  # importing it loads no torch
+    from ..verifier import analyze_spec
+    from ..verifier.export import class_name_problem, export_source
 
-    if not class_name.isidentifier() or keyword.iskeyword(class_name):
-        raise click.BadParameter("must be a Python identifier", param_hint="--class-name")
-    if class_name in TAKEN_NAMES:
-        raise click.BadParameter(f"{class_name!r} is a name the exported file already defines", param_hint="--class-name")
+    problem = class_name_problem(class_name)
+    if problem is not None:
+        raise click.BadParameter(f"{class_name!r} {problem}", param_hint="--class-name")
     bindings = bindings_option(sets)
     try:
         source = read_spec(spec)
         summary, plan = analyze_spec(source, bindings=bindings)
-    except NNShapeError as err:
-        fail(err)
-    if importlib.util.find_spec("torch") is None:
-        click.echo(f"nnshape export needs PyTorch, which is not installed: {INSTALL_HINT}", err=True)
-        sys.exit(EXIT_NO_TORCH)
-    from ..verifier.export import export_source
-
-    try:
-        text = export_source(summary, plan, class_name=class_name)
+        text = export_source(summary, plan, class_name=class_name, twins=twins)
     except NNShapeError as err:
         fail(err)
     if output is None:

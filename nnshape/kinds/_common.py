@@ -5,6 +5,7 @@ from __future__ import annotations
 from ..registry import Arg, Call, Inference, Kind, register
 from ..symbolic import Dim, Poly
 from ..tensor import format_shape
+from ..twinspec import Twin
 
 AXES = ("D", "H", "W")
 
@@ -106,10 +107,15 @@ def pad_same(kernel: Dim, dilation: Dim) -> Dim:
 
 
 class Elementwise(Kind):
-    """A layer that keeps the shape and has no parameters (most activations)."""
+    """A layer that keeps the shape and has no parameters (most activations), twin ``torch.nn.<torch_class>``."""
+
+    torch_class = ""
 
     def infer(self, call: Call) -> Inference:
         return Inference(call.x.shape)
+
+    def twin(self, call: Call) -> Twin:
+        return Twin.nn(self.torch_class, **{a.name: getattr(call.args, a.name) for a in self.args})
 
 
 def elementwise(
@@ -120,16 +126,11 @@ def elementwise(
     aliases: tuple[str, ...] = (),
     args: tuple[Arg, ...] = (),
     family: str = "activation",
-    build=None,
+    saves: str = "input",
     examples: tuple[str, ...] = (),
 ) -> type[Kind]:
-    """Register a shape-preserving, parameter-free kind whose twin is ``torch.nn.<twin>``."""
-
-    def default_build(self, call: Call):
-        import torch.nn as nn
-
-        return getattr(nn, twin)(**{a.name: getattr(call.args, a.name) for a in args})
-
+    """Register a shape-preserving, parameter-free kind whose twin is ``torch.nn.<twin>``;
+    ``saves``: what its backward keeps (most activations their input, relu/sigmoid/tanh their output)."""
     cls = type(
         name.capitalize(),
         (Elementwise,),
@@ -139,10 +140,11 @@ def elementwise(
             "family": family,
             "doc": doc,
             "torch_twin": f"torch.nn.{twin}",
+            "torch_class": twin,
+            "saves": saves,
             "args": args,
             "formulas": ("output shape = input shape", "params = 0", "MACs = 0"),
             "examples": examples or ("4x8x8 | " + name,),
-            "build": build or default_build,
         },
     )
     return register(cls)

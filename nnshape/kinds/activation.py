@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from ..registry import Arg, Call, Inference, Kind, register
+from ..twinspec import Twin
 from ._common import elementwise
 
 _INPLACE = Arg("inplace", "bool", False, doc="accepted for PyTorch compatibility; no effect on counts")
 
-elementwise("relu", "ReLU", "Rectified linear unit: max(0, x).", args=(_INPLACE,))
+elementwise("relu", "ReLU", "Rectified linear unit: max(0, x).", args=(_INPLACE,), saves="output")
 elementwise("relu6", "ReLU6", "ReLU clipped at 6: min(max(0, x), 6).", args=(_INPLACE,))
 elementwise(
     "leakyrelu",
@@ -28,8 +29,8 @@ elementwise(
 )
 elementwise("silu", "SiLU", "Sigmoid-weighted linear unit x·σ(x) (swish).", aliases=("swish",), args=(_INPLACE,))
 elementwise("mish", "Mish", "x·tanh(softplus(x)).", args=(_INPLACE,))
-elementwise("sigmoid", "Sigmoid", "Logistic sigmoid 1/(1+e^−x).")
-elementwise("tanh", "Tanh", "Hyperbolic tangent.")
+elementwise("sigmoid", "Sigmoid", "Logistic sigmoid 1/(1+e^−x).", saves="output")
+elementwise("tanh", "Tanh", "Hyperbolic tangent.", saves="output")
 elementwise("hardswish", "Hardswish", "x·relu6(x+3)/6.", args=(_INPLACE,))
 elementwise("hardsigmoid", "Hardsigmoid", "relu6(x+3)/6.", args=(_INPLACE,))
 elementwise("hardtanh", "Hardtanh", "Clip to [min_val, max_val].", args=(Arg("min_val", "float", -1.0), Arg("max_val", "float", 1.0), _INPLACE))
@@ -40,7 +41,8 @@ class _Softmax(Kind):
     family = "activation"
     args = (Arg("dim", "int", -1, positional=True, doc="dim to normalize over (batch is dim 0)"),)
     formulas = ("output shape = input shape", "params = 0", "MACs = 0")
-    twin = ""
+    torch_class = ""
+    saves = "output"  # softmax's backward reads its output
 
     def infer(self, call: Call) -> Inference:
         call.dim_index(call.args.dim, "dim")
@@ -50,10 +52,8 @@ class _Softmax(Kind):
         """Over the channels (dim 1) each position stays apart; over a spatial dim it mixes them."""
         return field if call.dim_index(call.args.dim, "dim") == 1 else None
 
-    def build(self, call: Call):
-        import torch.nn as nn
-
-        return getattr(nn, self.twin)(dim=call.args.dim)
+    def twin(self, call: Call) -> Twin:
+        return Twin.nn(self.torch_class, dim=call.args.dim)
 
 
 @register
@@ -61,7 +61,7 @@ class Softmax(_Softmax):
     name = "softmax"
     doc = "Softmax over `dim` (default the last)."
     torch_twin = "torch.nn.Softmax"
-    twin = "Softmax"
+    torch_class = "Softmax"
     examples = ("10 | softmax", "4x5x6 | softmax dim=1")
 
 
@@ -71,7 +71,7 @@ class LogSoftmax(_Softmax):
     aliases = ("log_softmax",)
     doc = "Log of the softmax over `dim` (default the last)."
     torch_twin = "torch.nn.LogSoftmax"
-    twin = "LogSoftmax"
+    torch_class = "LogSoftmax"
     examples = ("10 | logsoftmax", "4x5 | logsoftmax 1")
 
 
@@ -87,6 +87,7 @@ class PReLU(Kind):
     )
     formulas = ("output shape = input shape", "params = num_parameters", "MACs = 0")
     examples = ("4x8x8 | prelu", "4x8x8 | prelu 4")
+    saves = "input"
 
     def infer(self, call: Call) -> Inference:
         n = call.args.num_parameters
@@ -101,7 +102,5 @@ class PReLU(Kind):
                 )
         return Inference(call.x.shape, params=n)
 
-    def build(self, call: Call):
-        import torch.nn as nn
-
-        return nn.PReLU(call.args.num_parameters, init=call.args.init)
+    def twin(self, call: Call) -> Twin:
+        return Twin.nn("PReLU", num_parameters=call.args.num_parameters, init=call.args.init)

@@ -7,11 +7,11 @@ with the math attention kernel (a causal mask changes no count). Sequence length
 
 from __future__ import annotations
 
-import functools
-
+from ..memory import Saved
 from ..registry import Arg, Call, Inference, Kind, num, product, register
 from ..symbolic import Dim
 from ..tensor import TensorInfo, format_shape
+from ..twinspec import Twin
 
 
 def check_sequence(call: Call, t: TensorInfo, what: str, arg: str | None = None) -> tuple[Dim, Dim, int]:
@@ -74,11 +74,14 @@ def _lead(n: Dim) -> tuple:
     return (n,) if n != 1 else ()
 
 
-def causal_mask(lq, lk, device):
-    """Float mask, -inf above the diagonal (top-left aligned like SDPA's is_causal)."""
-    import torch
-
-    return torch.full((lq, lk), float("-inf"), device=device).triu(1)
+def attention_saved(n: Dim, heads: int, lq: Dim, lk: Dim, hd: int, dropout: float) -> Dim:
+    """Floats kept by the attention core: q, k, v (k, v repeated to H heads) and what
+    scaled_dot_product_attention keeps: with dropout, the math kernel's softmax, mask and dropped
+    weights (3·N·H·Lq·Lk) and the context; without, the CPU flash kernel's output and log-sum-exp (N·H·Lq)."""
+    qkv = n * heads * hd * (lq + 2 * lk)
+    if dropout > 0:
+        return qkv + 3 * n * heads * lq * lk + n * lq * heads * hd
+    return qkv + n * heads * lq * hd + n * heads * lq
 
 
 @register
@@ -177,36 +180,25 @@ class MultiheadAttention(Kind):
         )
         return lines
 
-    def build(self, call: Call):
-        import torch.nn as nn
-
+    def twin(self, call: Call) -> Twin:
         a = call.args
         dim = call.x.shape[-1]
         dkv = call.tensors["kv"].shape[-1] if "kv" in call.tensors else dim
-        mha = nn.MultiheadAttention(
-            dim, a.num_heads, dropout=a.dropout, bias=a.bias, add_bias_kv=a.add_bias_kv,
-            add_zero_attn=a.add_zero_attn, kdim=dkv, vdim=dkv, batch_first=True,
+        mha = Twin.nn(
+            "MultiheadAttention", embed_dim=dim, num_heads=a.num_heads, dropout=a.dropout, bias=a.bias,
+            add_bias_kv=a.add_bias_kv, add_zero_attn=a.add_zero_attn, kdim=dkv, vdim=dkv, batch_first=True,
         )
-        return _mha_twin()(mha, a.causal)
+        return Twin.own("MHA", mha=mha, causal=a.causal)
 
-
-@functools.cache
-def _mha_twin():
-    """Wrapper: forward(x, kv=None) -> the attention output only."""
-    import torch.nn as nn
-
-    class MHA(nn.Module):
-        def __init__(self, mha: nn.Module, causal: bool):
-            super().__init__()
-            self.mha = mha
-            self.causal = causal
-
-        def forward(self, x, kv=None):
-            kv = x if kv is None else kv
-            mask = causal_mask(x.shape[1], kv.shape[1], x.device) if self.causal else None
-            return self.mha(x, kv, kv, need_weights=False, attn_mask=mask, is_causal=self.causal)[0]
-
-    return MHA
+    def saved(self, call: Call, result: Inference) -> Saved:
+        """The transposed copies of the inputs that feed the packed in-projection, then the core."""
+        a = call.args
+        n, lq, dim = call.x.shape[0], call.x.shape[1], call.x.shape[-1]
+        kv = call.tensors.get("kv")
+        lk = (kv.shape[1] if kv is not None else lq) + (1 if a.add_bias_kv else 0) + (1 if a.add_zero_attn else 0)
+        floats = n * lq * dim + (n * kv.shape[1] * kv.shape[-1] if kv is not None else 0)
+        floats += attention_saved(n, a.num_heads, lq, lk, dim // a.num_heads, a.dropout)
+        return Saved(floats=floats)
 
 
 @register
@@ -215,7 +207,7 @@ class Attention(Kind):
     aliases = ("attn", "gqa")
     family = "attention"
     doc = "Multi-head attention with separate q/k/v/o projections (Llama/GPT style), grouped-query via kv_heads."
-    torch_twin = "nnshape.Attention"
+    torch_twin = "nnshape.twins.Attention"
     args = (
         Arg("num_heads", "int", positional=True, min=1, aliases=("heads", "nhead", "h"), doc="query heads H"),
         Arg("kv_heads", "int", None, min=1, aliases=("num_kv_heads", "num_key_value_heads"), doc="key/value heads (default H); must divide H"),
@@ -300,54 +292,23 @@ class Attention(Kind):
         )
         return lines
 
-    def build(self, call: Call):
+    def twin(self, call: Call) -> Twin:
         a = call.args
         dim = call.x.shape[-1]
         dkv = call.tensors["kv"].shape[-1] if "kv" in call.tensors else dim
         heads, kv_heads, hd = self.heads(call, dim)
-        return _attention_twin()(dim, dkv, heads, kv_heads, hd, a.bias, a.causal, a.rope, a.dropout)
+        return Twin.own(
+            "Attention", dim=dim, dkv=dkv, heads=heads, kv_heads=kv_heads, head_dim=hd, bias=a.bias, causal=a.causal,
+            rope=a.rope, dropout=a.dropout,
+        )
 
-
-@functools.cache
-def _attention_twin():
-    """The twin of ``attention``: nn.Linear projections around F.scaled_dot_product_attention."""
-    import torch
-    import torch.nn as nn
-    import torch.nn.functional as F
-
-    def rotate(x, base: float = 10000.0):
-        """Rotary embedding on N×H×L×hd (rotate-half form): elementwise only."""
-        length, hd = x.shape[-2], x.shape[-1]
-        inv_freq = base ** (-torch.arange(0, hd, 2, dtype=torch.float32, device=x.device) / hd)
-        angles = torch.arange(length, dtype=torch.float32, device=x.device)[:, None] * inv_freq[None, :]
-        angles = torch.cat((angles, angles), dim=-1).to(x.dtype)
-        x1, x2 = x[..., : hd // 2], x[..., hd // 2 :]
-        return x * angles.cos() + torch.cat((-x2, x1), dim=-1) * angles.sin()
-
-    class Attention(nn.Module):
-        def __init__(self, dim, dkv, heads, kv_heads, head_dim, bias, causal, rope, dropout):
-            super().__init__()
-            self.heads, self.kv_heads, self.head_dim = heads, kv_heads, head_dim
-            self.causal, self.rope, self.dropout = causal, rope, dropout
-            self.q_proj = nn.Linear(dim, heads * head_dim, bias=bias)
-            self.k_proj = nn.Linear(dkv, kv_heads * head_dim, bias=bias)
-            self.v_proj = nn.Linear(dkv, kv_heads * head_dim, bias=bias)
-            self.o_proj = nn.Linear(heads * head_dim, dim, bias=bias)
-
-        def forward(self, x, kv=None):
-            kv = x if kv is None else kv
-            n, lq, lk = x.shape[0], x.shape[1], kv.shape[1]
-            q = self.q_proj(x).view(n, lq, self.heads, self.head_dim).transpose(1, 2)
-            k = self.k_proj(kv).view(n, lk, self.kv_heads, self.head_dim).transpose(1, 2)
-            v = self.v_proj(kv).view(n, lk, self.kv_heads, self.head_dim).transpose(1, 2)
-            if self.rope:
-                q, k = rotate(q), rotate(k)
-            if self.kv_heads != self.heads:
-                k = k.repeat_interleave(self.heads // self.kv_heads, dim=1)
-                v = v.repeat_interleave(self.heads // self.kv_heads, dim=1)
-            out = F.scaled_dot_product_attention(
-                q, k, v, dropout_p=self.dropout if self.training else 0.0, is_causal=self.causal
-            )
-            return self.o_proj(out.transpose(1, 2).reshape(n, lq, self.heads * self.head_dim))
-
-    return Attention
+    def saved(self, call: Call, result: Inference) -> Saved:
+        """The inputs (the projections' weight gradients), the core, and rope's cos and sin tables."""
+        a = call.args
+        n, lq, dim = call.x.shape[0], call.x.shape[1], call.x.shape[-1]
+        lk = call.tensors.get("kv", call.x).shape[1]
+        hd = a.head_dim if a.head_dim is not None else dim // a.num_heads
+        floats = attention_saved(n, a.num_heads, lq, lk, hd, a.dropout)
+        if a.rope:
+            floats += 2 * (lq + lk) * hd  # cos and sin tables
+        return Saved(input=True, inputs=True, floats=floats)

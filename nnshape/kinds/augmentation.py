@@ -1,8 +1,8 @@
 """Data augmentation (torchvision-style transforms on N×C×H×W or N×H×W images).
 
 They have no parameters and no MACs; what matters for a network is their shape effect.
-torchvision is not a dependency: each twin is a small torch module doing the same resizing,
-cropping or flipping (the random choices affect values, never shapes).
+torchvision is not a dependency: each twin (nnshape/twins.py) is a small torch module doing the
+same resizing, cropping or flipping (the random choices affect values, never shapes).
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from __future__ import annotations
 from ..registry import Arg, Call, Inference, Kind, register
 from ..symbolic import Dim
 from ..tensor import format_shape
-from .shape import twin_module
+from ..twinspec import Twin
 
 _LAYOUT = "N×C×H×W or N×H×W"
 _ZERO = ("params = 0", "MACs = 0")
@@ -20,6 +20,7 @@ _INTERPOLATION = ("nearest", "nearest-exact", "bilinear", "bicubic")
 class _Augment(Kind):
     family = "augmentation"
     accepts = "any"  # uint8 images are fine; the dtype is kept
+    saves = "nothing"  # no parameters, and the random choices are not differentiated
 
     def hw(self, call: Call) -> tuple[Dim, Dim]:
         call.expect_rank(3, 4, layout=_LAYOUT)
@@ -40,42 +41,12 @@ def _size_arg(doc: str) -> Arg:
     return Arg("size", "size", positional=True, min=1, doc=doc)
 
 
-def _resize_twin(label: str, size_of, mode: str, antialias: bool):
-    """A module resizing the last two dims to size_of(h, w), keeping the dtype like torchvision."""
-
-    def fn(x):
-        import torch
-        import torch.nn.functional as F
-
-        h, w = x.shape[-2:]
-        y = x if x.is_floating_point() else x.float()
-        y = y.unsqueeze(1) if y.dim() == 3 else y
-        aa = antialias and mode in ("bilinear", "bicubic")
-        y = F.interpolate(y, size=size_of(h, w), mode=mode, antialias=aa, **({} if mode.startswith("nearest") else {"align_corners": False}))
-        y = y.squeeze(1) if x.dim() == 3 else y
-        if not x.is_floating_point():
-            info = torch.iinfo(x.dtype)
-            y = y.round().clamp(info.min, info.max).to(x.dtype)
-        return y
-
-    return twin_module(label, fn, f"mode={mode}")
-
-
-def _flip_twin(label: str, dim: int, p: float):
-    def fn(x):
-        import torch
-
-        return torch.flip(x, [dim]) if torch.rand(()) < p else x
-
-    return twin_module(label, fn, f"p={p}")
-
-
 @register
 class HFlip(_Augment):
     name = "hflip"
     aliases = ("randomhorizontalflip", "horizontalflip")
     doc = "Random horizontal (left-right) flip with probability p; shape kept."
-    torch_twin = "nnshape.HFlip"
+    torch_twin = "nnshape.twins.RandomFlip"
     args = (Arg("p", "float", 0.5, positional=True, min=0, max=1, doc="flip probability"),)
     formulas = ("output shape = input shape",) + _ZERO
     examples = ("3x32x32 | hflip", "3x8x9 | randomhorizontalflip 1.0", "input img 3x8x8 dtype=uint8\nhflip p=1")
@@ -84,8 +55,8 @@ class HFlip(_Augment):
         self.hw(call)
         return Inference(call.x.shape, dtype=call.x.dtype)
 
-    def build(self, call: Call):
-        return _flip_twin("HFlip", -1, call.args.p)
+    def twin(self, call: Call) -> Twin:
+        return Twin.own("RandomFlip", dim=-1, p=call.args.p)
 
 
 @register
@@ -93,7 +64,7 @@ class VFlip(_Augment):
     name = "vflip"
     aliases = ("randomverticalflip", "verticalflip")
     doc = "Random vertical (top-bottom) flip with probability p; shape kept."
-    torch_twin = "nnshape.VFlip"
+    torch_twin = "nnshape.twins.RandomFlip"
     args = (Arg("p", "float", 0.5, positional=True, min=0, max=1, doc="flip probability"),)
     formulas = ("output shape = input shape",) + _ZERO
     examples = ("3x32x32 | vflip", "7x9 | vflip p=1")
@@ -102,8 +73,8 @@ class VFlip(_Augment):
         self.hw(call)
         return Inference(call.x.shape, dtype=call.x.dtype)
 
-    def build(self, call: Call):
-        return _flip_twin("VFlip", -2, call.args.p)
+    def twin(self, call: Call) -> Twin:
+        return Twin.own("RandomFlip", dim=-2, p=call.args.p)
 
 
 def _ltrb(padding: tuple | None) -> tuple:
@@ -117,32 +88,12 @@ def _ltrb(padding: tuple | None) -> tuple:
     return tuple(padding)
 
 
-_TORCH_PAD_MODE = {"constant": "constant", "edge": "replicate", "reflect": "reflect"}
-
-
-def _pad_twin(x, ltrb, mode: str, fill):
-    """torchvision's padding on the last two dims (symmetric = reflect that repeats the edge)."""
-    import torch
-    import torch.nn.functional as F
-
-    left, top, right, bottom = ltrb
-    if mode == "symmetric":
-        h, w = x.shape[-2:]
-        rows = torch.cat([torch.arange(top - 1, -1, -1), torch.arange(h), torch.arange(h - 1, h - 1 - bottom, -1)])
-        cols = torch.cat([torch.arange(left - 1, -1, -1), torch.arange(w), torch.arange(w - 1, w - 1 - right, -1)])
-        return x[..., rows, :][..., cols]
-    squeeze = x.dim() == 3 and mode != "constant"  # reflect/replicate want a channel dim
-    y = x.unsqueeze(1) if squeeze else x
-    y = F.pad(y, (left, right, top, bottom), mode=_TORCH_PAD_MODE[mode], **({"value": fill} if mode == "constant" else {}))
-    return y.squeeze(1) if squeeze else y
-
-
 @register
 class RandomCrop(_Augment):
     name = "randomcrop"
     aliases = ("random_crop",)
     doc = "Crop a random size×size (or h×w) window, after optional padding (torchvision RandomCrop)."
-    torch_twin = "nnshape.RandomCrop"
+    torch_twin = "nnshape.twins.RandomCrop"
     args = (
         _size_arg("crop size: int (square) or (h, w)"),
         Arg("padding", "ints", None, positional=True, min=0, aliases=("p", "pad"), doc="p, (lr, tb) or (l, t, r, b), added first"),
@@ -189,25 +140,12 @@ class RandomCrop(_Augment):
             )
         return Inference(call.x.shape[:-2] + (th, tw), dtype=call.x.dtype, details=(("crop", f"{th}x{tw}"),))
 
-    def build(self, call: Call):
+    def twin(self, call: Call) -> Twin:
         a = call.args
-        th, tw = self.crop_size(call)
-        ltrb, mode, fill, needed = _ltrb(a.padding), a.padding_mode, a.fill, a.pad_if_needed
-
-        def fn(x):
-            import torch
-
-            x = _pad_twin(x, ltrb, mode, fill) if any(ltrb) else x
-            h, w = x.shape[-2:]
-            if needed and (h < th or w < tw):  # torchvision pads both sides by the shortfall
-                dh, dw = max(th - h, 0), max(tw - w, 0)
-                x = _pad_twin(x, (dw, dh, dw, dh), mode, fill)
-                h, w = x.shape[-2:]
-            i = int(torch.randint(0, h - th + 1, ()))
-            j = int(torch.randint(0, w - tw + 1, ()))
-            return x[..., i : i + th, j : j + tw]
-
-        return twin_module("RandomCrop", fn, f"size={(th, tw)}, padding={a.padding}")
+        return Twin.own(
+            "RandomCrop", size=tuple(self.crop_size(call)), padding=_ltrb(a.padding), pad_if_needed=a.pad_if_needed,
+            fill=a.fill, padding_mode=a.padding_mode,
+        )
 
 
 def _smaller(call: Call, have: Dim, need: Dim) -> bool:
@@ -225,7 +163,7 @@ class CenterCrop(_Augment):
     name = "centercrop"
     aliases = ("center_crop",)
     doc = "Crop the central size×size (or h×w) window; a smaller input is zero-padded first (torchvision CenterCrop)."
-    torch_twin = "nnshape.CenterCrop"
+    torch_twin = "nnshape.twins.CenterCrop"
     args = (_size_arg("crop size: int (square) or (h, w)"),)
     formulas = ("output = N×C×h×w (zero padding when the input is smaller)",) + _ZERO
     examples = ("3x256x256 | centercrop 224", "3x9x12 | centercrop (5, 8)", "3x5x6 | centercrop 8", "input img 3x7x7 dtype=uint8\ncentercrop 4")
@@ -237,19 +175,8 @@ class CenterCrop(_Augment):
             call.warn(f"the crop {th}×{tw} is larger than the input {h}×{w}: torchvision pads it with zeros", arg="size")
         return Inference(call.x.shape[:-2] + (th, tw), dtype=call.x.dtype, details=(("crop", f"{th}x{tw}"),))
 
-    def build(self, call: Call):
-        th, tw = self.crop_size(call)
-
-        def fn(x):
-            h, w = x.shape[-2:]
-            if th > h or tw > w:
-                dh, dw = max(th - h, 0), max(tw - w, 0)
-                x = _pad_twin(x, (dw // 2, dh // 2, (dw + 1) // 2, (dh + 1) // 2), "constant", 0)
-                h, w = x.shape[-2:]
-            top, left = round((h - th) / 2.0), round((w - tw) / 2.0)
-            return x[..., top : top + th, left : left + tw]
-
-        return twin_module("CenterCrop", fn, f"size={(th, tw)}")
+    def twin(self, call: Call) -> Twin:
+        return Twin.own("CenterCrop", size=tuple(self.crop_size(call)))
 
 
 def _pair_arg(call: Call, name: str) -> tuple[float, float]:
@@ -270,7 +197,7 @@ class RandomResizedCrop(_Augment):
     name = "randomresizedcrop"
     aliases = ("random_resized_crop",)
     doc = "Crop a random area/aspect window and resize it to size×size (or h×w), whatever the input (torchvision)."
-    torch_twin = "nnshape.RandomResizedCrop"
+    torch_twin = "nnshape.twins.RandomResizedCrop"
     args = (
         _size_arg("output size: int (square) or (h, w)"),
         Arg("scale", "any", (0.08, 1.0), doc="range of the crop's area fraction"),
@@ -293,17 +220,19 @@ class RandomResizedCrop(_Augment):
         th, tw = self.crop_size(call)
         return Inference(call.x.shape[:-2] + (th, tw), dtype=call.x.dtype, details=(("size", f"{th}x{tw}"),))
 
-    def build(self, call: Call):
-        th, tw = self.crop_size(call)
-        # the random window only changes values: the twin resizes the whole image (torchvision's fallback)
-        return _resize_twin("RandomResizedCrop", lambda h, w: (th, tw), call.args.interpolation, call.args.antialias)
+    def twin(self, call: Call) -> Twin:
+        a = call.args
+        return Twin.own(
+            "RandomResizedCrop", size=tuple(self.crop_size(call)), scale=tuple(a.scale), ratio=tuple(a.ratio),
+            interpolation=a.interpolation, antialias=a.antialias,
+        )
 
 
 @register
 class Resize(_Augment):
     name = "resize"
     doc = "Resize: an int sends the smaller edge to size keeping the aspect ratio, (h, w) is exact (torchvision)."
-    torch_twin = "nnshape.Resize"
+    torch_twin = "nnshape.twins.Resize"
     args = (
         _size_arg("int: smaller edge (aspect kept); (h, w): exact"),
         Arg("interpolation", "str", "bilinear", choices=_INTERPOLATION),
@@ -338,11 +267,10 @@ class Resize(_Augment):
             out = resize_smaller_edge(call.concrete(h, "resize"), call.concrete(w, "resize"), a.size[0], a.max_size)
         return Inference(call.x.shape[:-2] + out, dtype=call.x.dtype, details=(("size", f"{out[0]}x{out[1]}"),))
 
-    def build(self, call: Call):
+    def twin(self, call: Call) -> Twin:
         a = call.args
-        if len(a.size) == 2:
-            return _resize_twin("Resize", lambda h, w: tuple(a.size), a.interpolation, a.antialias)
-        return _resize_twin("Resize", lambda h, w: resize_smaller_edge(h, w, a.size[0], a.max_size), a.interpolation, a.antialias)
+        size = a.size[0] if len(a.size) == 1 else tuple(a.size)  # an int: the smaller edge
+        return Twin.own("Resize", size=size, max_size=a.max_size, interpolation=a.interpolation, antialias=a.antialias)
 
 
 def resize_smaller_edge(h: int, w: int, size: int, max_size: int | None) -> tuple[int, int]:
@@ -354,18 +282,13 @@ def resize_smaller_edge(h: int, w: int, size: int, max_size: int | None) -> tupl
     return (new_long, new_short) if w <= h else (new_short, new_long)
 
 
-# AlexNet's PCA lighting noise: eigen-decomposition of ImageNet's RGB covariance
-_EIGVAL = (0.2175, 0.0188, 0.0045)
-_EIGVEC = ((-0.5675, 0.7192, 0.4009), (-0.5808, -0.0045, -0.8140), (-0.5836, -0.6948, 0.4203))
-
-
 @register
 class PCAColor(_Augment):
     name = "pcacolor"
     aliases = ("pca_color", "lighting", "pcalighting")
     accepts = "float"
     doc = "AlexNet PCA color augmentation: add RGB noise along ImageNet's principal components; shape kept."
-    torch_twin = "nnshape.PCAColor"
+    torch_twin = "nnshape.twins.PCAColor"
     args = (Arg("alphastd", "float", 0.1, positional=True, min=0, aliases=("std",), doc="std of the component weights"),)
     formulas = ("output shape = input shape (N×3×H×W)",) + _ZERO
     examples = ("3x224x224 | pcacolor", "3x8x8 | pcacolor 0.2")
@@ -382,15 +305,5 @@ class PCAColor(_Augment):
             )
         return Inference(call.x.shape)
 
-    def build(self, call: Call):
-        std = call.args.alphastd
-
-        def fn(x):
-            import torch
-
-            alpha = torch.randn(3, dtype=x.dtype) * std
-            rgb = (torch.tensor(_EIGVEC, dtype=x.dtype) * (alpha * torch.tensor(_EIGVAL, dtype=x.dtype))).sum(1)
-            return x + rgb.view(3, 1, 1)
-
-        return twin_module("PCAColor", fn, f"alphastd={std}")
-
+    def twin(self, call: Call) -> Twin:
+        return Twin.own("PCAColor", alphastd=call.args.alphastd)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from ..registry import Arg, Call, Inference, Kind, num, product, register
 from ..symbolic import Dim
 from ..tensor import format_shape, numel
+from ..twinspec import Twin
 from ._common import axis_names, explain_window, pad_same, window_fields, window_out
 
 _LAYOUT = {1: "N×C×L", 2: "N×C×H×W", 3: "N×C×D×H×W"}
@@ -38,6 +39,7 @@ class _ConvBase(Kind):
     ndim: int = 2
     transposed: bool = False
     family = "conv"
+    saves = "input"  # the weight gradient reads the input
 
     def rank_hint(self, rank: int) -> str | None:
         want = self.ndim + 2
@@ -144,14 +146,11 @@ class Conv(_ConvBase):
         lines.append(f"MACs = {product(*lead, cout, *result.shape[2:])} · {product(cin_g, *k)} = {num(result.macs)}")
         return lines
 
-    def build(self, call: Call):
-        import torch.nn as nn
-
+    def twin(self, call: Call) -> Twin:
         a = call.args
-        cls = getattr(nn, f"Conv{self.ndim}d")
-        return cls(
-            call.x.shape[1], a.out_channels, a.kernel_size, stride=a.stride, padding=a.padding,
-            dilation=a.dilation, groups=a.groups, bias=a.bias, padding_mode=a.padding_mode,
+        return Twin.nn(
+            f"Conv{self.ndim}d", in_channels=call.x.shape[1], out_channels=a.out_channels, kernel_size=a.kernel_size,
+            stride=a.stride, padding=a.padding, dilation=a.dilation, groups=a.groups, bias=a.bias, padding_mode=a.padding_mode,
         )
 
 
@@ -210,14 +209,11 @@ class ConvTranspose(_ConvBase):
         lines.append(f"MACs = {product(*lead, cin, *call.x.shape[2:])} · {product(cout // g, *k)} = {num(result.macs)}")
         return lines
 
-    def build(self, call: Call):
-        import torch.nn as nn
-
+    def twin(self, call: Call) -> Twin:
         a = call.args
-        cls = getattr(nn, f"ConvTranspose{self.ndim}d")
-        return cls(
-            call.x.shape[1], a.out_channels, a.kernel_size, stride=a.stride, padding=a.padding,
-            output_padding=a.output_padding, groups=a.groups, bias=a.bias, dilation=a.dilation,
+        return Twin.nn(
+            f"ConvTranspose{self.ndim}d", in_channels=call.x.shape[1], out_channels=a.out_channels, kernel_size=a.kernel_size,
+            stride=a.stride, padding=a.padding, output_padding=a.output_padding, groups=a.groups, bias=a.bias, dilation=a.dilation,
         )
 
 

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from ..memory import STAT_BYTES, Saved
 from ..registry import Arg, Call, Inference, Kind, num, register
 from ..symbolic import Dim, Poly
 from ..tensor import format_shape, numel
+from ..twinspec import Twin
 
 _LAYOUT = {1: "N×C or N×C×L", 2: "N×C×H×W", 3: "N×C×D×H×W"}
 _RANKS = {1: (2, 3), 2: (4,), 3: (5,)}
@@ -38,7 +40,7 @@ class _ChannelNorm(Kind):
 
     family = "norm"
     ndim: int | None = None
-    twin = ""  # "BatchNorm" or "InstanceNorm"
+    torch_class = ""  # "BatchNorm" or "InstanceNorm"
     layouts = _LAYOUT
     ranks = _RANKS
 
@@ -58,7 +60,7 @@ class _ChannelNorm(Kind):
         if rank in self.all_ranks():
             return f"use {base}{_BY_RANK[rank]}d for a {rank}-D input (or `{base}`, which picks by rank)"
         if rank < min(self.all_ranks()):
-            if self.twin == "InstanceNorm" and rank == 2:
+            if self.torch_class == "InstanceNorm" and rank == 2:
                 return "instance norm needs spatial dims (N×C×L …); for N×C features use `layernorm` or `bn`"
             return "a norm over channels needs dim 1; `unflatten` or `reshape` first"
         return "`flatten` or `reshape` the input to a supported rank first"
@@ -71,12 +73,12 @@ class _ChannelNorm(Kind):
             if spec.type == "bool" and getattr(call.args, spec.name) != spec.default
         )
 
-    def build(self, call: Call):
-        import torch.nn as nn
-
+    def twin(self, call: Call) -> Twin:
         a = call.args
-        cls = getattr(nn, f"{self.twin}{self.twin_ndim(call)}d")
-        return cls(call.x.shape[1], eps=a.eps, momentum=a.momentum, affine=a.affine, track_running_stats=a.track_running_stats)
+        return Twin.nn(
+            f"{self.torch_class}{self.twin_ndim(call)}d", num_features=call.x.shape[1], eps=a.eps, momentum=a.momentum,
+            affine=a.affine, track_running_stats=a.track_running_stats,
+        )
 
 
 def _channel_args(affine: bool, track: bool) -> tuple[Arg, ...]:
@@ -90,8 +92,11 @@ def _channel_args(affine: bool, track: bool) -> tuple[Arg, ...]:
 
 
 class BatchNorm(_ChannelNorm):
-    twin = "BatchNorm"
+    torch_class = "BatchNorm"
     args = _channel_args(True, True)
+
+    def saved(self, call: Call, result: Inference) -> Saved:
+        return Saved(input=True, fixed=2 * STAT_BYTES * call.x.shape[1])  # save_mean, save_invstd per channel
 
     def explain(self, call: Call, result: Inference) -> list[str]:
         a, c = call.args, call.x.shape[1]
@@ -118,7 +123,7 @@ class BatchNorm(_ChannelNorm):
 
 
 class InstanceNorm(_ChannelNorm):
-    twin = "InstanceNorm"
+    torch_class = "InstanceNorm"
     layouts = {1: "N×C×L", 2: "N×C×H×W", 3: "N×C×D×H×W"}
     ranks = {1: (3,), 2: (4,), 3: (5,)}
     args = _channel_args(False, False)
@@ -143,6 +148,9 @@ class InstanceNorm(_ChannelNorm):
             )
         params, buffers = _stats(c, call.args.affine, call.args.track_running_stats)
         return Inference(call.x.shape, params=params, buffers=buffers, details=self.details(call))
+
+    def saved(self, call: Call, result: Inference) -> Saved:
+        return Saved(input=True, fixed=2 * STAT_BYTES * call.x.shape[0] * call.x.shape[1])  # mean, invstd per sample and channel
 
 
 _BN_EXAMPLES = {
@@ -227,6 +235,11 @@ def _normalized_shape(call: Call) -> tuple[Dim, ...]:
     return tuple(ns)
 
 
+def _rows(call: Call, trailing: int) -> Dim:
+    """Rows normalized apart: the elements of the leading (not normalized) dims, batch included."""
+    return numel(call.x.shape[: call.x.rank - trailing])
+
+
 def _fmt(shape: tuple[Dim, ...]) -> str:
     return "x".join(str(d) for d in shape)
 
@@ -281,11 +294,12 @@ class LayerNorm(Kind):
         lines.append("MACs = 0")
         return lines
 
-    def build(self, call: Call):
-        import torch.nn as nn
-
+    def twin(self, call: Call) -> Twin:
         a = call.args
-        return nn.LayerNorm(_normalized_shape(call), eps=a.eps, elementwise_affine=a.elementwise_affine, bias=a.bias)
+        return Twin.nn("LayerNorm", normalized_shape=_normalized_shape(call), eps=a.eps, elementwise_affine=a.elementwise_affine, bias=a.bias)
+
+    def saved(self, call: Call, result: Inference) -> Saved:
+        return Saved(input=True, fixed=2 * STAT_BYTES * _rows(call, len(_normalized_shape(call))))  # mean, rstd per row
 
 
 @register
@@ -308,11 +322,15 @@ class RMSNorm(Kind):
         params = numel(ns) if call.args.elementwise_affine else 0
         return Inference(call.x.shape, params=params, details=(("normalized", _fmt(ns)),))
 
-    def build(self, call: Call):
-        import torch.nn as nn
-
+    def twin(self, call: Call) -> Twin:
         a = call.args
-        return nn.RMSNorm(_normalized_shape(call), eps=a.eps, elementwise_affine=a.elementwise_affine)
+        return Twin.nn("RMSNorm", normalized_shape=_normalized_shape(call), eps=a.eps, elementwise_affine=a.elementwise_affine)
+
+    def saved(self, call: Call, result: Inference) -> Saved:
+        """The input, rstd per row and, with a weight, the normalized input the weight's gradient reads."""
+        affine = bool(call.args.elementwise_affine)
+        rows = _rows(call, len(_normalized_shape(call)))
+        return Saved(input=True, fixed=STAT_BYTES * rows, floats=numel(call.x.shape) if affine else 0)
 
 
 @register
@@ -347,8 +365,9 @@ class GroupNorm(Kind):
             )
         return Inference(call.x.shape, params=2 * c if call.args.affine else 0, details=(("groups", str(g)),))
 
-    def build(self, call: Call):
-        import torch.nn as nn
-
+    def twin(self, call: Call) -> Twin:
         a = call.args
-        return nn.GroupNorm(a.num_groups, call.x.shape[1], eps=a.eps, affine=a.affine)
+        return Twin.nn("GroupNorm", num_groups=a.num_groups, num_channels=call.x.shape[1], eps=a.eps, affine=a.affine)
+
+    def saved(self, call: Call, result: Inference) -> Saved:
+        return Saved(input=True, fixed=2 * STAT_BYTES * call.x.shape[0] * call.args.num_groups)  # mean, rstd per sample and group

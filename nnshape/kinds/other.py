@@ -2,30 +2,9 @@
 
 from __future__ import annotations
 
-import functools
-
 from ..registry import Arg, Call, Inference, Kind, register
 from ..tensor import format_shape
-
-
-@functools.cache
-def scale_module():
-    """The Scale twin class, created on first use so torch is imported lazily."""
-    import torch
-    import torch.nn as nn
-
-    class Scale(nn.Module):
-        """y = x · γ with γ one learned value per index of one dim, shaped to broadcast there."""
-
-        def __init__(self, size: int, trailing: int = 0, init: float = 1.0):
-            super().__init__()
-            self.weight = nn.Parameter(torch.full((size,) + (1,) * trailing, float(init)))
-
-        def forward(self, x):
-            return x * self.weight
-
-    Scale.__module__ = "nnshape"
-    return Scale
+from ..twinspec import Twin
 
 
 @register
@@ -34,8 +13,9 @@ class Scale(Kind):
     aliases = ("layerscale", "layer_scale")
     family = "other"
     keeps_grid = True  # a per-position product: the receptive field is unchanged
+    saves = "input"  # γ's gradient reads the input
     doc = "Learned vector multiplied along `dim` (default the last): layer scale, or per-channel with dim=1."
-    torch_twin = "nnshape.Scale"
+    torch_twin = "nnshape.twins.Scale"
     args = (
         Arg("dim", "int", -1, doc="the dim the vector runs along (batch is dim 0; 1 = channels of N×C×H×W)"),
         Arg("init", "float", 1.0, aliases=("init_values",), doc="initial value (1.0 = identity; CaiT/ConvNeXt use 1e-5 or 1e-6)"),
@@ -60,6 +40,6 @@ class Scale(Kind):
         d = self.dim(call)
         return Inference(call.x.shape, params=call.x.shape[d], details=(("dim", str(d)),))
 
-    def build(self, call: Call):
+    def twin(self, call: Call) -> Twin:
         d = self.dim(call)
-        return scale_module()(call.x.shape[d], call.x.rank - 1 - d, call.args.init)
+        return Twin.own("Scale", size=call.x.shape[d], trailing=call.x.rank - 1 - d, init=call.args.init)

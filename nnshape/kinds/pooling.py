@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from ..memory import INDEX_BYTES, INPUT, NOTHING, Saved
 from ..registry import GLOBAL, Arg, Call, Inference, Kind, register
+from ..tensor import numel
+from ..twinspec import Twin
 from ..values import describe
 from ._common import axis_names, explain_window, window_fields, window_out
 
@@ -96,16 +99,22 @@ class _Pool(_Spatial):
         lines += ["params = 0", "MACs = 0"]
         return lines
 
-    def build(self, call: Call):
-        import torch.nn as nn
-
+    def twin(self, call: Call) -> Twin:
         a = call.args
         if self.maxpool:
-            cls = getattr(nn, f"MaxPool{self.ndim}d")
-            return cls(a.kernel_size, a.stride, a.padding, a.dilation, ceil_mode=a.ceil_mode)
-        cls = getattr(nn, f"AvgPool{self.ndim}d")
-        extra = {"divisor_override": a.divisor_override} if self.ndim > 1 else {}
-        return cls(a.kernel_size, a.stride, a.padding, ceil_mode=a.ceil_mode, count_include_pad=a.count_include_pad, **extra)
+            return Twin.nn(
+                f"MaxPool{self.ndim}d", kernel_size=a.kernel_size, stride=a.stride, padding=a.padding, dilation=a.dilation,
+                ceil_mode=a.ceil_mode,
+            )
+        extra = {"divisor_override": a.divisor_override} if self.ndim > 1 else {}  # nn.AvgPool1d has none
+        return Twin.nn(
+            f"AvgPool{self.ndim}d", kernel_size=a.kernel_size, stride=a.stride, padding=a.padding, ceil_mode=a.ceil_mode,
+            count_include_pad=a.count_include_pad, **extra,
+        )
+
+    def saved(self, call: Call, result: Inference) -> Saved:
+        """Max pooling keeps its input and the int64 index of each output's maximum; average pooling its input."""
+        return Saved(input=True, fixed=INDEX_BYTES * numel(result.shape)) if self.maxpool else INPUT
 
 
 class _AdaptivePool(_Spatial):
@@ -140,12 +149,17 @@ class _AdaptivePool(_Spatial):
             )
         return items
 
-    def build(self, call: Call):
-        import torch.nn as nn
-
+    def twin(self, call: Call) -> Twin:
         kind = "Max" if self.maxpool else "Avg"
         size = self.output_size(call)
-        return getattr(nn, f"Adaptive{kind}Pool{self.ndim}d")(size if self.ndim > 1 else size[0])
+        return Twin.nn(f"Adaptive{kind}Pool{self.ndim}d", output_size=size if self.ndim > 1 else size[0])
+
+    def saved(self, call: Call, result: Inference) -> Saved:
+        """Max: the input and the int64 indices; average: the input, or nothing for a global mean
+        (output 1 on every axis), whose backward needs no input."""
+        if self.maxpool:
+            return Saved(input=True, fixed=INDEX_BYTES * numel(result.shape))
+        return NOTHING if all(d == 1 for d in result.shape[2:]) else INPUT
 
 
 _POOL_EXAMPLES = {
@@ -247,6 +261,7 @@ class GlobalAvgPool(Kind):
         "params = 0; MACs = 0",
     )
     examples = ("512x7x7 | gap", "8x10 | gap", "4x3x5x6 | gap", "2048x7x7 | globalavgpool")
+    saves = "nothing"  # the backward of a mean needs only the input's shape
 
     def infer(self, call: Call) -> Inference:
         call.expect_rank(3, 4, 5, layout="N×C×L, N×C×H×W or N×C×D×H×W")
@@ -258,8 +273,6 @@ class GlobalAvgPool(Kind):
     def rank_hint(self, rank: int) -> str | None:
         return "gap pools the spatial dims after the channels; for a sequence L×D use `permute 0 2 1` first"
 
-    def build(self, call: Call):
-        import torch.nn as nn
-
-        return getattr(nn, f"AdaptiveAvgPool{call.x.rank - 2}d")(1)
+    def twin(self, call: Call) -> Twin:
+        return Twin.nn(f"AdaptiveAvgPool{call.x.rank - 2}d", output_size=1)
 

@@ -8,11 +8,13 @@ MACs = N·L·(gates·H·(I + R) + H·P) per layer and direction, biases excluded
 
 from __future__ import annotations
 
-import functools
-
+from ..memory import STAT_BYTES, Saved
 from ..registry import Arg, Call, Inference, Kind, num, product, register
-from ..symbolic import Dim
+from ..symbolic import Dim, NeedsValue
 from ..tensor import format_shape
+from ..twinspec import Twin
+
+LSTM_WORKSPACE_MIN = 28_672  # oneDNN's smallest LSTM workspace, bytes
 
 
 def _common_args(lstm: bool, rnn: bool) -> tuple[Arg, ...]:
@@ -35,7 +37,7 @@ def _common_args(lstm: bool, rnn: bool) -> tuple[Arg, ...]:
 class _Recurrent(Kind):
     family = "sequence"
     gates: int = 1
-    twin: str = "RNN"
+    torch_class: str = "RNN"
 
     def rank_hint(self, rank: int) -> str | None:
         if rank == 2:
@@ -126,34 +128,57 @@ class _Recurrent(Kind):
         lines.append(f"MACs = N·L · ({' + '.join(mac_terms)}) = {product(n, length)} · ({' + '.join(mac_terms)}) = {num(result.macs)}")
         return lines
 
-    def build(self, call: Call):
-        import torch.nn as nn
-
+    def twin(self, call: Call) -> Twin:
         a = call.args
         kwargs = dict(
-            num_layers=a.num_layers, bias=a.bias, batch_first=True, dropout=a.dropout, bidirectional=a.bidirectional
+            input_size=call.x.shape[-1], hidden_size=a.hidden_size, num_layers=a.num_layers, bias=a.bias, batch_first=True,
+            dropout=a.dropout, bidirectional=a.bidirectional,
         )
-        if self.twin == "LSTM":
+        if self.torch_class == "LSTM":
             kwargs["proj_size"] = a.proj_size
-        if self.twin == "RNN":
+        if self.torch_class == "RNN":
             kwargs["nonlinearity"] = a.nonlinearity
-        return _sequence_only()(getattr(nn, self.twin)(call.x.shape[-1], a.hidden_size, **kwargs))
+        return Twin.own("SequenceOnly", inner=Twin.nn(self.torch_class, **kwargs))
+
+    def saved(self, call: Call, result: Inference) -> Saved:
+        """The time-major copy of the input, and per layer and direction what the CPU kernel keeps:
+        LSTM its outputs, h and c and oneDNN's workspace; GRU 7 values per step and hidden unit;
+        RNN every hidden state (L + 1); the previous layer's output between stacked layers."""
+        a = call.args
+        n, length, features = call.x.shape[0], call.x.shape[1], call.x.shape[-1]
+        dirs = 2 if a.bidirectional else 1
+        h = a.hidden_size
+        lstm = self.torch_class == "LSTM"
+        out_h = (getattr(a, "proj_size", 0) or h) if lstm else h
+        floats: Dim = n * length * features
+        fixed: Dim = 0
+        if lstm:
+            floats += 2 * a.num_layers * dirs * n * h  # h0 and c0
+        for layer in range(a.num_layers):
+            inp = features if layer == 0 else dirs * out_h
+            if layer > 0:
+                floats += n * length * inp  # the previous layer's output, concatenated
+            for _ in range(dirs):
+                if lstm:
+                    floats += n * length * out_h + 2 * n * h
+                    fixed += _lstm_workspace(length, n, inp, h)
+                elif self.torch_class == "GRU":
+                    floats += 7 * n * length * h
+                else:
+                    floats += (length + 1) * n * h
+        return Saved(floats=floats, fixed=fixed)
 
 
-@functools.cache
-def _sequence_only():
-    """A wrapper module that returns only the output sequence of a recurrent module."""
-    import torch.nn as nn
-
-    class SequenceOnly(nn.Module):
-        def __init__(self, inner: nn.Module):
-            super().__init__()
-            self.inner = inner
-
-        def forward(self, x):
-            return self.inner(x)[0]
-
-    return SequenceOnly
+def _lstm_workspace(seq, batch, inp, hidden) -> Dim:
+    """oneDNN's LSTM training workspace, fitted on torch's CPU kernel: ≈ 16 floats per step,
+    sample and hidden unit, plus 6 per input feature beyond the hidden size."""
+    extra = inp - hidden
+    try:
+        extra = max(extra, 0)
+        words = 16 * seq * batch * hidden + 6 * seq * batch * extra
+        return max(STAT_BYTES * words, LSTM_WORKSPACE_MIN)
+    except NeedsValue:
+        return STAT_BYTES * 16 * seq * batch * hidden
 
 
 _FORMULAS = (
@@ -169,7 +194,7 @@ class RNN(_Recurrent):
     aliases = ("elman",)
     doc = "Elman RNN (tanh or relu) over an N×L×D sequence; outputs every step's hidden state."
     torch_twin = "torch.nn.RNN"
-    twin = "RNN"
+    torch_class = "RNN"
     gates = 1
     args = _common_args(lstm=False, rnn=True)
     formulas = ("G = 1 gate set",) + _FORMULAS
@@ -185,7 +210,7 @@ class LSTM(_Recurrent):
     name = "lstm"
     doc = "Long short-term memory over an N×L×D sequence; outputs every step's h (optionally projected)."
     torch_twin = "torch.nn.LSTM"
-    twin = "LSTM"
+    torch_class = "LSTM"
     gates = 4
     gate_names = "input, forget, cell, output"
     args = _common_args(lstm=True, rnn=False)
@@ -203,7 +228,7 @@ class GRU(_Recurrent):
     name = "gru"
     doc = "Gated recurrent unit over an N×L×D sequence; outputs every step's hidden state."
     torch_twin = "torch.nn.GRU"
-    twin = "GRU"
+    torch_class = "GRU"
     gates = 3
     gate_names = "reset, update, new"
     args = _common_args(lstm=False, rnn=False)

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import dataclasses
-import functools
 
+from ..memory import NOTHING, Saved
 from ..registry import Arg, Call, Inference, Kind, register
+from ..tensor import numel
+from ..twinspec import Twin
 
 _P = Arg("p", "float", 0.5, positional=True, min=0, max=1, doc="probability of zeroing an element (channel, sample)")
 _INPLACE = Arg("inplace", "bool", False, doc="accepted for PyTorch compatibility; no effect on counts")
@@ -16,7 +18,7 @@ class _Dropout(Kind):
     family = "regularization"
     args = (_P, _INPLACE)
     formulas = _FORMULAS
-    twin = "Dropout"
+    torch_class = "Dropout"
     ranks: tuple[int, ...] = ()
     layout = ""
 
@@ -31,10 +33,15 @@ class _Dropout(Kind):
             return f"use dropout{n}d for a {rank}-D input (N×C + {n} spatial dims)"
         return "use `dropout` to drop single elements of any shape"
 
-    def build(self, call: Call):
-        import torch.nn as nn
+    def twin(self, call: Call) -> Twin:
+        return Twin.nn(self.torch_class, p=call.args.p, inplace=call.args.inplace)
 
-        return getattr(nn, self.twin)(p=call.args.p, inplace=call.args.inplace)
+    def saved(self, call: Call, result: Inference) -> Saved:
+        """CPU dropout multiplies by a noise tensor of the input's dtype (CUDA saves a 1-byte bool
+        mask): one value per element, or per channel for dropout1d/2d/3d."""
+        if call.args.p == 0:
+            return NOTHING
+        return Saved(floats=call.x.shape[0] * call.x.shape[1] if self.ranks else numel(call.x.shape))
 
 
 @register
@@ -56,7 +63,7 @@ for _n, _layout in ((1, "N×C×L"), (2, "N×C×H×W"), (3, "N×C×D×H×W")):
                 "aliases": (f"channeldropout{_n}d",),
                 "doc": f"Zero whole channels of a {_layout} input with probability p in training.",
                 "torch_twin": f"torch.nn.Dropout{_n}d",
-                "twin": f"Dropout{_n}d",
+                "torch_class": f"Dropout{_n}d",
                 "ranks": (_n + 2,),
                 "layout": _layout,
                 "examples": (
@@ -74,37 +81,8 @@ class AlphaDropout(_Dropout):
     aliases = ("alpha_dropout",)
     doc = "Dropout that keeps the mean and variance of SELU activations; identity in eval."
     torch_twin = "torch.nn.AlphaDropout"
-    twin = "AlphaDropout"
+    torch_class = "AlphaDropout"
     examples = ("4x8 | alphadropout", "16 | alphadropout 0.1")
-
-
-@functools.cache
-def drop_path_module():
-    """The DropPath twin class, created on first use so torch is imported lazily."""
-    import torch.nn as nn
-
-    class DropPath(nn.Module):
-        """Stochastic depth: zero a whole sample's residual branch with probability p (training only)."""
-
-        def __init__(self, p: float = 0.1, scale_by_keep: bool = True):
-            super().__init__()
-            self.p = p
-            self.scale_by_keep = scale_by_keep
-
-        def forward(self, x):
-            if not self.training or self.p == 0.0:
-                return x
-            keep = 1.0 - self.p
-            mask = x.new_empty((x.shape[0],) + (1,) * (x.dim() - 1)).bernoulli_(keep)
-            if keep > 0.0 and self.scale_by_keep:
-                mask = mask / keep
-            return x * mask
-
-        def extra_repr(self) -> str:
-            return f"p={self.p}"
-
-    DropPath.__module__ = "nnshape"
-    return DropPath
 
 
 @register
@@ -113,7 +91,7 @@ class DropPath(Kind):
     aliases = ("drop_path", "stochasticdepth", "stochastic_depth")
     family = "regularization"
     doc = "Stochastic depth: drop a whole sample (usually a residual branch) with probability p in training."
-    torch_twin = "nnshape.DropPath"
+    torch_twin = "nnshape.twins.DropPath"
     args = (dataclasses.replace(_P, default=0.1), Arg("scale_by_keep", "bool", True, doc="scale kept samples by 1/(1−p)"))
     formulas = _FORMULAS
     examples = ("4x8x8 | droppath", "10x16 | droppath 0.2", "16 | drop_path p=1 scale_by_keep=false")
@@ -121,5 +99,8 @@ class DropPath(Kind):
     def infer(self, call: Call) -> Inference:
         return Inference(call.x.shape, details=(("p", f"{call.args.p:g}"),))
 
-    def build(self, call: Call):
-        return drop_path_module()(call.args.p, call.args.scale_by_keep)
+    def twin(self, call: Call) -> Twin:
+        return Twin.own("DropPath", p=call.args.p, scale_by_keep=call.args.scale_by_keep)
+
+    def saved(self, call: Call, result: Inference) -> Saved:
+        return Saved(floats=call.x.shape[0]) if call.args.p > 0 else NOTHING  # one mask value per sample

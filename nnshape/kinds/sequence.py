@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import functools
-
+from ..memory import NOTHING, Saved
 from ..registry import Arg, Call, Inference, Kind, register
 from ..symbolic import Dim, Poly
-from ..tensor import format_shape
+from ..tensor import format_shape, numel
+from ..twinspec import Twin
 
 _SEQ = "N×L×D"
 _DROPOUT = Arg("dropout", "float", 0.0, min=0, max=1, doc="dropout after adding the positions (identity in eval)")
@@ -36,6 +36,7 @@ class Embedding(_SequenceKind):
     doc = "Lookup table: each integer token id becomes a learned embedding_dim vector."
     torch_twin = "torch.nn.Embedding"
     accepts = "int"  # the analyzer rejects float input; infer also rejects int8/int16/uint8/bool, as torch does
+    saves = "input"  # the ids, to scatter the gradient into the table
     args = (
         Arg("num_embeddings", "int", positional=True, min=1, aliases=("num", "vocab"), doc="vocabulary size"),
         Arg("embedding_dim", "int", positional=True, min=1, aliases=("dim",), doc="vector size per token"),
@@ -76,81 +77,26 @@ class Embedding(_SequenceKind):
     def rank_hint(self, rank: int) -> str | None:
         return None
 
-    def build(self, call: Call):
-        import torch.nn as nn
-
+    def twin(self, call: Call) -> Twin:
         a = call.args
-        return nn.Embedding(
-            a.num_embeddings, a.embedding_dim, padding_idx=a.padding_idx, max_norm=a.max_norm,
-            norm_type=a.norm_type, scale_grad_by_freq=a.scale_grad_by_freq, sparse=a.sparse,
+        return Twin.nn(
+            "Embedding", num_embeddings=a.num_embeddings, embedding_dim=a.embedding_dim, padding_idx=a.padding_idx,
+            max_norm=a.max_norm, norm_type=a.norm_type, scale_grad_by_freq=a.scale_grad_by_freq, sparse=a.sparse,
         )
 
 
-@functools.cache
-def sequence_modules():
-    """The custom twins (PositionalEncoding, PositionalEmbedding, ClassToken), made on first use."""
-    import torch
-    import torch.nn as nn
-
-    class PositionalEncoding(nn.Module):
-        """x + PE[:L] with PE[pos, j] = sin(pos / 10000^(2⌊j/2⌋/D)) for even j, cos(...) for odd j.
-
-        The table is computed in forward (no buffer), so any L and odd D work: for D = 3 the
-        last column is sin(pos / 10000^(2/3)).
-        """
-
-        def __init__(self, dropout: float = 0.0, max_len: int | None = None):
-            super().__init__()
-            self.max_len = max_len
-            self.dropout = nn.Dropout(dropout)
-
-        @staticmethod
-        def table(length: int, dim: int, dtype=torch.float32, device=None):
-            pos = torch.arange(length, dtype=torch.float64, device=device)[:, None]
-            j = torch.arange(dim, device=device)
-            angle = pos / torch.pow(10000.0, (j - j % 2).to(torch.float64) / dim)
-            return torch.where(j % 2 == 0, torch.sin(angle), torch.cos(angle)).to(dtype)
-
-        def forward(self, x):
-            length, dim = x.shape[-2], x.shape[-1]
-            if self.max_len is not None and length > self.max_len:
-                raise ValueError(f"sequence length {length} exceeds max_len={self.max_len}")
-            return self.dropout(x + self.table(length, dim, x.dtype, x.device))
-
-    class PositionalEmbedding(nn.Module):
-        """x + P[:, :L] with a learned P of shape 1×max_len×D."""
-
-        def __init__(self, max_len: int, dim: int, dropout: float = 0.0):
-            super().__init__()
-            self.weight = nn.Parameter(torch.zeros(1, max_len, dim))
-            nn.init.trunc_normal_(self.weight, std=0.02)
-            self.dropout = nn.Dropout(dropout)
-
-        def forward(self, x):
-            return self.dropout(x + self.weight[:, : x.shape[1]])
-
-    class ClassToken(nn.Module):
-        """Prepend num_tokens learned D-vectors: N×L×D -> N×(num_tokens+L)×D."""
-
-        def __init__(self, dim: int, num_tokens: int = 1):
-            super().__init__()
-            self.token = nn.Parameter(torch.zeros(1, num_tokens, dim))
-            nn.init.trunc_normal_(self.token, std=0.02)
-
-        def forward(self, x):
-            return torch.cat([self.token.expand(x.shape[0], -1, -1).to(x.dtype), x], dim=1)
-
-    for cls in (PositionalEncoding, PositionalEmbedding, ClassToken):
-        cls.__module__ = "nnshape"
-    return PositionalEncoding, PositionalEmbedding, ClassToken
+class _Positions(_SequenceKind):
+    def saved(self, call: Call, result: Inference) -> Saved:
+        """The dropout noise after adding the positions (nothing when dropout = 0)."""
+        return Saved(floats=numel(call.x.shape)) if call.args.dropout > 0 else NOTHING
 
 
 @register
-class PosEnc(_SequenceKind):
+class PosEnc(_Positions):
     name = "posenc"
     aliases = ("positionalencoding", "positional_encoding", "sinusoidal")
     doc = "Adds the fixed sinusoidal positional encoding of 'Attention Is All You Need' to an N×L×D input."
-    torch_twin = "nnshape.PositionalEncoding"
+    torch_twin = "nnshape.twins.PositionalEncoding"
     args = (
         Arg("max_len", "int", None, min=1, aliases=("len",), doc="if given, L ≤ max_len is checked (when L is known)"),
         _DROPOUT,
@@ -177,16 +123,16 @@ class PosEnc(_SequenceKind):
             )
         return Inference(call.x.shape)
 
-    def build(self, call: Call):
-        return sequence_modules()[0](call.args.dropout, call.args.max_len)
+    def twin(self, call: Call) -> Twin:
+        return Twin.own("PositionalEncoding", dropout=call.args.dropout, max_len=call.args.max_len)
 
 
 @register
-class PosEmb(_SequenceKind):
+class PosEmb(_Positions):
     name = "posemb"
     aliases = ("positionalembedding", "positional_embedding", "pos_embed")
     doc = "Adds a learned positional embedding (max_len × D) to the first L positions of an N×L×D input."
-    torch_twin = "nnshape.PositionalEmbedding"
+    torch_twin = "nnshape.twins.PositionalEmbedding"
     args = (
         Arg("max_len", "int", positional=True, min=1, aliases=("len", "num_positions"), doc="learned positions; L ≤ max_len"),
         _DROPOUT,
@@ -210,8 +156,8 @@ class PosEmb(_SequenceKind):
                 )
         return Inference(call.x.shape, params=cap * dim, details=(("positions", str(cap)),))
 
-    def build(self, call: Call):
-        return sequence_modules()[1](call.args.max_len, call.x.shape[2], call.args.dropout)
+    def twin(self, call: Call) -> Twin:
+        return Twin.own("PositionalEmbedding", max_len=call.args.max_len, dim=call.x.shape[2], dropout=call.args.dropout)
 
 
 @register
@@ -219,15 +165,16 @@ class ClsToken(_SequenceKind):
     name = "clstoken"
     aliases = ("cls_token", "classtoken", "cls")
     doc = "Prepends learned tokens (a ViT class token) to an N×L×D sequence: L grows by num_tokens."
-    torch_twin = "nnshape.ClassToken"
+    torch_twin = "nnshape.twins.ClassToken"
     args = (Arg("num_tokens", "int", 1, positional=True, min=1, aliases=("n",), doc="tokens to prepend (e.g. class + distillation)"),)
     formulas = ("output = N × (num_tokens + L) × D", "params = num_tokens·D", "MACs = 0")
     examples = ("4x8 | clstoken", "196x16 | cls_token", "5x6 | clstoken 2")
+    saves = "nothing"  # a concatenation: its backward slices the gradient
 
     def infer(self, call: Call) -> Inference:
         length, dim = _expect_sequence(call)
         t = call.args.num_tokens
         return Inference((call.x.shape[0], t + length, dim), params=t * dim)
 
-    def build(self, call: Call):
-        return sequence_modules()[2](call.x.shape[2], call.args.num_tokens)
+    def twin(self, call: Call) -> Twin:
+        return Twin.own("ClassToken", dim=call.x.shape[2], num_tokens=call.args.num_tokens)

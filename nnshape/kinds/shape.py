@@ -7,43 +7,16 @@ move, merge or index the batch is an error rather than a silent reinterpretation
 
 from __future__ import annotations
 
-import functools
 import math
 
 from ..registry import Arg, Call, Inference, Kind, register
 from ..symbolic import Dim, NeedsValue, Poly
+from ..memory import INPUT, NOTHING, Saved
 from ..tensor import Shape, format_shape, numel
+from ..twinspec import Twin
 from ..values import describe
 
 _SHAPE_ONLY = ("params = 0", "MACs = 0", "dtype kept (token ids stay integers)")
-
-
-@functools.cache
-def _fn_module_class():
-    import torch.nn as nn
-
-    class TensorFn(nn.Module):
-        """A parameter-free twin whose forward applies one tensor function."""
-
-        def __init__(self, label: str, fn, text: str = ""):
-            super().__init__()
-            self.label, self.fn, self.text = label, fn, text
-
-        def forward(self, x):
-            return self.fn(x)
-
-        def _get_name(self) -> str:
-            return self.label
-
-        def extra_repr(self) -> str:
-            return self.text
-
-    return TensorFn
-
-
-def twin_module(label: str, fn, text: str = ""):
-    """A torch module named ``label`` computing ``fn(x)``; torch is imported only here."""
-    return _fn_module_class()(label, fn, text)
 
 
 def _batch_error(call: Call, arg: str, what: str, hint: str) -> None:
@@ -134,10 +107,8 @@ class Flatten(Kind):
         s = call.x.shape
         return Inference(s[:start] + (numel(s[start : end + 1]),) + s[end + 1 :], dtype=call.x.dtype)
 
-    def build(self, call: Call):
-        import torch.nn as nn
-
-        return nn.Flatten(call.args.start_dim, call.args.end_dim)
+    def twin(self, call: Call) -> Twin:
+        return Twin.nn("Flatten", start_dim=call.args.start_dim, end_dim=call.args.end_dim)
 
 
 @register
@@ -164,10 +135,8 @@ class Unflatten(Kind):
         s = call.x.shape
         return Inference(s[:dim] + sizes + s[dim + 1 :], dtype=call.x.dtype)
 
-    def build(self, call: Call):
-        import torch.nn as nn
-
-        return nn.Unflatten(call.args.dim, call.args.unflattened_size)
+    def twin(self, call: Call) -> Twin:
+        return Twin.nn("Unflatten", dim=call.args.dim, unflattened_size=call.args.unflattened_size)
 
 
 @register
@@ -179,7 +148,7 @@ class Reshape(Kind):
     saves = "nothing"
     accepts = "any"  # shape-only: token ids pass through
     doc = "Reshape each sample to a new shape (one size may be -1); the batch is kept."
-    torch_twin = "nnshape.Reshape"
+    torch_twin = "nnshape.twins.Reshape"
     args = (
         Arg("shape", "shape", positional=True, variadic=True, min=-1, aliases=("sizes", "size"), doc="per-sample shape, e.g. 16x5x5 or (4, -1)"),
     )
@@ -190,9 +159,8 @@ class Reshape(Kind):
         sizes = _fill_sizes(call, call.args.shape, numel(call.x.shape[1:]), "shape", f"a sample of {format_shape(call.x.shape[1:])}")
         return Inference(call.x.shape[:1] + sizes, dtype=call.x.dtype)
 
-    def build(self, call: Call):
-        sizes = call.args.shape
-        return twin_module("Reshape", lambda x: x.reshape(x.shape[0], *sizes), f"shape={sizes}")
+    def twin(self, call: Call) -> Twin:
+        return Twin.own("Reshape", shape=call.args.shape)
 
 
 @register
@@ -203,7 +171,7 @@ class Permute(Kind):
     saves = "nothing"
     accepts = "any"  # shape-only: token ids pass through
     doc = "Reorder the dims (all of them, batch = dim 0 first), like Tensor.permute."
-    torch_twin = "nnshape.Permute"
+    torch_twin = "nnshape.twins.Permute"
     args = (Arg("dims", "ints", positional=True, variadic=True, doc="a permutation of all dims, starting with 0"),)
     formulas = ("out[i] = in[dims[i]]",) + _SHAPE_ONLY
     examples = ("3x32x32 | permute 0 2 3 1", "5x7 | permute 0 2 1", "3x4x5 | permute (0, -1, 1, 2)", "input ids 4x6 dtype=int64\npermute 0 2 1")
@@ -226,9 +194,8 @@ class Permute(Kind):
             _batch_error(call, "dims", "moving dim 0", "keep 0 first and reorder the per-sample dims: e.g. `permute 0 2 1`")
         return Inference(tuple(call.x.shape[d] for d in order), dtype=call.x.dtype)
 
-    def build(self, call: Call):
-        dims = call.args.dims
-        return twin_module("Permute", lambda x: x.permute(*dims), f"dims={dims}")
+    def twin(self, call: Call) -> Twin:
+        return Twin.own("Permute", dims=call.args.dims)
 
 
 @register
@@ -239,7 +206,7 @@ class Transpose(Kind):
     saves = "nothing"
     accepts = "any"  # shape-only: token ids pass through
     doc = "Swap two dims, like Tensor.transpose(dim0, dim1)."
-    torch_twin = "nnshape.Transpose"
+    torch_twin = "nnshape.twins.Transpose"
     args = (
         Arg("dim0", "int", positional=True, doc="first dim (batch = dim 0)"),
         Arg("dim1", "int", positional=True, doc="second dim"),
@@ -256,9 +223,8 @@ class Transpose(Kind):
         shape[d0], shape[d1] = shape[d1], shape[d0]
         return Inference(tuple(shape), dtype=call.x.dtype)
 
-    def build(self, call: Call):
-        d0, d1 = call.args.dim0, call.args.dim1
-        return twin_module("Transpose", lambda x: x.transpose(d0, d1), f"dim0={d0}, dim1={d1}")
+    def twin(self, call: Call) -> Twin:
+        return Twin.own("Transpose", dim0=call.args.dim0, dim1=call.args.dim1)
 
 
 @register
@@ -269,7 +235,7 @@ class Select(Kind):
     saves = "nothing"
     accepts = "any"  # shape-only: token ids pass through
     doc = "Take one index along a dim and drop that dim (x[:, 0] picks the class token)."
-    torch_twin = "nnshape.Select"
+    torch_twin = "nnshape.twins.Select"
     args = (
         Arg("dim", "int", positional=True, doc="dim to index (≥ 1: the batch is kept)"),
         Arg("index", "int", positional=True, aliases=("i",), doc="position; negative from the end"),
@@ -293,9 +259,8 @@ class Select(Kind):
             )
         return Inference(call.x.shape[:dim] + call.x.shape[dim + 1 :], dtype=call.x.dtype)
 
-    def build(self, call: Call):
-        dim, index = call.args.dim, call.args.index
-        return twin_module("Select", lambda x: x.select(dim, index), f"dim={dim}, index={index}")
+    def twin(self, call: Call) -> Twin:
+        return Twin.own("Select", dim=call.args.dim, index=call.args.index)
 
 
 @register
@@ -314,10 +279,8 @@ class Identity(Kind):
     def infer(self, call: Call) -> Inference:
         return Inference(call.x.shape, dtype=call.x.dtype)
 
-    def build(self, call: Call):
-        import torch.nn as nn
-
-        return nn.Identity()
+    def twin(self, call: Call) -> Twin:
+        return Twin.nn("Identity")
 
 
 # spatial dims each interpolation mode works on (PyTorch's rule: linear 1-D, bilinear 2-D, ...)
@@ -420,10 +383,14 @@ class Upsample(Kind):
             call.concrete(size, "a fractional scale_factor")
         return math.floor(float(size) * scale)  # PyTorch's float rule: floor(float(in) · scale)
 
-    def build(self, call: Call):
-        import torch.nn as nn
-
+    def twin(self, call: Call) -> Twin:
         a = call.args
         n = call.x.rank - 2
         size = None if a.size is None else self._per_axis(call, "size", a.size, n)
-        return nn.Upsample(size=size, scale_factor=a.scale_factor, mode=a.mode, align_corners=a.align_corners, recompute_scale_factor=a.recompute_scale_factor)
+        return Twin.nn(
+            "Upsample", size=size, scale_factor=a.scale_factor, mode=a.mode, align_corners=a.align_corners,
+            recompute_scale_factor=a.recompute_scale_factor,
+        )
+
+    def saved(self, call: Call, result: Inference) -> Saved:
+        return INPUT if call.args.mode == "area" else NOTHING  # area is adaptive average pooling

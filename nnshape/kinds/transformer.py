@@ -7,12 +7,12 @@ the norms, activation and dropout cost no MACs, and norm_first only moves the no
 
 from __future__ import annotations
 
-import functools
-
+from ..memory import STAT_BYTES, Saved
 from ..registry import Arg, Call, Inference, Kind, num, product, register
 from ..symbolic import Dim
 from ..tensor import format_shape
-from .attention import causal_mask, check_sequence, mha_counts, scores_lines, split_heads
+from ..twinspec import Twin
+from .attention import check_sequence, mha_counts, scores_lines, split_heads
 
 
 def _layer_args(decoder: bool) -> tuple[Arg, ...]:
@@ -101,36 +101,38 @@ class _TransformerLayer(Kind):
         lines.append(f"MACs = {' + '.join(terms)} = {num(result.macs)}")
         return lines
 
-    def build(self, call: Call):
-        import torch.nn as nn
-
+    def twin(self, call: Call) -> Twin:
         a = call.args
-        cls = nn.TransformerDecoderLayer if self.decoder else nn.TransformerEncoderLayer
-        layer = cls(
-            call.x.shape[-1], a.nhead, dim_feedforward=a.dim_feedforward, dropout=a.dropout, activation=a.activation,
-            layer_norm_eps=a.layer_norm_eps, batch_first=True, norm_first=a.norm_first, bias=a.bias,
+        layer = Twin.nn(
+            "TransformerDecoderLayer" if self.decoder else "TransformerEncoderLayer", d_model=call.x.shape[-1], nhead=a.nhead,
+            dim_feedforward=a.dim_feedforward, dropout=a.dropout, activation=a.activation, layer_norm_eps=a.layer_norm_eps,
+            batch_first=True, norm_first=a.norm_first, bias=a.bias,
         )
-        return _layer_twin()(layer, a.causal)
+        return Twin.own("Layer", layer=layer, causal=a.causal)
 
-
-@functools.cache
-def _layer_twin():
-    """Wrapper: forward(x[, memory]) with the causal mask applied to the self-attention."""
-    import torch.nn as nn
-
-    class Layer(nn.Module):
-        def __init__(self, layer: nn.Module, causal: bool):
-            super().__init__()
-            self.layer = layer
-            self.causal = causal
-
-        def forward(self, x, memory=None):
-            mask = causal_mask(x.shape[1], x.shape[1], x.device) if self.causal else None
-            if memory is None:
-                return self.layer(x, src_mask=mask, is_causal=self.causal)
-            return self.layer(x, memory, tgt_mask=mask, tgt_is_causal=self.causal)
-
-    return Layer
+    def saved(self, call: Call, result: Inference) -> Saved:
+        """Counted tensor by tensor (math attention kernel when dropout > 0): per attention block
+        q, kᵀ, packed projections, context, 3 score-sized tensors; per residual block a dropout
+        mask and the LayerNorm input and statistics; the feed-forward's activation output, its
+        dropout mask and dropped copy (3·N·L·ff)."""
+        a = call.args
+        n, lt, d = call.x.shape[0], call.x.shape[1], call.x.shape[-1]
+        heads, ff = a.nhead, a.dim_feedforward
+        drop = a.dropout > 0
+        nt = n * lt * d
+        memory = call.tensors.get("memory")
+        blocks = 2 if memory is None else 3
+        # self-attention: kᵀ, q, packed q/k/v (3), context; scores: softmax, mask, dropped
+        floats: Dim = 6 * nt + (3 if drop else 1) * n * heads * lt * lt
+        if memory is not None:
+            lm, dm = memory.shape[1], memory.shape[-1]
+            nm = n * lm * dm
+            floats += nt  # the query input of the cross-attention (previous block's norm output)
+            floats += 2 * nt + 3 * nm + (3 if drop else 1) * n * heads * lt * lm  # q, context; kᵀ, packed k/v
+        floats += nt  # the feed-forward's input (the last norm's output)
+        floats += (3 if drop else 2) * n * lt * ff  # activation output (+ dropout mask) and the second linear's input
+        floats += blocks * ((1 if drop else 0) * nt + nt)  # per residual block: dropout mask, LayerNorm input
+        return Saved(input=True, inputs=True, floats=floats, fixed=blocks * 2 * STAT_BYTES * n * lt)
 
 
 @register

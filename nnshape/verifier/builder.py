@@ -1,30 +1,26 @@
 """Assemble an analyzed network (a :class:`~nnshape.plan.Plan`) into one real ``torch.nn.Module``.
 
-Every layer is its kind's own twin, built from the exact ``Call`` the rules saw; blocks become
-small container modules. Submodule names follow the spec's row paths (``3.0.shortcut.1``), so a
-layer is found under the same name in ``nnshape summary`` and in ``model.named_modules()``.
-A collapsed ``repeat N:`` becomes N independent copies of its body.
+:func:`walk` goes through the Plan in build order and tells a *sink* what to make: containers
+(the classes of nnshape/twins.py) and layers (each kind's twin, from the exact ``Call`` its
+rules saw). The builder here makes the modules; ``nnshape export`` (verifier/export.py) writes the
+same steps as source, so the exported file and the verified network cannot differ.
+
+Submodule names follow the spec's row paths (``3.0.shortcut.1``), so a layer is found under the
+same name in ``nnshape summary`` and in ``model.named_modules()``. A collapsed ``repeat N:``
+becomes N independent copies of its body. A layer written ``trainable=false``, or inside a def
+call written so, has its parameters frozen.
 
 torch is imported only inside functions: importing this module never loads it.
 """
 
 from __future__ import annotations
 
-import functools
 from dataclasses import dataclass, field
 
 from ..errors import SpecLimitError
-from ..plan import (
-    FromNode,
-    LayerNode,
-    MergeNode,
-    Plan,
-    RepeatNode,
-    ResidualNode,
-    SeqNode,
-)
-from ..summary import Summary
 from ..limits import MAX_COPIES, MAX_MODULES
+from ..plan import FromNode, LayerNode, MergeNode, Plan, RepeatNode, ResidualNode, SeqNode
+from ..summary import Summary
 
 
 @dataclass
@@ -34,217 +30,116 @@ class Built:
     model: object  # torch.nn.Module
     row_modules: list = field(default_factory=list)  # aligned with summary.layers
     layer_count: int = 0
-    calls: dict = field(default_factory=dict)  # id(twin) -> its Call
 
 
-@functools.cache
-def _classes():
-    import operator
-
-    import torch
-    from torch import nn
-
-    def run_items(owner, x, env):
-        for name, extra in owner._nnshape_items:
-            if extra is None:
-                x = owner._modules[name](x, env)
-            else:
-                x = owner._modules[name](x, *(env[t] for t in extra))
-        return x
-
-    class Seq(nn.Module):
-        """Statements in order: a block, a def call, a branch, a shortcut, one repeat iteration."""
-
-        def __init__(self):
-            super().__init__()
-            self._nnshape_items: list[tuple[str, object]] = []
-
-        def forward(self, x, env):
-            return run_items(self, x, env)
-
-    class Residual(Seq):
-        """``body(x) + x``, or ``body(x) + shortcut(x)`` with a ``shortcut`` submodule."""
-
-        def __init__(self):
-            super().__init__()
-            self._nnshape_shortcut: str | None = None
-
-        def forward(self, x, env):
-            y = run_items(self, x, env)
-            skip = x if self._nnshape_shortcut is None else self._modules[self._nnshape_shortcut](x, env)
-            return y + skip
-
-    class Merge(Seq):
-        """``concat`` / ``add`` / ``multiply`` of branch submodules, all fed the same input."""
-
-        def __init__(self, op: str, dim: int):
-            super().__init__()
-            self._nnshape_op, self._nnshape_dim = op, dim
-
-        def forward(self, x, env):
-            outs = [self._modules[name](x, env) for name, _ in self._nnshape_items]
-            if self._nnshape_op == "concat":
-                return torch.cat(outs, dim=self._nnshape_dim)
-            return functools.reduce(operator.add if self._nnshape_op == "add" else operator.mul, outs)
-
-        def extra_repr(self) -> str:
-            return self._nnshape_op + (f", dim={self._nnshape_dim}" if self._nnshape_op == "concat" else "")
-
-    class From(Seq):
-        """Run the body on a named tensor; store the result under ``alias``."""
-
-        def __init__(self, source: str, alias: str | None):
-            super().__init__()
-            self._nnshape_source, self._nnshape_alias = source, alias
-
-        def forward(self, x, env):
-            y = run_items(self, env[self._nnshape_source], env)
-            if self._nnshape_alias:
-                env[self._nnshape_alias] = y
-            return y
-
-    class Network(Seq):
-        """The whole spec. ``forward`` takes the declared inputs in order."""
-
-        def __init__(self, inputs: list[str], output: str | None):
-            super().__init__()
-            self._nnshape_inputs, self._nnshape_output = inputs, output
-
-        def forward(self, *tensors):
-            env = dict(zip(self._nnshape_inputs, tensors))
-            y = run_items(self, tensors[0] if tensors else None, env)
-            return env[self._nnshape_output] if self._nnshape_output else y
-
-    return Seq, Residual, Merge, From, Network
+def tensor_args(node: LayerNode) -> tuple[str, ...]:
+    """The named tensors a layer also reads (kv=...), in the order its kind declares them."""
+    call = node.call
+    if not call.tensors:
+        return ()
+    return tuple(call.args.as_dict()[a.name] for a in call.kind.args if a.type == "tensor" and a.name in call.tensors)
 
 
-def safe_name(container, segment: str) -> str:
-    """The path segment as a submodule name, changed only where torch would refuse it."""
-    name = segment
-    while name in container._modules or (hasattr(container, name) and name not in container._modules):
-        name += "_"
-    return name
+def walk(plan: Plan, sink, root) -> None:
+    """Tell ``sink`` how to build ``plan`` into ``root`` (the Network), parents before children.
+
+    ``sink.container(parent, name, cls, args, path) -> handle``: a ``cls(*args)`` of nnshape.twins
+    appended to ``parent`` under ``name``; ``sink.shortcut(residual, path) -> handle``: a Seq set as
+    the residual's shortcut; ``sink.layer(parent, name, node, tensors, frozen, path)``: a layer's
+    twin. ``path`` is the row path a module stands for, or None for the copies of a collapsed
+    repeat that have no row of their own.
+    """
+    for node in plan.root.children:  # top-level statements act on the first input
+        _child(sink, root, node, True, False)
+
+
+def _fill(sink, parent, seq: SeqNode, record: bool, frozen: bool) -> None:
+    for child in seq.children:
+        _child(sink, parent, child, record, frozen)
+
+
+def _child(sink, parent, node, record: bool, frozen: bool) -> None:
+    name = node.path.rsplit(".", 1)[-1]
+    path = node.path if record else None
+    if isinstance(node, LayerNode):
+        sink.layer(parent, name, node, tensor_args(node), frozen or not node.trainable, path)
+    elif isinstance(node, SeqNode):  # block, def call
+        module = sink.container(parent, name, "Seq", (), path)
+        _fill(sink, module, node, record, frozen or not node.trainable)
+    elif isinstance(node, ResidualNode):
+        module = sink.container(parent, name, "Residual", (), path)
+        _fill(sink, module, node.body, record, frozen)
+        if node.shortcut is not None:
+            shortcut = sink.shortcut(module, node.shortcut.path if record else None)
+            _fill(sink, shortcut, node.shortcut, record, frozen)
+    elif isinstance(node, MergeNode):
+        module = sink.container(parent, name, "Merge", (node.op, node.dim), path)
+        for branch in node.branches:
+            sub = sink.container(module, branch.path.rsplit(".", 1)[-1], "Seq", (), branch.path if record else None)
+            _fill(sink, sub, branch, record, frozen)
+    elif isinstance(node, RepeatNode):
+        module = sink.container(parent, name, "Seq", (), path)
+        copies = node.last_copies
+        if copies > MAX_COPIES:
+            raise SpecLimitError(
+                f"repeat {node.count:,}: verify builds every copy, at most {MAX_COPIES:,}",
+                hint="verify a smaller count (`--set`), or use `nnshape summary` for the analytic numbers",
+                code="E0508",
+            )
+        listed = len(node.iterations)
+        iterations = list(node.iterations)
+        if node.collapsed and iterations:  # the last listed pass stands for `copies` identical passes
+            iterations += [iterations[-1]] * (copies - 1)
+        for i, it in enumerate(iterations):
+            sub = sink.container(module, str(i), "Seq", (), it.path if record and i < listed else None)
+            _fill(sink, sub, it, record and i < listed, frozen)
+    elif isinstance(node, FromNode):
+        module = sink.container(parent, name, "From", (node.source, node.alias), path)
+        _fill(sink, module, node.body, record, frozen)
+    else:  # pragma: no cover
+        raise TypeError(node)
 
 
 class _Builder:
-    def __init__(self, summary: Summary, plan: Plan, device, dtype, progress=None):
-        self.summary = summary
-        self.plan = plan
-        self.device = device
+    """The sink that makes the modules (on the current torch device)."""
+
+    def __init__(self, dtype, progress=None):
+        from .. import twins
+
+        self.twins = twins
         self.dtype = dtype
         self.progress = progress
         self.by_path: dict[str, list] = {}  # path -> modules in pre-order (paths may repeat)
         self.layers = 0
-        self.calls: dict[int, object] = {}  # id(twin) -> the Call it was built from (for export)
-        self.frozen = {row.path for row in summary.layers if not row.is_block and row.params and not row.trainable_params}
 
-    def note(self, path: str, module) -> None:
-        self.by_path.setdefault(path, []).append(module)
+    def note(self, path: str | None, module) -> None:
+        if path is not None:
+            self.by_path.setdefault(path, []).append(module)
 
-    def add(self, container, path: str, module, extra) -> None:
-        name = safe_name(container, path.rsplit(".", 1)[-1])
-        container.add_module(name, module)
-        container._nnshape_items.append((name, extra))
+    def container(self, parent, name: str, cls: str, args: tuple, path: str | None):
+        module = getattr(self.twins, cls)(*args)
+        self.note(path, module)
+        return parent.append(name, module)
 
-    def layer(self, node: LayerNode, record: bool):
-        call = node.call
+    def shortcut(self, residual, path: str | None):
+        module = self.twins.Seq()
+        self.note(path, module)
+        return residual.set_shortcut(module)
+
+    def layer(self, parent, name: str, node: LayerNode, tensors: tuple, frozen: bool, path: str | None) -> None:
         self.layers += 1
         if self.layers > MAX_MODULES:
             raise SpecLimitError(f"the network has more than {MAX_MODULES:,} layers to build", code="E0508")
+        call = node.call
         module = call.kind.build(call)
-        self.calls[id(module)] = call
         if self.dtype is not None:
             module.to(self.dtype)
-        if node.path in self.frozen:
+        if frozen:
             module.requires_grad_(False)
-        if record:
-            self.note(node.path, module)
+        self.note(path, module)
         if self.progress is not None:
             self.progress(1)
-        tensors = tuple(call.args.as_dict()[a.name] for a in call.kind.args if a.type == "tensor" and a.name in call.tensors)
-        return module, tensors
-
-    def fill(self, container, seq: SeqNode, record: bool) -> None:
-        for child in seq.children:
-            self.child(container, child, record)
-
-    def child(self, container, node, record: bool) -> None:
-        Seq, Residual, Merge, From, _ = _classes()
-        if isinstance(node, LayerNode):
-            module, tensors = self.layer(node, record)
-            self.add(container, node.path, module, tensors)
-            return
-        if isinstance(node, SeqNode):  # block, def call
-            module = Seq()
-            if record:
-                self.note(node.path, module)
-            self.fill(module, node, record)
-        elif isinstance(node, ResidualNode):
-            module = Residual()
-            if record:
-                self.note(node.path, module)
-            self.fill(module, node.body, record)
-            if node.shortcut is not None:
-                shortcut = Seq()
-                if record:
-                    self.note(node.shortcut.path, shortcut)
-                self.fill(shortcut, node.shortcut, record)
-                name = safe_name(module, "shortcut")
-                module.add_module(name, shortcut)
-                module._nnshape_shortcut = name
-        elif isinstance(node, MergeNode):
-            module = Merge(node.op, node.dim)
-            if record:
-                self.note(node.path, module)
-            for branch in node.branches:
-                sub = Seq()
-                if record:
-                    self.note(branch.path, sub)
-                self.fill(sub, branch, record)
-                self.add(module, branch.path, sub, None)
-        elif isinstance(node, RepeatNode):
-            module = Seq()
-            if record:
-                self.note(node.path, module)
-            copies = node.last_copies
-            if copies > MAX_COPIES:
-                raise SpecLimitError(
-                    f"repeat {node.count:,}: verify builds every copy, at most {MAX_COPIES:,}",
-                    hint="verify a smaller count (`--set`), or use `nnshape summary` for the analytic numbers",
-                    code="E0508",
-                )
-            listed = len(node.iterations)
-            iterations = list(node.iterations)
-            if node.collapsed and iterations:  # the last listed pass stands for `copies` identical passes
-                iterations += [iterations[-1]] * (copies - 1)
-            prefix = node.path + "." if node.path else ""
-            for i, it in enumerate(iterations):
-                sub = Seq()
-                self.fill(sub, it, record and i < listed)
-                self.add(module, f"{prefix}{i}", sub, None)
-        elif isinstance(node, FromNode):
-            module = From(node.source, node.alias)
-            if record:
-                self.note(node.path, module)
-            self.fill(module, node.body, record)
-        else:  # pragma: no cover
-            raise TypeError(node)
-        self.add(container, node.path, module, None)
-
-    def build(self) -> Built:
-        *_, Network = _classes()
-        names = [name for name, _ in self.plan.inputs]
-        model = Network(names, self.plan.output)
-        for node in self.plan.root.children:  # top-level statements act on the first input
-            self.child(model, node, True)
-        seen: dict[str, int] = {}
-        row_modules = []
-        for row in self.summary.layers:
-            k = seen.get(row.path, 0)
-            seen[row.path] = k + 1
-            mods = self.by_path.get(row.path, [])
-            row_modules.append(mods[k] if k < len(mods) else None)
-        return Built(model, row_modules, self.layers, self.calls)
+        parent.append(name, module, tensors)
 
 
 def build(summary: Summary, plan: Plan, *, device=None, dtype=None, progress=None) -> Built:
@@ -255,6 +150,15 @@ def build(summary: Summary, plan: Plan, *, device=None, dtype=None, progress=Non
     """
     import torch
 
-    builder = _Builder(summary, plan, device, dtype, progress)
+    builder = _Builder(dtype, progress)
     with torch.device(device or "cpu"):
-        return builder.build()
+        model = builder.twins.Network([name for name, _ in plan.inputs], plan.output)
+        walk(plan, builder, model)
+    seen: dict[str, int] = {}
+    row_modules = []
+    for row in summary.layers:
+        k = seen.get(row.path, 0)
+        seen[row.path] = k + 1
+        mods = builder.by_path.get(row.path, [])
+        row_modules.append(mods[k] if k < len(mods) else None)
+    return Built(model, row_modules, builder.layers)
