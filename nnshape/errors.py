@@ -8,9 +8,12 @@ compiler-style report, so callers never have to assemble one themselves.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-from .source import Source, Span
 from .limits import MAX_SHOWN
+
+if TYPE_CHECKING:  # annotations only: source.py raises these errors, so no import back at run time
+    from .source import Source, Span
 
 
 @dataclass(frozen=True)

@@ -34,6 +34,39 @@ def test_examples_use_the_kind(kind):
         assert any(obs.call.kind is kind for obs in observed), f"example {example!r} does not use {kind.name}"
 
 
+@pytest.mark.parametrize("kind", KINDS, ids=lambda k: k.name)
+def test_kind_has_every_part(kind):
+    """One kind, one class: shape rule, twin, memory rule and flags are all stated on it, and its
+    examples exercise each part (the twin as data here; test_kind_matches_torch builds it)."""
+    from nnshape.memory import Saved
+    from nnshape.registry import GLOBAL, SIMPLE_RULES, Field, Kind
+    from nnshape.twinspec import Twin
+    from nnshape.verifier.export import twin_sources
+
+    cls = type(kind)
+    assert cls.infer is not Kind.infer, "infer: the shape, params and MACs rule"
+    assert cls.twin is not Kind.twin, "twin: the torch twin as data"
+    assert cls.build is Kind.build, "build comes from twin() alone, so verify and export cannot drift"
+    has_rule = cls.saved is not Kind.saved
+    assert has_rule != (kind.saves in SIMPLE_RULES), "a memory rule: `saves` or a `saved` method, exactly one"
+    assert kind.saves in ("", *SIMPLE_RULES)
+    assert isinstance(kind.is_view, bool) and (not kind.is_view or kind.saves == "nothing")
+    for example in kind.examples:
+        _, observed = analyze_with_calls(example_source(example))
+        for obs in (o for o in observed if o.call.kind is kind):
+            call, result = obs.call, obs.inference
+            twin = kind.twin(call)
+            assert isinstance(twin, Twin) and twin.source()  # every value has a literal
+            assert set(twin.own_names()) <= set(twin_sources()), "own twins live in nnshape/twins.py"
+            saved = kind.saved(call, result)
+            assert isinstance(saved, Saved)
+            field = tuple(Field(1, 1, 0) for _ in call.x.shape[2:])
+            rf = kind.receptive_field(call, result, field)
+            assert rf is None or rf == GLOBAL or (isinstance(rf, tuple) and all(isinstance(f, Field) for f in rf))
+            lines = kind.explain(call, result)
+            assert any(line.startswith("params") for line in lines) and any(line.startswith("MACs") for line in lines)
+
+
 def test_names_are_unique_and_lowercase():
     names = registry.all_names()
     assert names == sorted(set(names))

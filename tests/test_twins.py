@@ -94,3 +94,45 @@ def test_build_calls_the_constructor():
     module = Twin.own("SequenceOnly", inner=Twin.nn("GRU", input_size=3, hidden_size=5, batch_first=True)).build()
     assert type(module).__module__ == "nnshape.twins" and isinstance(module.inner, torch.nn.GRU)
     assert tuple(module(torch.zeros(2, 4, 3)).shape) == (2, 4, 5)
+
+
+@pytest.mark.skipif(not HAS_TORCH, reason="torch is not installed")
+def test_random_resized_crop_crops_then_resizes_like_torchvision():
+    """torchvision's RandomResizedCrop: a random window (area fraction in `scale`, aspect in `ratio`,
+    inside the image) is cut out, then resized to `size` (not the whole image resized)."""
+    import torch
+
+    from nnshape.twins import RandomResizedCrop, resize
+
+    h, w = 40, 60
+    rows = torch.arange(h, dtype=torch.float32)[:, None].expand(h, w)
+    image = rows.expand(1, 3, h, w).contiguous()  # each pixel holds its row index
+    twin = RandomResizedCrop((8, 8), scale=(0.05, 0.2), ratio=(0.5, 2.0), antialias=False)
+    for seed in range(50):
+        torch.manual_seed(seed)
+        top, left, ch, cw = twin.window(h, w)
+        assert 0 <= top and top + ch <= h and 0 <= left and left + cw <= w
+        assert 0.05 * h * w * 0.8 <= ch * cw <= 0.2 * h * w * 1.25  # rounding of the side lengths
+        assert 0.5 * 0.8 <= cw / ch <= 2.0 * 1.25
+        torch.manual_seed(seed)
+        out = twin(image)
+        assert tuple(out.shape) == (1, 3, 8, 8)
+        assert torch.equal(out, resize(image[..., top : top + ch, left : left + cw], (8, 8), "bilinear", False))
+        assert top - 1e-4 <= out.min() and out.max() <= top + ch - 1 + 1e-4  # only the crop's rows
+    whole = RandomResizedCrop((8, 8), scale=(1.0, 1.0), ratio=(1.5, 1.5))  # 40x60 has aspect 1.5: the whole image
+    torch.manual_seed(0)
+    assert whole.window(h, w) == (0, 0, h, w)
+    fallback = RandomResizedCrop((8, 8), scale=(1.0, 1.0), ratio=(1.0, 1.0))  # no square window of full area fits
+    assert fallback.window(h, w) == (0, 10, 40, 40)  # torchvision's fallback: the central crop, aspect clamped
+
+
+@pytest.mark.skipif(not HAS_TORCH, reason="torch is not installed")
+def test_pcacolor_makes_its_tensors_on_the_input_device():
+    """The twin builds its noise on x.device (a `verify --device cuda` of pcacolor needs it); on meta
+    it would fail at once if any tensor were made on the CPU."""
+    import torch
+
+    from nnshape.twins import PCAColor
+
+    out = PCAColor(0.1)(torch.zeros(2, 3, 4, 4, device="meta"))
+    assert out.device.type == "meta" and tuple(out.shape) == (2, 3, 4, 4)

@@ -4,15 +4,13 @@ from __future__ import annotations
 
 from typing import Iterator
 
-from ..summary import LayerRow, Summary
+from ..summary import Summary
+from .rows import visible_rows
+
+__all__ = ["COLUMNS", "FORMATS", "render", "render_chunks", "visible_rows"]
 
 FORMATS = ("table", "json", "csv", "markdown")
 COLUMNS = ("input", "kernel", "rf", "params%", "macs%", "path", "line")
-
-
-def visible_rows(summary: Summary, depth: int | None) -> list[LayerRow]:
-    """Rows down to `depth` (0 = top level only); deeper rows are folded into their block's totals."""
-    return [row for row in summary.layers if depth is None or row.depth <= depth]
 
 
 def render_chunks(summary: Summary, fmt: str = "table", **options) -> Iterator[str]:

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from .. import formatting as fmt
 from ..summary import CONVENTIONS, LayerRow, Summary
-from . import visible_rows
+from .rows import visible_rows
 
 HEADERS = {
     "layer": "Layer",

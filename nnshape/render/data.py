@@ -54,7 +54,7 @@ CSV_FIELDS = ("path", "kind", "label", "line", "depth", "is_block", "repeat", "i
 
 
 def to_csv(summary: Summary, depth: int | None = None) -> str:
-    from . import visible_rows
+    from .rows import visible_rows
 
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
