@@ -68,6 +68,24 @@ def echo_chunks(chunks, block: int = 1 << 16) -> None:
     click.echo("".join(pending), nl=False)
 
 
+def width_options(command):
+    """`--width N` and `--wide`: how wide a table may be (default: the terminal's width; a pipe or
+    a file gets whole lines)."""
+    command = click.option("--wide", is_flag=True, help="Never shorten labels or leave out columns, whatever the terminal's width.")(command)
+    return click.option("--width", type=click.IntRange(min=40), default=None, metavar="N", help="Fit the table to N columns (default: the terminal's width).")(command)
+
+
+def table_width(width: int | None, wide: bool) -> int | None:
+    """The width a table must fit: --wide none, --width N, else the terminal's (None in a pipe)."""
+    if wide:
+        return None
+    if width is not None:
+        return width
+    from .render.table import terminal_width
+
+    return terminal_width()
+
+
 def fail(err) -> None:
     """Report a spec error on stderr and exit with status 1."""
     click.echo(str(err), err=True)

@@ -1,62 +1,212 @@
-"""What changed between two networks: rows aligned layer by layer, with shape and count deltas.
+"""What changed between two networks: rows aligned on structure, with shape and count deltas.
 
-Alignment is by block path first (`layer2.0.conv1` in both is the same layer), then by order:
-between two rows matched by path, the rows left over are paired in sequence where their kinds
-agree (a layer inserted before unnamed layers shifts their index paths, but not their order).
-What is left unpaired was added or removed.
+Rows form a tree (blocks, def calls and repeats hold their body's rows). Two networks are aligned
+level by level, from the top: among the rows of one level, those with the same name (`conv1`,
+`layer2`, `shortcut`) pair first; between them, rows with the same kind and statement (`inv 24 32
+s=2`, `batchnorm2d`) pair in order; what is left between two pairs is paired by kind, in order
+(a changed layer); the rest was added or removed, with everything inside it. A paired block's
+body is then aligned the same way. Index paths play no part: one layer inserted before ten def
+calls shifts all their paths (`4.0` becomes `5.0`) but is one added row, not a cascade.
 
-Per-layer numbers are what the row contributes to the network: one instance × ``repeat``.
+Per-layer numbers follow the summary's rule: a `× N` row's numbers are one instance's (each);
+``repeat`` says how many there are (docs/conventions.md, "Repeated rows").
 """
 
 from __future__ import annotations
 
 from bisect import bisect_left
 from dataclasses import dataclass
-from difflib import SequenceMatcher
 
 from .formatting import count
-from .summary import LayerRow, Summary
+from .summary import ROW_NUMBERS, LayerRow, Summary
 from .symbolic import Dim, Poly, to_json
 from .tensor import format_shape
 
 SCHEMA = "nnshape.diff/1"
 TOTALS = (("params", "total_params"), ("trainable_params", "trainable_params"), ("buffers", "total_buffers"), ("macs", "total_macs"))
 
+Pair = tuple[LayerRow | None, LayerRow | None]
 
-def align(old: tuple[LayerRow, ...], new: tuple[LayerRow, ...]) -> list[tuple[LayerRow | None, LayerRow | None]]:
+
+def align(old: tuple[LayerRow, ...], new: tuple[LayerRow, ...]) -> list[Pair]:
     """Pairs (old, new) in network order; None on one side for a removed or added row."""
-    pairs: list[tuple[LayerRow | None, LayerRow | None]] = []
-    i = j = 0
-    for a, b in _common_order([(r.path, r.kind) for r in old], [(r.path, r.kind) for r in new]):
-        pairs.extend(_by_order(old[i:a], new[j:b]))
-        pairs.append((old[a], new[b]))
-        i, j = a + 1, b + 1
-    pairs.extend(_by_order(old[i:], new[j:]))
-    return pairs
-
-
-SMALL_GAP = 250_000  # old × new rows between two path matches that difflib may pair (its cost grows as the product)
-
-
-def _by_order(old: tuple[LayerRow, ...], new: tuple[LayerRow, ...]) -> list[tuple[LayerRow | None, LayerRow | None]]:
-    """Rows between two path matches: pair those of the same kind in order; the rest are added or removed."""
-    if not old or not new:
-        return [(r, None) for r in old] + [(None, r) for r in new]
-    if len(old) * len(new) <= SMALL_GAP:
-        matcher = SequenceMatcher(None, [(r.kind, r.depth) for r in old], [(r.kind, r.depth) for r in new], autojunk=False)
-        matches = [(a0 + k, b0 + k) for a0, b0, size in matcher.get_matching_blocks() for k in range(size)]
-    else:  # a huge gap: the n-th row of a kind and depth pairs with the n-th such row, where order allows
-        matches = _common_order(_numbered([(r.kind, r.depth) for r in old]), _numbered([(r.kind, r.depth) for r in new]))
-    out: list[tuple[LayerRow | None, LayerRow | None]] = []
-    i = j = 0
-    for a, b in matches:
-        out.extend((r, None) for r in old[i:a])
-        out.extend((None, r) for r in new[j:b])
-        out.append((old[a], new[b]))
-        i, j = a + 1, b + 1
-    out.extend((r, None) for r in old[i:])
-    out.extend((None, r) for r in new[j:])
+    old_kids, new_kids = _children(old), _children(new)
+    budget = [LCS_WORK]  # Myers steps left for the whole diff; past them, occurrence order
+    out: list[Pair] = []
+    # a stack of work instead of recursion: a tree may be thousands of levels deep
+    work: list[tuple] = [("level", old_kids[-1], new_kids[-1])]
+    while work:
+        task = work.pop()
+        if task[0] == "emit":
+            out.append(task[1])
+            continue
+        if task[0] == "subtree":  # an added or removed row and everything inside it
+            _, rows, index, side = task
+            end = _subtree_end(rows, index)
+            out.extend((r, None) if side == "old" else (None, r) for r in rows[index:end])
+            continue
+        _, a_idx, b_idx = task
+        pending: list[tuple] = []
+        for i, j in _align_level([old[i] for i in a_idx], [new[j] for j in b_idx], budget):
+            if i is not None and j is not None:
+                a, b = a_idx[i], b_idx[j]
+                pending.append(("emit", (old[a], new[b])))
+                if a in old_kids or b in new_kids:  # a leaf has no level below it
+                    pending.append(("level", old_kids.get(a, []), new_kids.get(b, [])))
+            elif i is not None:
+                pending.append(("subtree", old, a_idx[i], "old"))
+            else:
+                pending.append(("subtree", new, b_idx[j], "new"))
+        work.extend(reversed(pending))
     return out
+
+
+def _children(rows: tuple[LayerRow, ...]) -> dict[int, list[int]]:
+    """Row index -> the indices of its direct children (-1: the top level), from the depths."""
+    kids: dict[int, list[int]] = {-1: []}
+    stack: list[int] = []  # the open ancestors of the current row, by depth
+    for index, row in enumerate(rows):
+        del stack[row.depth:]
+        kids.setdefault(stack[-1] if stack else -1, []).append(index)
+        stack.append(index)
+    return kids
+
+
+def _subtree_end(rows: tuple[LayerRow, ...], index: int) -> int:
+    depth = rows[index].depth
+    end = index + 1
+    while end < len(rows) and rows[end].depth > depth:
+        end += 1
+    return end
+
+
+def _name(row: LayerRow) -> str | None:
+    """The row's own name (`conv1`, `shortcut`), or None for an index path component."""
+    last = row.path.rsplit(".", 1)[-1]
+    return None if last.isdigit() else last
+
+
+def _statement(row: LayerRow) -> tuple:
+    return (row.kind, " ".join(row.label.split()))
+
+
+def _align_level(old: list[LayerRow], new: list[LayerRow], budget: list[int]) -> list[tuple[int | None, int | None]]:
+    """Index pairs for the rows of one level: names first, then equal statements, then kinds."""
+    if not old or not new:
+        return [(i, None) for i in range(len(old))] + [(None, j) for j in range(len(new))]
+    out: list[tuple[int | None, int | None]] = []
+    i = j = 0
+    for a, b in _common_order([_name(r) for r in old], [_name(r) for r in new]) + [(len(old), len(new))]:
+        out.extend(_gap(old, new, i, a, j, b, _statement, _by_kind, budget))
+        if a < len(old):
+            out.append((a, b))
+        i, j = a + 1, b + 1
+    return out
+
+
+def _by_kind(old, new, i0: int, i1: int, j0: int, j1: int, budget: list[int]) -> list[tuple[int | None, int | None]]:
+    return _gap(old, new, i0, i1, j0, j1, lambda r: r.kind, None, budget)
+
+
+def _gap(old, new, i0: int, i1: int, j0: int, j1: int, key, fill, budget: list[int]) -> list[tuple[int | None, int | None]]:
+    """Pairs for old[i0:i1] and new[j0:j1]: rows with equal ``key`` in order, and between two such
+    pairs what ``fill`` pairs (None: nothing; those rows were removed or added)."""
+    matches = _matches([key(r) for r in old[i0:i1]], [key(r) for r in new[j0:j1]], budget)
+    out: list[tuple[int | None, int | None]] = []
+    i, j = i0, j0
+    for a, b in [(a + i0, b + j0) for a, b in matches] + [(i1, j1)]:
+        if fill is not None and i < a and j < b:
+            out.extend(fill(old, new, i, a, j, b, budget))
+        else:
+            out.extend((x, None) for x in range(i, a))
+            out.extend((None, y) for y in range(j, b))
+        if a < i1:
+            out.append((a, b))
+        i, j = a + 1, b + 1
+    return out
+
+
+def _matches(old_keys: list, new_keys: list, budget: list[int]) -> list[tuple[int, int]]:
+    """Index pairs of a longest common subsequence of two key lists: the common ends, then Myers'
+    O((N+M)·D) difference in between (D = rows added plus removed). Once the diff has spent its
+    ``budget`` of Myers steps (very different long levels), the n-th occurrence of a key pairs with
+    the n-th, in order (O(n log n))."""
+    n, m = len(old_keys), len(new_keys)
+    head = 0
+    while head < n and head < m and old_keys[head] == new_keys[head]:
+        head += 1
+    tail = 0
+    while tail < n - head and tail < m - head and old_keys[n - 1 - tail] == new_keys[m - 1 - tail]:
+        tail += 1
+    a, b = old_keys[head : n - tail], new_keys[head : m - tail]
+    core = None
+    if not a or not b or set(a).isdisjoint(b):
+        core = []
+    elif _fewest_edits(a, b) * (len(a) + len(b)) <= budget[0]:
+        core = _myers(a, b, budget)
+    if core is None:
+        core = _common_order(_numbered(a), _numbered(b))
+    return [(k, k) for k in range(head)] + [(x + head, y + head) for x, y in core] + [(n - tail + k, m - tail + k) for k in range(tail)]
+
+
+LCS_WORK = 2_000_000  # steps of Myers' search in one diff (about a second) before occurrence order
+
+
+def _fewest_edits(a: list, b: list) -> int:
+    """A lower bound of D: keys that one side has more often than the other must be added or removed."""
+    counts: dict = {}
+    for key in a:
+        counts[key] = counts.get(key, 0) + 1
+    for key in b:
+        counts[key] = counts.get(key, 0) - 1
+    return sum(abs(c) for c in counts.values())
+
+
+def _myers(a: list, b: list, budget: list[int]) -> list[tuple[int, int]] | None:
+    """The matched index pairs of a shortest edit script from ``a`` to ``b`` (E. Myers, "An O(ND)
+    difference algorithm", 1986), or None when it would take more than the ``budget`` left (the
+    steps it took are taken from it either way)."""
+    n, m = len(a), len(b)
+    if not n or not m:
+        return []
+    v = {1: 0}  # diagonal k = x - y -> the furthest x reached on it
+    trace: list[dict] = []
+    work = 0
+    for d in range(n + m + 1):
+        trace.append(dict(v))
+        for k in range(-d, d + 1, 2):
+            x = v[k + 1] if k == -d or (k != d and v[k - 1] < v[k + 1]) else v[k - 1] + 1
+            y = x - k
+            start = x
+            while x < n and y < m and a[x] == b[y]:
+                x += 1
+                y += 1
+            v[k] = x
+            work += 1 + x - start
+            if x >= n and y >= m:
+                budget[0] -= work
+                return _backtrack(trace, n, m)
+        work += d  # copying the round's diagonals into the trace
+        if work > budget[0]:
+            budget[0] = 0
+            return None
+    return None  # pragma: no cover - d = n + m always reaches the end
+
+
+def _backtrack(trace: list[dict], x: int, y: int) -> list[tuple[int, int]]:
+    pairs: list[tuple[int, int]] = []
+    for d in range(len(trace) - 1, -1, -1):
+        v = trace[d]
+        k = x - y
+        prev_k = k + 1 if k == -d or (k != d and v[k - 1] < v[k + 1]) else k - 1
+        prev_x = v[prev_k]
+        prev_y = prev_x - prev_k
+        while x > prev_x and y > prev_y:
+            x, y = x - 1, y - 1
+            pairs.append((x, y))
+        if d:
+            x, y = prev_x, prev_y
+    return pairs[::-1]
 
 
 def _numbered(keys: list) -> list[tuple]:
@@ -71,9 +221,10 @@ def _numbered(keys: list) -> list[tuple]:
 
 def _common_order(old: list, new: list) -> list[tuple[int, int]]:
     """Index pairs of the longest common subsequence of two lists of unique keys, in O(n log n):
-    the longest increasing run of new-positions taken in old order (patience sorting)."""
-    position = {key: j for j, key in enumerate(new)}
-    candidates = [(i, position[key]) for i, key in enumerate(old) if key in position]
+    the longest increasing run of new-positions taken in old order (patience sorting). None keys
+    match nothing."""
+    position = {key: j for j, key in enumerate(new) if key is not None}
+    candidates = [(i, position[key]) for i, key in enumerate(old) if key is not None and key in position]
     tails: list[int] = []  # tails[k]: the smallest new-position ending an increasing run of length k + 1
     tail_at: list[int] = []  # ... and its index in candidates
     previous: list[int] = []  # for each candidate, the candidate before it in its best run
@@ -92,10 +243,6 @@ def _common_order(old: list, new: list) -> list[tuple[int, int]]:
         run.append(candidates[index])
         index = previous[index]
     return run[::-1]
-
-
-def _total(row: LayerRow, attr: str) -> Dim:
-    return getattr(row, attr) * row.repeat
 
 
 def delta(old: Dim, new: Dim) -> dict:
@@ -119,8 +266,9 @@ class RowChange:
         return self.new or self.old  # type: ignore[return-value]
 
     def amount(self, attr: str, side: str) -> Dim:
+        """One instance's ``attr`` on ``side`` (0 where the row is absent): the `each` rule."""
         row = self.old if side == "old" else self.new
-        return _total(row, attr) if row else 0
+        return getattr(row, attr) if row else 0
 
     def to_dict(self) -> dict:
         def side(row: LayerRow | None):
@@ -197,6 +345,7 @@ class Diff:
 
         return {
             "schema": SCHEMA,
+            "row_numbers": ROW_NUMBERS,
             "old": side(self.old),
             "new": side(self.new),
             "changed": self.changed,
@@ -287,6 +436,19 @@ def total_lines(diff: Diff) -> list[tuple[str, str, str, str, str]]:
 STATUS_MARK = {"added": "+", "removed": "-", "changed": "~", "unchanged": " "}
 
 
+LAYER_HEADERS = ("", "Path", "Layer", "Output shape", "Params", "Δ params", "Δ MACs")
+
+
+def layer_notes(rows: list[RowChange]) -> list[str]:
+    """Qualifiers of the row table's titles: with a `× N` row among ``rows`` the numbers say ``(each)``."""
+    each = any(row.repeat > 1 for rc in rows for row in (rc.old, rc.new) if row is not None)
+    return ["(each)" if each and i >= 4 else "" for i in range(len(LAYER_HEADERS))]
+
+
+def layer_headers(rows: list[RowChange]) -> list[str]:
+    return [title + (f" {note}" if note else "") for title, note in zip(LAYER_HEADERS, layer_notes(rows))]
+
+
 def layer_cells(rc: RowChange) -> dict[str, str]:
     params = rc.amount("params", "new") - rc.amount("params", "old")
     macs = rc.amount("macs", "new") - rc.amount("macs", "old")
@@ -320,7 +482,7 @@ def to_markdown(diff: Diff, show_all: bool = False, depth: int | None = None) ->
         lines.append(f"| {what} | {esc(old)} | {esc(new)} | {esc(d)} | {pct} |")
     rows = visible(diff, show_all, depth)
     if rows:
-        lines += ["", "| | Path | Layer | Output shape | Params | Δ params | Δ MACs |", "|---|---|---|---|---:|---:|---:|"]
+        lines += ["", "|" + " | ".join(layer_headers(rows)) + " |", "|---|---|---|---|---:|---:|---:|"]
         for rc in rows:
             cell = layer_cells(rc)
             layer = "&nbsp;" * (3 * rc.row.depth) + f"`{esc(_label(rc))}`"
@@ -335,19 +497,35 @@ def to_markdown(diff: Diff, show_all: bool = False, depth: int | None = None) ->
 def to_table(diff: Diff, show_all: bool = False, depth: int | None = None, *, color: bool = False, width: int | None = None) -> str:
     """Totals, then the changed rows (all with ``show_all``), laid out without rich's Table,
     which measures every cell and takes minutes on a 100,000-row diff; rich only colours."""
-    from .render.table import lay_out
+    from .render.fit import Column, fit
+    from .render.table import lay_out, wrap_value
 
-    lines: list[tuple[str, str]] = [(headline(diff), "bold")]  # (text, style)
+    lines: list[tuple[str, str]] = [(text, "bold") for text in wrap_value(headline(diff), width)]  # (text, style)
     if diff.changed:
         header, *rows = lay_out(["", "Old", "New", "Δ", "Δ %"], [list(t) for t in total_lines(diff)], {1, 2, 3, 4})
         lines += [("", ""), (header, "bold"), ("─" * len(header), "dim")] + [(r, "") for r in rows]
         changes = visible(diff, show_all, depth)
         if changes:
             cells = [layer_cells(rc) for rc in changes]
-            texts = [[STATUS_MARK[rc.status], c["path"], c["layer"], c["output"], c["params"], c["dparams"], c["dmacs"]] for rc, c in zip(changes, cells)]
-            header, *rows = lay_out(["", "Path", "Layer", "Output shape", "Params", "Δ params", "Δ MACs"], texts, {4, 5, 6})
-            lines += [("", ""), (header, "bold"), ("─" * len(header), "dim")]
+            notes = layer_notes(changes)
+            columns = [
+                Column("status", "", [STATUS_MARK[rc.status] for rc in changes]),
+                Column("path", "Path", [("", c["path"], "") for c in cells], shrink=True, drop=0),
+                Column("layer", "Layer", [("   " * rc.row.depth, _label(rc), "") for rc in changes], shrink=True),
+                *(
+                    Column(key, LAYER_HEADERS[i], [c[key] for c in cells], right=i >= 4, note=notes[i])
+                    for i, key in enumerate(("output", "params", "dparams", "dmacs"), 3)
+                ),
+            ]
+            fitted = fit(columns, width)
+            if columns[2] in fitted.columns and columns[2].width < columns[2].natural():
+                columns[2].cells = [(" " * rc.row.depth, _label(rc), "") for rc in changes]  # labels are cut: indent less
+                fitted = fit(columns, width)
+            header, rows = fitted.header_lines(), fitted.rows()
+            lines += [("", "")] + [(h, "bold") for h in header] + [("─" * max(map(len, header)), "dim")]
             lines += [(r, STATUS_STYLE[rc.status]) for r, rc in zip(rows, changes)]
+            if fitted.dropped:
+                lines += [(text, "dim") for text in wrap_value(f"Left out to fit {width} columns: {', '.join(fitted.dropped)}; --wide shows everything.", width)]
     if not color:
         return "".join(text + "\n" for text, _ in lines)
     import io
@@ -359,7 +537,7 @@ def to_table(diff: Diff, show_all: bool = False, depth: int | None = None, *, co
     for text, style in lines:
         out.append(text + "\n", style=style)
     buffer = io.StringIO()
-    Console(file=buffer, force_terminal=True, width=width or 10_000, highlight=False).print(out, end="", soft_wrap=True)
+    Console(file=buffer, force_terminal=True, width=10_000, highlight=False).print(out, end="", soft_wrap=True)
     return buffer.getvalue()
 
 

@@ -17,6 +17,7 @@ from .symbolic import Dim, to_json
 from .tensor import DTYPE_BYTES, Shape
 
 SCHEMA = "nnshape.summary/1"
+ROW_NUMBERS = "each"  # a `× N` row's numbers are one instance's, in every output (stated in each)
 CONVENTIONS = (
     "output size floor((H + 2P − D·(K−1) − 1)/S) + 1 (ceil with ceil_mode); "
     "params = learnable tensors counted once, buffers apart; "
@@ -183,6 +184,7 @@ class Summary:
         """The JSON document (schema nnshape.summary/1); ``layers=False`` leaves the rows out."""
         data = {
             "schema": SCHEMA,
+            "row_numbers": ROW_NUMBERS,
             "source": self.source,
             "batch": self.batch,
             "dtype": self.dtype,

@@ -26,9 +26,12 @@ def test_summary_table_shows_layers_and_footer():
     assert result.exit_code == 0
     out = result.output
     assert "conv2d 6 k=5" in out and "1×6×28×28" in out
-    assert "Total params:" in out and "61,706" in out
-    assert "Total MACs:" in out and "416,520" in out
-    assert "Conventions:" in out and "FLOPs = 2 × MACs" in out
+    assert "Params:" in out and "61,706" in out
+    assert "MACs:" in out and "416,520" in out
+    assert "--footer full" in out and "Conventions:" not in out  # the compact footer points to the rest
+    full = invoke("summary", EXAMPLES / "lenet5.nn", "--footer", "full").output
+    assert "Total params:" in full and "Total MACs:" in full
+    assert "Conventions:" in full and "FLOPs = 2 × MACs" in full
 
 
 def test_summary_reads_stdin():
@@ -65,7 +68,8 @@ def test_csv_and_markdown():
     assert rows[0]["output_shape"] == "1x2" and rows[0]["params"] == "6"
     md = invoke("summary", EXAMPLES / "seed_fc.nn", "--format", "markdown").output
     assert md.startswith("| Layer | Output shape | Params | MACs |")
-    assert "**Total params:** 9" in md
+    assert "**Params:** 9" in md
+    assert "**Total params:** 9" in invoke("summary", EXAMPLES / "seed_fc.nn", "--format", "markdown", "--footer", "full").output
 
 
 def test_depth_folds_blocks():

@@ -170,3 +170,95 @@ def test_git_outside_a_repository(tmp_path):
     a, _ = _files(tmp_path)
     proc = run("diff", "git:HEAD:old.nn", a, cwd=tmp_path, )
     assert proc.returncode == 1 and "failed" in proc.stderr and "not a git repository" in proc.stderr.lower()
+
+
+# ------------------------------------------------------------ alignment on structure (issue 17)
+INVERTED = """def inv(ch, out, s=1):
+    conv2d ch*6 k1 bias=false
+    batchnorm2d
+    relu6
+    conv2d ch*6 k3 s=s p1 groups=ch*6 bias=false
+    batchnorm2d
+    relu6
+    conv2d out k1 bias=false
+    batchnorm2d
+
+input 3x64x64
+conv2d 32 k3 s2 p1
+inv 32 16
+inv 16 24 s=2
+inv 24 24
+inv 24 32 s=2
+inv 32 32
+inv 32 32
+flatten
+"""
+
+
+def test_a_layer_inserted_between_def_calls_is_one_added_row():
+    """Index paths of every later call shift (`4.0` becomes `5.0`); the rows still pair by structure."""
+    new = INVERTED.replace("inv 24 24\n", "inv 24 24\ndropout2d 0.2\n")
+    d = compare(nnshape.summarize(INVERTED), nnshape.summarize(new))
+    assert d.counts() == {"added": 1, "removed": 0, "changed": 0, "unchanged": len(nnshape.summarize(INVERTED).layers)}
+    assert [r.row.label for r in d.rows if r.status == "added"] == ["dropout2d 0.2"]
+    back = compare(nnshape.summarize(new), nnshape.summarize(INVERTED))
+    assert back.counts()["removed"] == 1 and back.counts()["added"] == 0 and back.counts()["changed"] == 0
+
+
+def test_a_changed_call_pairs_with_itself_and_its_body():
+    new = INVERTED.replace("inv 24 32 s=2\n", "inv 24 40 s=2\n").replace("inv 32 32\ninv 32 32\n", "inv 40 32\ninv 32 32\n")
+    d = compare(nnshape.summarize(INVERTED), nnshape.summarize(new))
+    c = d.counts()
+    assert c["added"] == 0 and c["removed"] == 0
+    changed = [r for r in d.rows if r.status == "changed"]
+    assert changed[0].old.label == "inv 24 32 s=2" and changed[0].new.label == "inv 24 40 s=2"
+    assert all(r.old.path == r.new.path for r in d.rows)
+
+
+def test_names_anchor_and_insertions_inside_blocks():
+    old = "input 8\nblock a:\n    linear 8\n    relu\nblock b:\n    linear 8\n    relu\n"
+    new = "input 8\nblock a:\n    linear 8\n    gelu\n    relu\nblock b:\n    linear 8\n    relu\n"
+    d = compare(nnshape.summarize(old), nnshape.summarize(new))
+    assert [(r.status, r.row.path) for r in d.rows if r.status != "unchanged"] == [("added", "a.1")]
+    # a block renamed and moved is still found by name; unnamed rows by statement
+    swapped = "input 8\nblock b:\n    linear 8\n    relu\nblock a:\n    linear 8\n    relu\n"
+    pairs = [(a.path if a else None, b.path if b else None) for a, b in align(nnshape.summarize(old).layers, nnshape.summarize(swapped).layers)]
+    assert all(x == y for x, y in pairs if x and y)
+
+
+def test_matching_is_a_longest_common_subsequence():
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from nnshape.compare import LCS_WORK, _matches
+
+    def lcs_length(a, b):
+        table = [[0] * (len(b) + 1) for _ in range(len(a) + 1)]
+        for i in range(len(a) - 1, -1, -1):
+            for j in range(len(b) - 1, -1, -1):
+                table[i][j] = table[i + 1][j + 1] + 1 if a[i] == b[j] else max(table[i + 1][j], table[i][j + 1])
+        return table[0][0]
+
+    @settings(max_examples=300, deadline=None)
+    @given(st.lists(st.sampled_from("abc"), max_size=20), st.lists(st.sampled_from("abc"), max_size=20))
+    def check(a, b):
+        pairs = _matches(a, b, [LCS_WORK])
+        assert all(a[i] == b[j] for i, j in pairs)
+        assert all(p[0] < q[0] and p[1] < q[1] for p, q in zip(pairs, pairs[1:]))
+        assert len(pairs) == lcs_length(a, b)
+
+    check()
+
+
+def test_alignment_work_is_bounded():
+    """Two long, very different levels: Myers' search stops at its budget and the rest pairs by
+    occurrence, so the steps taken stay bounded whatever the specs."""
+    from nnshape import compare as cmp
+
+    a = "input 8\n" + "linear 8\nrelu\n" * 3000
+    b = "input 8\n" + "gelu\ndropout 0.1\nlinear 8\n" * 2000
+    budget = [cmp.LCS_WORK]
+    pairs = cmp._matches([r.kind for r in nnshape.summarize(a).layers], [r.kind for r in nnshape.summarize(b).layers], budget)
+    assert pairs and budget[0] >= 0
+    d = compare(nnshape.summarize(a), nnshape.summarize(b))
+    assert d.counts()["unchanged"] + d.counts()["changed"] + d.counts()["removed"] == 6000

@@ -92,9 +92,11 @@ def test_compute_rule():
 
 
 def test_footer_and_json():
-    result = CliRunner().invoke(main, ["summary", str(EXAMPLES[0]), "--optimizer", "sgd"])
+    result = CliRunner().invoke(main, ["summary", str(EXAMPLES[0]), "--optimizer", "sgd", "--footer", "full"])
     assert result.exit_code == 0
     assert "Training memory (sgd)" in result.output and "decimal" in result.output and "Inference peak" in result.output
+    compact = CliRunner().invoke(main, ["summary", str(EXAMPLES[0]), "--optimizer", "sgd"]).output
+    assert "Training (sgd):" in compact and "inference peak" in compact
     data = json.loads(CliRunner().invoke(main, ["summary", str(EXAMPLES[0]), "--format", "json", "--amp"]).stdout)
     assert data["memory"]["amp"] is True and data["memory"]["optimizer"] == "adam"
     assert all("activation_bytes" in row for row in data["layers"])

@@ -7,7 +7,7 @@ import sys
 
 import click
 
-from ..cli import EXIT_INVALID, EXIT_MISSING, EXIT_OK, bindings_option, echo_chunks, fail, read_spec
+from ..cli import EXIT_INVALID, EXIT_MISSING, EXIT_OK, bindings_option, echo_chunks, fail, read_spec, table_width, width_options
 
 
 def read_any(spec: str):
@@ -53,7 +53,8 @@ def read_any(spec: str):
 @click.option("--batch", "-b", type=click.IntRange(min=1), default=1, show_default=True, help="Batch size N for both networks.")
 @click.option("--set", "sets", multiple=True, metavar="NAME=VALUE", help="Bind a name used in the specs (repeatable).")
 @click.option("--quiet", "-q", is_flag=True, help="Do not print warnings; with --fail-on-change, print nothing, only set the status.")
-def diff(old: str, new: str, fmt: str, fail_on_change: bool, show_all: bool, depth: int | None, batch: int, sets: tuple[str, ...], quiet: bool) -> None:
+@width_options
+def diff(old: str, new: str, fmt: str, fail_on_change: bool, show_all: bool, depth: int | None, batch: int, sets: tuple[str, ...], quiet: bool, width: int | None, wide: bool) -> None:
     """Show what changed from OLD to NEW: added/removed layers, shapes, parameter and MAC deltas.
 
     OLD and NEW are files, '-' (stdin, for one of them) or git:REV:PATH (e.g. git:HEAD:model.nn).
@@ -97,7 +98,7 @@ def diff(old: str, new: str, fmt: str, fail_on_change: bool, show_all: bool, dep
             click.echo(to_markdown(result, show_all, depth), nl=False)
         else:
             color = sys.stdout.isatty() and "NO_COLOR" not in os.environ
-            click.echo(to_table(result, show_all, depth, color=color, width=_width()), nl=False)
+            click.echo(to_table(result, show_all, depth, color=color, width=table_width(width, wide)), nl=False)
     sys.exit(EXIT_INVALID if fail_on_change and result.changed else EXIT_OK)
 
 
@@ -116,9 +117,3 @@ def _html(result, plans, depth: int | None, show_all: bool) -> None:
     sys.stdout.buffer.write(text.encode("utf-8"))
     sys.stdout.flush()
 
-
-def _width() -> int:
-    try:
-        return max(100, min(os.get_terminal_size().columns, 200))
-    except OSError:
-        return 140

@@ -11,11 +11,17 @@ from ..cli import EXIT_INVALID
 
 @click.command()
 @click.argument("kind", required=False)
-def layers(kind: str | None) -> None:
+@click.option("--conventions", is_flag=True, help="How shapes, parameters, MACs, FLOPs and memory are counted.")
+def layers(kind: str | None, conventions: bool) -> None:
     """List the layer kinds, or show one kind's arguments, defaults and formulas."""
     from .. import registry
     from ..registry import format_default
 
+    if conventions:
+        from ..render.cells import conventions_text
+
+        click.echo(conventions_text(), nl=False)
+        return
     if kind is None:
         by_family: dict[str, list] = {}
         for k in registry.all_kinds():

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from ..cli import bindings_option, echo_chunks, fail, read_spec
+from ..cli import bindings_option, echo_chunks, fail, read_spec, table_width, width_options
 from ..memory import OPTIMIZER_STATES
 from ..render import FORMATS
 from ..tensor import MEMORY_DTYPES
@@ -22,7 +22,9 @@ from ..tensor import MEMORY_DTYPES
 @click.option("--amp", is_flag=True, help="Mixed precision: float16 (bfloat16 with --dtype bfloat16) activations and weights, fp32 master weights.")
 @click.option("--explain", "explain", is_flag=True, help="Also print every layer's formulas with its numbers (in JSON: layers[].explain).")
 @click.option("--quiet", "-q", is_flag=True, help="Do not print warnings.")
-def summary(spec: str, batch: int, sets: tuple[str, ...], depth: int | None, fmt: str, columns: str, dtype: str, optimizer: str, amp: bool, explain: bool, quiet: bool) -> None:
+@width_options
+@click.option("--footer", type=click.Choice(["compact", "full"]), default="compact", show_default=True, help="Under the table: the main totals, or every total and the counting conventions.")
+def summary(spec: str, batch: int, sets: tuple[str, ...], depth: int | None, fmt: str, columns: str, dtype: str, optimizer: str, amp: bool, explain: bool, quiet: bool, width: int | None, wide: bool, footer: str) -> None:
     """Show every layer's output shape, parameters and MACs. SPEC is a file or '-' for stdin."""
     from ..analysis import analyze
     from ..errors import NNShapeError
@@ -44,7 +46,7 @@ def summary(spec: str, batch: int, sets: tuple[str, ...], depth: int | None, fmt
     if not quiet:
         for warning in result.warnings:
             click.echo(warning.render(), err=True)
-    echo_chunks(render_chunks(result, fmt, depth=depth, columns=extra))
+    echo_chunks(render_chunks(result, fmt, depth=depth, columns=extra, width=table_width(width, wide), footer=footer))
     if explain and fmt in ("table", "markdown"):
         from ..render.explain import explain_text
 

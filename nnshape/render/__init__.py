@@ -24,7 +24,9 @@ def render_chunks(summary: Summary, fmt: str = "table", **options) -> Iterator[s
         yield render(summary, fmt, **options)
 
 
-def render(summary: Summary, fmt: str = "table", *, depth: int | None = None, columns: tuple[str, ...] = (), color: bool | None = None, width: int | None = None) -> str:
+def render(summary: Summary, fmt: str = "table", *, depth: int | None = None, columns: tuple[str, ...] = (), color: bool | None = None, width: int | None = None, footer: str = "compact") -> str:
+    """``summary`` as text. Table and markdown: ``depth`` folds deeper blocks, ``columns`` adds
+    columns, ``footer`` is ``compact`` or ``full``; the table fits ``width`` (None: no limit)."""
     if fmt == "json":
         from .data import to_json
 
@@ -36,9 +38,9 @@ def render(summary: Summary, fmt: str = "table", *, depth: int | None = None, co
     if fmt == "markdown":
         from .markdown import to_markdown
 
-        return to_markdown(summary, depth, columns)
+        return to_markdown(summary, depth, columns, footer)
     if fmt == "table":
         from .table import to_table
 
-        return to_table(summary, depth, columns, color=color, width=width)
+        return to_table(summary, depth, columns, color=color, width=width, footer=footer)
     raise ValueError(f"unknown format {fmt!r}")

@@ -22,6 +22,21 @@ HEADERS = {
     "line": "Line",
 }
 RIGHT = {"params", "params%", "macs", "macs%", "line"}
+PER_INSTANCE = {"params", "params%", "macs", "macs%"}  # the columns whose `× N` rows show one instance
+OPTIONAL = ("line", "path", "input", "kernel", "rf", "macs%", "params%")  # left out first when a table must fit
+
+
+def header_notes(cols: list[str], rows: list[LayerRow]) -> list[str]:
+    """Qualifiers of the column titles: with a `× N` row among ``rows`` the count columns say
+    ``(each)``: a row's numbers are always one instance's (docs/conventions.md, "Repeated rows"),
+    and the header says so wherever the question can come up."""
+    each = any(row.repeat > 1 for row in rows)
+    return ["(each)" if each and c in PER_INSTANCE else "" for c in cols]
+
+
+def headers(cols: list[str], rows: list[LayerRow]) -> list[str]:
+    """Column titles with their qualifiers (`Params (each)`)."""
+    return [HEADERS[c] + (f" {note}" if note else "") for c, note in zip(cols, header_notes(cols, rows))]
 
 
 @dataclass(frozen=True)
@@ -29,6 +44,13 @@ class Cell:
     row: LayerRow
     prefix: str  # tree guides
     values: dict[str, str]
+    suffix: str = ""  # `  × N` and the folded mark `  …`, part of values["layer"]
+
+    @property
+    def label_parts(self) -> tuple[str, str, str]:
+        """(tree guides, label, suffix): a table that must fit shortens only the label."""
+        text = self.values["layer"]
+        return self.prefix, text[: len(text) - len(self.suffix)], self.suffix
 
 
 def columns_for(extra: tuple[str, ...]) -> list[str]:
@@ -73,9 +95,9 @@ _VALUES = {
     "output": lambda row, s, t: t.shape[row.output_shape],
     "kernel": lambda row, s, t: " ".join(f"{k}={v}" for k, v in row.details if k in ("kernel", "stride", "padding", "dilation", "groups")),
     "params": lambda row, s, t: t.count[row.params],
-    "params%": lambda row, s, t: fmt.percent(row.params * row.repeat, s.total_params),
+    "params%": lambda row, s, t: fmt.percent(row.params, s.total_params),
     "macs": lambda row, s, t: t.count[row.macs],
-    "macs%": lambda row, s, t: fmt.percent(row.macs * row.repeat, s.total_macs),
+    "macs%": lambda row, s, t: fmt.percent(row.macs, s.total_macs),
     "rf": lambda row, s, t: receptive_field_text(row.receptive_field),
 }
 
@@ -95,15 +117,15 @@ def cells(summary: Summary, depth: int | None, columns: list[str] | None = None)
     texts = _Formatted(_Texts(fmt.shape), _Texts(fmt.count))
     makers = [(col, _VALUES[col]) for col in wanted if col != "layer"]
     for row, prefix in zip(rows, prefixes):
-        label = row.label
+        suffix = ""
         if row.repeat > 1:
-            label += f"  × {row.repeat:,}"
+            suffix += f"  × {row.repeat:,}"
         if row.is_block and depth is not None and row.depth == depth:
-            label += "  …"
-        values = {"layer": label} if "layer" in wanted else {}
+            suffix += "  …"
+        values = {"layer": row.label + suffix} if "layer" in wanted else {}
         for col, make in makers:
             values[col] = make(row, summary, texts)
-        out.append(Cell(row, prefix, values))
+        out.append(Cell(row, prefix, values, suffix))
     return out
 
 
@@ -140,11 +162,20 @@ def tree_prefixes(rows: list[LayerRow]) -> list[str]:
     return prefixes
 
 
-def footer_lines(summary: Summary) -> list[tuple[str, str]]:
+FOOTERS = ("compact", "full")
+
+
+def footer_lines(summary: Summary, footer: str = "full") -> list[tuple[str, str]]:
+    """(label, value) lines under the table: ``compact`` (the default of `summary`: totals and
+    memory in a few lines, and where to find the rest) or ``full`` (every total, and the
+    conventions). Labels stay short, so values line up in one column whatever the options; what an
+    option changes (--amp) is said in the value."""
+    if footer == "compact":
+        return _compact_footer(summary)
     inputs = "; ".join(f"{i.name} {fmt.shape(i.shape)} {i.dtype}" for i in summary.inputs)
     lines = [
         ("Input", inputs),
-        ("Output", f"{fmt.shape(summary.output_shape)} {summary.output_dtype}" + (f" ({summary.output_name})" if summary.output_name else "")),
+        ("Output", _output(summary)),
         ("Total params", _with_human(summary.total_params)),
         ("Trainable params", fmt.count(summary.trainable_params)),
         ("Non-trainable params", fmt.count(summary.non_trainable_params)),
@@ -160,8 +191,56 @@ def footer_lines(summary: Summary) -> list[tuple[str, str]]:
         ("Batch", str(summary.batch)),
     ]
     if summary.bindings:
-        lines.append(("Bindings", ", ".join(f"{k}={v}" for k, v in summary.bindings)))
+        lines.append(("Bindings", _bindings(summary)))
     lines.append(("Conventions", CONVENTIONS))
+    return lines
+
+
+def conventions_text() -> str:
+    """`nnshape layers --conventions`: the counting rules, one a line (the JSON's `conventions`,
+    and what the full footer says), with where to read more."""
+    rules = [rule[0].upper() + rule[1:] for rule in CONVENTIONS.split("; ")]
+    rules += [
+        "Training FLOPs = 3 × forward FLOPs (the backward pass of every counted op costs twice its forward)",
+        "A `× N` row stands for N identical instances; its numbers (params, MACs, their %) are one "
+        "instance's (each), in every output: table, markdown, JSON, CSV and diff",
+        "Memory: parameters and buffers at --dtype; inference peak = the activations live at once; "
+        "training = weights + gradients + optimizer state + activations saved for the backward",
+    ]
+    return "".join(f"- {rule}\n" for rule in rules) + "\nEvery rule, with the reasons and the checks against PyTorch: docs/conventions.md\n"
+
+
+def _output(summary: Summary) -> str:
+    return f"{fmt.shape(summary.output_shape)} {summary.output_dtype}" + (f" ({summary.output_name})" if summary.output_name else "")
+
+
+def _bindings(summary: Summary) -> str:
+    return ", ".join(f"{k}={v}" for k, v in summary.bindings)
+
+
+def _compact_footer(summary: Summary) -> list[tuple[str, str]]:
+    """Input, output, params, MACs, memory, training memory; `--footer full` has the rest."""
+    params = _with_human(summary.total_params)
+    frozen = summary.non_trainable_params
+    if not isinstance(frozen, int) or frozen:
+        params += f", {fmt.count(frozen)} frozen"
+    flops = summary.total_flops
+    flops_text = f"{fmt.human(flops)} FLOPs" if isinstance(flops, int) and flops >= 1000 else f"{fmt.count(flops)} FLOPs"
+    lines = [
+        ("Input", "; ".join(f"{i.name} {fmt.shape(i.shape)} {i.dtype}" for i in summary.inputs)),
+        ("Output", _output(summary)),
+        ("Params", params),
+        ("MACs", f"{_with_human(summary.total_macs)} = {flops_text}"),
+    ]
+    m = summary.memory
+    if m is not None:
+        b = fmt.human_bytes
+        peak = b(m.inference_peak_bytes) if m.inference_peak_bytes is not None else "symbolic (bind sizes with --set)"
+        lines.append((f"Memory ({m.dtype})", f"{b(m.params_bytes + m.buffers_bytes)} weights, {peak} inference peak"))
+        lines.append((f"Training ({m.optimizer}{', amp' if m.amp else ''})", b(m.training_bytes)))
+    if summary.bindings:
+        lines.append(("Bindings", _bindings(summary)))
+    lines.append(("More", "--footer full; conventions: nnshape layers --conventions"))
     return lines
 
 
@@ -172,15 +251,16 @@ def _memory_lines(summary: Summary) -> list[tuple[str, str]]:
         return []
     b = fmt.human_bytes
     peak = b(m.inference_peak_bytes) if m.inference_peak_bytes is not None else "depends on a symbolic size (bind it with --set)"
-    amp = f", --amp: {m.dtype} activations + fp32 master weights" if m.amp else ""
     parts = f"{b(m.params_bytes + m.buffers_bytes)} weights + {b(m.gradients_bytes)} grads"
     if m.amp:
         parts += f" + {b(m.master_weights_bytes)} fp32 master"
     parts += f" + {b(m.optimizer_bytes)} {m.optimizer} state + {b(m.saved_for_backward_bytes)} saved activations"
+    if m.amp:
+        parts += f" (--amp: {m.dtype} activations and weights, fp32 master weights)"
     return [
         (f"Inference peak ({m.dtype})", f"{peak} activations live at once"),
         ("Saved for backward", b(m.saved_for_backward_bytes)),
-        (f"Training memory ({m.optimizer}{amp})", f"{b(m.training_bytes)} = {parts}"),
+        (f"Training memory ({m.optimizer})", f"{b(m.training_bytes)} = {parts}"),
         ("Memory units", "decimal: 1 kB = 10³ B, 1 MB = 10⁶ B, 1 GB = 10⁹ B"),
     ]
 

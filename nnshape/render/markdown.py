@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 from ..summary import Summary
-from .cells import HEADERS, RIGHT, cells, columns_for, footer_lines
+from .cells import RIGHT, cells, columns_for, footer_lines, headers
 
 
-def to_markdown(summary: Summary, depth: int | None, extra: tuple[str, ...]) -> str:
+def to_markdown(summary: Summary, depth: int | None, extra: tuple[str, ...], footer: str = "compact") -> str:
     cols = columns_for(extra)
-    lines = ["| " + " | ".join(HEADERS[c] for c in cols) + " |"]
+    rows = cells(summary, depth, cols)
+    lines = ["| " + " | ".join(headers(cols, [cell.row for cell in rows])) + " |"]
     lines.append("|" + "|".join("---:" if c in RIGHT else "---" for c in cols) + "|")
-    for cell in cells(summary, depth, cols):
+    for cell in rows:
         values = []
         for col in cols:
             text = cell.values[col]
@@ -19,6 +20,6 @@ def to_markdown(summary: Summary, depth: int | None, extra: tuple[str, ...]) -> 
             values.append(text.replace("|", "\\|"))
         lines.append("| " + " | ".join(values) + " |")
     lines.append("")
-    for key, value in footer_lines(summary):
+    for key, value in footer_lines(summary, footer):
         lines.append(f"- **{key}:** {value}")
     return "\n".join(lines) + "\n"
