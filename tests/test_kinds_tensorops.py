@@ -399,3 +399,13 @@ def test_layers_command_suggests():
     assert result.exit_code == 0 and "torch.mean" in result.output
     result = CliRunner().invoke(main, ["layers", "chunk"])
     assert result.exit_code != 0 and "did you mean `slice`" in result.output
+
+
+@pytest.mark.parametrize("name,example", [c for c in CASES if "|" in c[1]], ids=[f"{k}:{e}" for k, e in CASES if "|" in e])
+def test_row_labels_are_spec_text(name, example):
+    """A row's label (the statement with resolved values: `pad (1, 2, 0, -1) 'reflect'`,
+    `mean (2, 3) true`) analyzes to the same layer again."""
+    shape = example.split("|", 1)[0].strip()
+    row = nnshape.summarize(example_source(example)).layers[-1]
+    again = nnshape.summarize(f"input {shape}\n{row.label}\n").layers[-1]
+    assert (again.label, again.output_shape) == (row.label, row.output_shape)

@@ -284,7 +284,7 @@ def kind_call(kind: Kind, stmt: Layer, bound: Bound, params: KindParams, x, tens
     """The Call a kind's rules see, with its label (``tensors``: the tensor arguments' infos)."""
     call = Call(kind, Args(bound.values, frozenset(bound.given)), x, stmt.span, bound.spans, tensors)
     uniform = params.uniform
-    call.label = label(stmt.kind, bound, lambda name, value: format_value(value, name in uniform))
+    call.label = label(stmt.kind, bound, lambda name, value: format_value(value, uniform.get(name, False)))
     return call
 
 
@@ -295,7 +295,9 @@ def _arg_groups(kind: Kind):
     if groups is None:
         positional = [a for a in kind.args if a.positional]
         tensor_args = [a for a in kind.args if a.type == "tensor"]
-        uniform = {a.name for a in kind.args if a.type in ("size", "padding")}
+        # label style per argument: sizes shown once when uniform (k=3), dim lists as tuples
+        uniform = {a.name: True for a in kind.args if a.type in ("size", "padding")}
+        uniform.update({a.name: "tuple" for a in kind.args if a.type == "ints"})
         ndim = getattr(kind, "ndim", None)
         defaults = {}
         for a in kind.args:
@@ -407,12 +409,15 @@ def split_universal(args: tuple[Argument, ...], scope: "Scope", owns: Callable[[
     return universal, rest
 
 
-def format_value(value: Any, uniform: bool = False) -> str:
+def format_value(value: Any, uniform: bool | str = False) -> str:
     """A resolved argument as spec text: 64, 3x5, 0.5, true, 'same'. With ``uniform``, a size
-    whose entries are all equal is shown once (k=3 is stored as (3, 3))."""
+    whose entries are all equal is shown once (k=3 is stored as (3, 3)); with ``"tuple"`` (dim
+    lists: permute, mean, pad, roll) or a negative entry, a tuple is written (0, 2, -1)."""
     if isinstance(value, tuple) and value and all(isinstance(v, int) and not isinstance(v, bool) for v in value):
-        if uniform and len(set(value)) == 1:
+        if uniform is True and len(set(value)) == 1:
             return str(value[0])
+        if uniform == "tuple" or any(v < 0 for v in value):
+            return str(value[0]) if len(value) == 1 else "(" + ", ".join(str(v) for v in value) + ")"
         return "x".join(str(v) for v in value)
     if isinstance(value, float):
         return f"{value:g}"
