@@ -77,3 +77,59 @@ def run_twin(obs: Observed, id_high: int = 2):
     buffers = sum(b.numel() for b in module.buffers())
     flops = counter.get_total_flops()
     return out, params, trainable, buffers, flops
+
+
+def check_saved_alone(example: str, kind_name: str) -> None:
+    """One layer of ``example`` alone, on an input that needs a gradient: the bytes of the distinct
+    storages torch's saved_tensors_hooks sees equal the kind's memory rule (``Kind.saved``), and
+    the output shares the input's storage exactly when the kind says it is a view (``is_view``)."""
+    import torch
+
+    from nnshape.tensor import DTYPE_BYTES
+
+    _, observed = analyze_with_calls(example_source(example), batch=2)
+    (obs,) = [o for o in observed if o.call.kind.name == kind_name]
+    call, result = obs.call, obs.inference
+    x = random_tensor(call.x, 2)
+    if x.is_floating_point():
+        x.requires_grad_(True)
+    storages: dict[int, int] = {}
+
+    def pack(t):
+        storages[t.untyped_storage().data_ptr()] = t.untyped_storage().nbytes()
+        return t
+
+    module = call.kind.build(call)
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        y = module(x)
+    shares = y.untyped_storage().data_ptr() == x.untyped_storage().data_ptr()
+    assert shares == call.kind.is_view, f"{kind_name}: is_view is {call.kind.is_view}, torch shares storage: {shares}"
+    if not x.requires_grad:
+        return
+    rule = call.kind.saved(call, result)
+    expected = {}
+    if rule.input:
+        expected[x.untyped_storage().data_ptr()] = x.untyped_storage().nbytes()
+    if rule.output:
+        expected[y.untyped_storage().data_ptr()] = y.untyped_storage().nbytes()
+    analytic = sum(expected.values()) + rule.floats * DTYPE_BYTES[call.x.dtype] + rule.fixed
+    assert sum(storages.values()) == analytic, (storages, rule)
+    assert set(expected) <= set(storages)
+
+
+def check_label_is_spec_text(example: str) -> None:
+    """A row's label (the statement with resolved values: `pad (1, 2, 0, -1) 'reflect'`) analyzes
+    to the same layer again."""
+    import nnshape
+
+    shape = example.split("|", 1)[0].strip()
+    row = nnshape.summarize(example_source(example)).layers[-1]
+    again = nnshape.summarize(f"input {shape}\n{row.label}\n").layers[-1]
+    assert (again.label, again.output_shape) == (row.label, row.output_shape)
+
+
+def kind_cases(*names: str) -> list[tuple[str, str]]:
+    """(kind, example) for every example of the named kinds: a parametrize list."""
+    from nnshape import registry
+
+    return [(name, example) for name in names for example in registry.get(name).examples]

@@ -1,24 +1,18 @@
-"""The tensor-operation kinds (slice, pad, squeeze, unsqueeze, roll, pixelshuffle, pixelunshuffle,
-channelshuffle, mean, sum, amax, lrn, quickgelu) beyond tests/test_registry.py's shape, params,
-buffers, dtype and MACs: what autograd saves and which outputs are views (against torch's
-saved_tensors_hooks), the receptive field (against torch gradients), errors and warnings with
-their places and hints, symbolic sizes, the linear-on-a-map warning and kind suggestions."""
+"""nnshape/kinds/tensorops.py: slice, pad, squeeze, unsqueeze, roll, pixelshuffle, pixelunshuffle and
+channelshuffle beyond tests/test_registry.py's shape, params, buffers, dtype and MACs: what autograd
+saves and which outputs are views (against torch's saved_tensors_hooks), the receptive field
+(against torch gradients), errors and warnings with their places and hints, symbolic sizes, labels."""
 
 from __future__ import annotations
 
 import pytest
 
 import nnshape
-from nnshape import registry
-from nnshape.memory import Saved
-from nnshape.registry import GLOBAL, Field
-from nnshape.tensor import DTYPE_BYTES, numel
+from nnshape.registry import Field
 
-from oracle import analyze_with_calls, example_source, random_tensor
+from oracle import check_label_is_spec_text, check_saved_alone, kind_cases
 
-NEW_KINDS = ("slice", "pad", "squeeze", "unsqueeze", "roll", "pixelshuffle", "pixelunshuffle", "channelshuffle",
-             "mean", "sum", "amax", "lrn", "quickgelu")
-CASES = [(name, example) for name in NEW_KINDS for example in registry.get(name).examples]
+CASES = kind_cases("slice", "pad", "squeeze", "unsqueeze", "roll", "pixelshuffle", "pixelunshuffle", "channelshuffle")
 
 
 def fails(text: str, code: str) -> nnshape.NNShapeError:
@@ -37,39 +31,13 @@ def warnings(text: str) -> list[str]:
 
 @pytest.mark.parametrize("name,example", CASES, ids=[f"{k}:{e}" for k, e in CASES])
 def test_saved_for_backward_and_views_match_torch(name, example):
-    """Each layer alone, on an input that needs a gradient: the bytes of the distinct storages
-    saved_tensors_hooks sees equal the kind's rule, and the output shares the input's storage
-    exactly when the kind says it is a view."""
-    torch = pytest.importorskip("torch")
-    _, observed = analyze_with_calls(example_source(example), batch=2)
-    (obs,) = [o for o in observed if o.call.kind.name == name]
-    call, result = obs.call, obs.inference
-    x = random_tensor(call.x, 2)
-    if x.is_floating_point():
-        x.requires_grad_(True)
-    storages: dict[int, int] = {}
+    pytest.importorskip("torch")
+    check_saved_alone(example, name)
 
-    def pack(t):
-        storages[t.untyped_storage().data_ptr()] = t.untyped_storage().nbytes()
-        return t
 
-    module = call.kind.build(call)
-    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
-        y = module(x)
-    shares = y.untyped_storage().data_ptr() == x.untyped_storage().data_ptr()
-    assert shares == bool(getattr(call.kind, "is_view", False)), "view flag"
-    if not x.requires_grad:
-        return
-    rule: Saved = call.kind.saved(call, result)
-    elem = DTYPE_BYTES[call.x.dtype]
-    expected = {}
-    if rule.input:
-        expected[x.untyped_storage().data_ptr()] = x.untyped_storage().nbytes()
-    if rule.output:
-        expected[y.untyped_storage().data_ptr()] = y.untyped_storage().nbytes()
-    analytic = sum(expected.values()) + rule.floats * elem + rule.fixed
-    assert sum(storages.values()) == analytic, (storages, rule)
-    assert set(expected) <= set(storages)
+@pytest.mark.parametrize("name,example", [c for c in CASES if "|" in c[1]], ids=[f"{k}:{e}" for k, e in CASES if "|" in e])
+def test_row_labels_are_spec_text(name, example):
+    check_label_is_spec_text(example)
 
 
 NETWORKS = [
@@ -152,10 +120,6 @@ def test_receptive_field_rules():
         return [row.receptive_field for row in nnshape.summarize(text).layers]
 
     base = "input 3x16x16\nconv 8 k3\n"
-    assert fields(base + "mean (2, 3)\n")[-1] == GLOBAL
-    assert fields(base + "amax (-1, -2) true\n")[-1] == GLOBAL
-    assert fields(base + "sum 1 keepdim=true\n")[-1] == (Field(3, 1, 0),) * 2
-    assert fields(base + "mean 2\n")[-1] is None  # one spatial dim gone: no grid
     assert fields(base + "roll 3 1\n")[-1] == (Field(3, 1, 0),) * 2  # channels only
     assert fields(base + "roll 3 2\n")[-1] is None  # positions wrap around
     assert fields(base + "roll 14 2\n")[-1] == (Field(3, 1, 0),) * 2  # a full turn
@@ -280,27 +244,6 @@ def test_shuffles():
     fails("input (C, 8, 8)\nchannelshuffle 2\n", "E0404")
 
 
-def test_reductions():
-    assert nnshape.summarize("input 64x7x7\nmean (2, 3)\n").output_shape == (1, 64)
-    assert nnshape.summarize("input 64x7x7\nsum (-1, 1) true\n").output_shape == (1, 1, 7, 1)
-    fails("input 64x7x7\nmean (0, 2)\n", "E0417")
-    fails("input 64x7x7\nmean (2, -2)\n", "E0303")
-    fails("input 64x7x7\nmean 4\n", "E0403")
-    fails("input ids 7 dtype=int64\nmean 1\n", "E0413")
-    s = nnshape.summarize("input ids 7x3 dtype=int32\nsum 1\namax 1\n")
-    assert [r.dtype for r in s.layers] == ["int64", "int64"]
-    s = nnshape.summarize("input 7x3\nsum 1\n", dtype="float16")
-    assert s.layers[0].dtype == "float32"  # the tensor's dtype; --dtype sets only the bytes
-    assert str(nnshape.summarize("input (L, 64)\nmean 1\n").output_shape) == "(1, 64)"
-
-
-def test_lrn_and_quickgelu():
-    err = fails("input 16\nlrn 5\n", "E0402")
-    assert "3 or more" in err.message
-    assert nnshape.summarize("input 96x55x55\nlrn 5 alpha=1e-4 beta=0.75 k=2\n").total_params == 0
-    assert nnshape.summarize("input 10\nquickgelu\n").layers[0].saved_bytes == 0  # the input needs no gradient
-
-
 def test_labels_and_explain():
     from nnshape.analysis import analyze
     from nnshape.parser import parse
@@ -312,100 +255,3 @@ def test_labels_and_explain():
     assert rows[0].explain[:2] == ("dim 3: 8 + 1 + 2 = 11", "dim 2: 8 + 0 − 1 = 7")
     assert rows[1].explain[0] == "dim 3: positions 1, 1 + 2, … of 11 → 5 (a view, no copy)"
     assert rows[3].explain[0] == "mean over dims 2, 3 (7·5 values each), removed"
-
-
-# ------------------------------------------------------------------ linear on a feature map (W0421)
-
-NO_WARNING = [
-    "input 197x768\nlayernorm\nlinear 3072\ngelu\nlinear 768\n",  # a ViT block's MLP on a sequence
-    "input 3x224x224\nconv 96 k4 s4\npermute 0 2 3 1\nlayernorm\nlinear 384\ngelu\nlinear 96\n",  # ConvNeXt
-    "input 56x56x96\nlayernorm\nroll (-3, -3) (1, 2)\nlinear 288\n",  # Swin (channels last)
-    "input 3x32x32\nconv 16 k3\nflatten\nlinear 10\n",
-    "input 3x32x32\nconv 16 k3\ngap\nflatten\nlinear 10\n",
-    "input 768x7x7\nmean (2, 3)\nlayernorm\nlinear 1000\n",
-    "input 3x32x32\nconv 16 k1\nlinear 10\n",  # a 1×1 conv leaves no trace in the field: not flagged
-    "input 16x100\nconv1d 32 k3\ntranspose 1 2\nlinear 8\n",
-]
-WARNING = [
-    "input 3x32x32\nconv 16 k3 p1\nrelu\nlinear 10\n",
-    "input 3x32x32\nconv 16 k3\nmaxpool 2\nbn\nlinear 10\n",
-    "input 3x32x32\nconv 16 k3\ngap\nlinear 10\n",  # gap keeps N×C×1×1
-    "input 16x100\nconv1d 32 k3\nlinear 8\n",
-    "input 3x8x16x16\nconv3d 4 k3\nlinear 2\n",
-]
-
-
-@pytest.mark.parametrize("text", NO_WARNING)
-def test_linear_on_sequences_and_channels_last_does_not_warn(text):
-    assert "W0421" not in warnings(text)
-
-
-@pytest.mark.parametrize("text", WARNING)
-def test_linear_on_a_conv_map_warns(text):
-    s = nnshape.summarize(text)
-    (w,) = [w for w in s.warnings if w.code == "W0421"]
-    assert w.line == text.count("\n") and "flatten" in w.hint
-    assert s.output_shape[-1] in (10, 8, 2)  # the numbers are still PyTorch's
-
-
-def test_linear_warning_follows_the_input_not_the_shared_inference():
-    # two linears with equal arguments on equal shapes share one inference; only the second input is a map
-    text = "input a 16x8x8\ninput b 16x8x8\nfrom a:\n    linear 4\nfrom b:\n    conv 16 k3 p1\n    linear 4\n"
-    assert [(w.code, w.line) for w in nnshape.summarize(text).warnings] == [("W0421", 7)]
-
-
-def test_examples_stay_warning_free():
-    from pathlib import Path
-
-    for spec in sorted((Path(__file__).resolve().parent.parent / "examples").glob("*.nn")):
-        assert "W0421" not in warnings(spec.read_text()), spec.name
-
-
-# ------------------------------------------------------------------ suggestions
-
-
-@pytest.mark.parametrize(
-    "word,first",
-    [("mean", None), ("chunk", "slice"), ("narrow", "slice"), ("reduce_mean", "mean"), ("zeropad2d", "pad"),
-     ("reflectionpad2d", "pad"), ("conv2", "conv2d"), ("pixel", "pixelshuffle"), ("shuffle", "pixelshuffle"),
-     ("lin", "linear"), ("crop", "randomcrop"), ("squeez", "squeeze"), ("hswish", "hardswish"), ("max", "amax"),
-     ("localresponse", "localresponsenorm"), ("quickgel", "quickgelu")],
-)
-def test_kind_suggestions(word, first):
-    if first is None:
-        assert registry.find(word) is not None
-        return
-    hint = registry.kind_hint(word)
-    assert hint and hint.startswith(f"did you mean `{first}`"), hint
-
-
-def test_suggestions_name_each_kind_once_and_blocks_as_blocks():
-    hint = registry.kind_hint("avgpool2")
-    assert hint.count("avg_pool2d") + hint.count("`avgpool2d`") == 1
-    assert "block" in registry.kind_hint("cat") and "`concat:`" in registry.kind_hint("cat")
-    assert "`add:`" in registry.kind_hint("add")
-    err = fails("input 16\nmul\n", "E0202")
-    assert "`multiply:`" in err.hint
-    err = fails("def myblock(c):\n    linear c\ninput 16\nmyblok 4\n", "E0202")
-    assert err.hint.startswith("did you mean `myblock`")
-
-
-def test_layers_command_suggests():
-    from click.testing import CliRunner
-
-    from nnshape.cli import main
-
-    result = CliRunner().invoke(main, ["layers", "mean"])
-    assert result.exit_code == 0 and "torch.mean" in result.output
-    result = CliRunner().invoke(main, ["layers", "chunk"])
-    assert result.exit_code != 0 and "did you mean `slice`" in result.output
-
-
-@pytest.mark.parametrize("name,example", [c for c in CASES if "|" in c[1]], ids=[f"{k}:{e}" for k, e in CASES if "|" in e])
-def test_row_labels_are_spec_text(name, example):
-    """A row's label (the statement with resolved values: `pad (1, 2, 0, -1) 'reflect'`,
-    `mean (2, 3) true`) analyzes to the same layer again."""
-    shape = example.split("|", 1)[0].strip()
-    row = nnshape.summarize(example_source(example)).layers[-1]
-    again = nnshape.summarize(f"input {shape}\n{row.label}\n").layers[-1]
-    assert (again.label, again.output_shape) == (row.label, row.output_shape)
