@@ -39,7 +39,7 @@ def test_a_bound_name_is_not_read_as_the_compact_form():
 
 
 def test_a_variadic_positional_takes_the_rest():
-    assert labels("input 2x3x4\npermute 0 2 1 3\n") == ["permute 0x2x1x3"]
+    assert labels("input 2x3x4\npermute 0 2 1 3\n") == ["permute (0, 2, 1, 3)"]  # a dim list is labelled as a tuple
 
 
 def test_given_twice():
