@@ -6,7 +6,7 @@ A kind is a subclass of :class:`Kind` decorated with :func:`register`: one class
 
 * ``infer(call) -> Inference``: the shape, parameter, buffer and MAC rules, pure Python;
 * ``twin(call) -> Twin``: its PyTorch twin as data, a ``torch.nn`` class or one of
-  nnshape/twins.py and its keyword arguments (``build(call)`` constructs it, ``export`` writes it);
+  the nnshape/twins package and its keyword arguments (``build(call)`` constructs it, ``export`` writes it);
 * its memory rule: ``saves = "input" | "output" | "nothing"``, or a ``saved(call, result)``
   method when the rule depends on the arguments; ``is_view = True`` when the output shares the
   input's storage;
@@ -192,7 +192,7 @@ class Kind:
 
     def twin(self, call: Call) -> Twin:  # pragma: no cover - abstract
         """The torch twin of this call as data: ``Twin.nn("Linear", in_features=..., ...)`` or
-        ``Twin.own("Attention", ...)`` for a module of nnshape/twins.py. Pure: no torch here."""
+        ``Twin.own("Attention", ...)`` for a module of the nnshape/twins package. Pure: no torch here."""
         raise NotImplementedError(f"layer kind '{self.name}' defines no twin")
 
     def build(self, call: Call):

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 TORCH_NN = "torch.nn."
-OWN = "nnshape.twins."  # nnshape's own modules (nnshape/twins.py)
+OWN = "nnshape.twins."  # nnshape's own modules (the nnshape/twins package)
 
 
 class NotLiteral(ValueError):
@@ -48,7 +48,7 @@ class Twin:
 
     @classmethod
     def own(cls, name: str, **kwargs: Any) -> "Twin":
-        """A module of nnshape/twins.py: ``Twin.own("Attention", dim=16, ...)``."""
+        """A module of the nnshape/twins package: ``Twin.own("Attention", dim=16, ...)``."""
         return cls(OWN + name, kwargs)
 
     @property

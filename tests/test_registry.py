@@ -56,7 +56,7 @@ def test_kind_has_every_part(kind):
             call, result = obs.call, obs.inference
             twin = kind.twin(call)
             assert isinstance(twin, Twin) and twin.source()  # every value has a literal
-            assert set(twin.own_names()) <= set(twin_sources()), "own twins live in nnshape/twins.py"
+            assert set(twin.own_names()) <= set(twin_sources()), "own twins live in the nnshape/twins package"
             saved = kind.saved(call, result)
             assert isinstance(saved, Saved)
             field = tuple(Field(1, 1, 0) for _ in call.x.shape[2:])

@@ -1,8 +1,9 @@
-"""nnshape/twins.py (the one home of nnshape's torch modules) and nnshape/twinspec.py (a twin as data).
+"""The nnshape/twins package (the one home of nnshape's torch modules) and nnshape/twinspec.py (a twin as data).
 
-export copies classes out of twins.py as text, so the file keeps a few rules: it imports only
-torch and nn, its helpers are top-level without decorators, and no top-level name looks like the
-exported file's local variables (`name_<digits>`).
+export copies definitions out of nnshape/twins as text, so its files keep a few rules: they import
+only torch, nn and each other, their helpers are top-level without decorators, names are unique
+across the package, and no top-level name looks like the exported file's local variables
+(`name_<digits>`).
 """
 
 from __future__ import annotations
@@ -19,39 +20,68 @@ import pytest
 import nnshape
 from nnshape.twinspec import NotLiteral, Twin, literal
 
-TWINS = Path(nnshape.__file__).parent / "twins.py"
+PACKAGE = Path(nnshape.__file__).parent / "twins"
+FILES = sorted(p for p in PACKAGE.glob("*.py") if p.name != "__init__.py")
 HAS_TORCH = importlib.util.find_spec("torch") is not None
 
 
-def top_level():
-    return ast.parse(TWINS.read_text(encoding="utf-8")).body
+def top_level(path: Path):
+    return ast.parse(path.read_text(encoding="utf-8")).body
 
 
-def test_twins_imports_only_torch_and_nn():
-    imports = [node for node in top_level() if isinstance(node, (ast.Import, ast.ImportFrom))]
-    assert [ast.unparse(node) for node in imports] == ["import torch", "from torch import nn"]
-    nested = [node for node in ast.walk(ast.parse(TWINS.read_text())) if isinstance(node, (ast.Import, ast.ImportFrom))]
-    assert len(nested) == len(imports), "no imports inside functions: the exported file could not follow them"
+def definitions():
+    """(file, node) of every top-level function and class of the package."""
+    return [(path, node) for path in FILES for node in top_level(path) if isinstance(node, (ast.FunctionDef, ast.ClassDef))]
 
 
-def test_twins_top_level_names_are_plain():
-    for node in top_level():
-        if isinstance(node, (ast.FunctionDef, ast.ClassDef)):
-            assert not node.decorator_list, f"{node.name}: no decorators (export copies the definition's text)"
-            assert not re.search(r"_\d+$", node.name), f"{node.name}: names ending in _<digits> are the exported file's locals"
-        else:
-            assert isinstance(node, (ast.Import, ast.ImportFrom, ast.Expr)), f"line {node.lineno}: only imports, functions and classes"
+@pytest.mark.parametrize("path", FILES, ids=lambda p: p.name)
+def test_twins_import_only_torch_nn_and_each_other(path):
+    for node in top_level(path):
+        if isinstance(node, (ast.Import, ast.ImportFrom)):
+            text = ast.unparse(node)
+            assert text in ("import torch", "from torch import nn") or (isinstance(node, ast.ImportFrom) and node.level == 1), text
+    nested = [n for n in ast.walk(ast.parse(path.read_text())) if isinstance(n, (ast.Import, ast.ImportFrom))]
+    assert len(nested) == sum(isinstance(n, (ast.Import, ast.ImportFrom)) for n in top_level(path)), "no imports inside functions"
+
+
+def test_the_package_init_only_gathers_its_files():
+    init = ast.parse((PACKAGE / "__init__.py").read_text())
+    stars = {n.module for n in init.body if isinstance(n, ast.ImportFrom) and n.level == 1 and [a.name for a in n.names] == ["*"]}
+    assert stars == {p.stem for p in FILES}, "each file is gathered by `from .NAME import *`"
+    assert all(isinstance(n, (ast.ImportFrom, ast.Expr)) for n in init.body)
+
+
+def test_twins_top_level_names_are_plain_and_unique():
+    names = [node.name for _, node in definitions()]
+    assert len(names) == len(set(names)), sorted({n for n in names if names.count(n) > 1})
+    for path in FILES:
+        for node in top_level(path):
+            if isinstance(node, (ast.FunctionDef, ast.ClassDef)):
+                assert not node.decorator_list, f"{node.name}: no decorators (export copies the definition's text)"
+                assert not re.search(r"_\d+$", node.name), f"{node.name}: names ending in _<digits> are the exported file's locals"
+                assert not node.name.startswith("_"), f"{node.name}: `from .x import *` would skip it"
+            else:
+                assert isinstance(node, (ast.Import, ast.ImportFrom, ast.Expr)), f"{path.name}:{node.lineno}: only imports, functions and classes"
 
 
 @pytest.mark.skipif(not HAS_TORCH, reason="torch is not installed")
 def test_source_text_is_what_inspect_sees():
-    """export reads definitions with ast (no torch); they are exactly inspect.getsource's text."""
+    """export reads definitions with ast (no torch); they are exactly inspect.getsource's text,
+    and each is importable from nnshape.twins."""
     from nnshape import twins
+    from nnshape.verifier.export import twin_sources
 
-    text = TWINS.read_text(encoding="utf-8")
-    for node in top_level():
-        if isinstance(node, (ast.FunctionDef, ast.ClassDef)):
-            assert ast.get_source_segment(text, node) == inspect.getsource(getattr(twins, node.name)).rstrip("\n")
+    sources = twin_sources()
+    assert set(sources) == {node.name for _, node in definitions()}
+    for name, (text, _) in sources.items():
+        assert text == inspect.getsource(getattr(twins, name)).rstrip("\n")
+
+
+def test_export_orders_bases_first():
+    from nnshape.verifier.export import twin_sources
+
+    order = list(twin_sources())
+    assert order.index("Seq") < min(order.index(n) for n in ("Residual", "Merge", "From", "Network"))
 
 
 def test_twin_names_its_class_and_module():
@@ -92,7 +122,7 @@ def test_build_calls_the_constructor():
     import torch
 
     module = Twin.own("SequenceOnly", inner=Twin.nn("GRU", input_size=3, hidden_size=5, batch_first=True)).build()
-    assert type(module).__module__ == "nnshape.twins" and isinstance(module.inner, torch.nn.GRU)
+    assert type(module).__module__.startswith("nnshape.twins.") and isinstance(module.inner, torch.nn.GRU)
     assert tuple(module(torch.zeros(2, 4, 3)).shape) == (2, 4, 5)
 
 

@@ -1,7 +1,7 @@
 """Data augmentation (torchvision-style transforms on N×C×H×W or N×H×W images).
 
 They have no parameters and no MACs; what matters for a network is their shape effect.
-torchvision is not a dependency: each twin (nnshape/twins.py) is a small torch module doing the
+torchvision is not a dependency: each twin (nnshape/twins/augmentation.py) is a small torch module doing the
 same resizing, cropping or flipping (the random choices affect values, never shapes).
 """
 

@@ -1,7 +1,7 @@
 """Assemble an analyzed network (a :class:`~nnshape.plan.Plan`) into one real ``torch.nn.Module``.
 
 :func:`walk` goes through the Plan in build order and tells a *sink* what to make: containers
-(the classes of nnshape/twins.py) and layers (each kind's twin, from the exact ``Call`` its
+(the classes of the nnshape/twins package) and layers (each kind's twin, from the exact ``Call`` its
 rules saw). The builder here makes the modules; ``nnshape export`` (verifier/export.py) writes the
 same steps as source, so the exported file and the verified network cannot differ.
 

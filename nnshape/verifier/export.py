@@ -3,8 +3,8 @@
 The file is the builder's own construction written out: :func:`~nnshape.verifier.builder.walk`
 goes through the Plan and, where the builder makes a module, this writer emits one flat line
 (``residual_3 = self.append('3', Residual())``, ``residual_3.append('0', nn.Conv2d(...))``): each
-layer's constructor is its kind's ``twin(call)`` written as source, and the classes of
-nnshape/twins.py it needs are copied as text, read with ``ast`` (what ``inspect.getsource``
+layer's constructor is its kind's ``twin(call)`` written as source, and the classes of the
+nnshape/twins package it needs are copied as text, read with ``ast`` (what ``inspect.getsource``
 gives, without importing torch). So export runs where torch is not installed, and the file builds
 the very modules ``verify`` checks. With ``twins="import"`` the file imports them from nnshape
 instead.
@@ -41,14 +41,32 @@ class ExportError(NNShapeError):
 
 @functools.cache
 def twin_sources() -> dict[str, tuple[str, tuple[str, ...]]]:
-    """The top-level definitions of nnshape/twins.py: name -> (source text, names of the file it uses)."""
-    text = resources.files("nnshape").joinpath("twins.py").read_text(encoding="utf-8")
-    nodes = [n for n in ast.parse(text).body if isinstance(n, (ast.FunctionDef, ast.ClassDef))]
-    names = {n.name for n in nodes}
-    out = {}
-    for node in nodes:
-        used = {n.id for n in ast.walk(node) if isinstance(n, ast.Name) and n.id in names and n.id != node.name}
-        out[node.name] = (ast.get_source_segment(text, node), tuple(sorted(used)))
+    """Every top-level definition of the nnshape/twins package, read as text (no torch): name ->
+    (source text, the package's names it uses). Ordered so a class follows its base classes:
+    containers.py first, then the other modules by name, each in its file's order."""
+    package = resources.files("nnshape").joinpath("twins")
+    files = sorted((f for f in package.iterdir() if f.name.endswith(".py") and f.name != "__init__.py"),
+                   key=lambda f: (f.name != "containers.py", f.name))
+    found: dict[str, tuple[str, ast.AST]] = {}
+    for file in files:
+        text = file.read_text(encoding="utf-8")
+        for node in ast.parse(text).body:
+            if isinstance(node, (ast.FunctionDef, ast.ClassDef)):
+                found[node.name] = (ast.get_source_segment(text, node), node)
+    out: dict[str, tuple[str, tuple[str, ...]]] = {}
+
+    def add(name: str) -> None:
+        if name in out:
+            return
+        text, node = found[name]
+        bases = [b.id for b in getattr(node, "bases", ()) if isinstance(b, ast.Name) and b.id in found]
+        for base in bases:  # a base class must be defined first
+            add(base)
+        used = {n.id for n in ast.walk(node) if isinstance(n, ast.Name) and n.id in found and n.id != name}
+        out[name] = (text, tuple(sorted(used)))
+
+    for name in found:
+        add(name)
     return out
 
 
@@ -167,7 +185,7 @@ class _Writer:
 
 
 def _needed(names: set[str]) -> list[str]:
-    """``names`` and every definition of twins.py they use, in the file's order."""
+    """``names`` and every definition of nnshape/twins they use, bases before subclasses."""
     sources = twin_sources()
     todo, seen = list(names), set()
     while todo:
@@ -175,7 +193,7 @@ def _needed(names: set[str]) -> list[str]:
         if name in seen:
             continue
         if name not in sources:
-            raise ExportError(f"export cannot write the module {name!r}: nnshape/twins.py does not define it", code="E0602")
+            raise ExportError(f"export cannot write the module {name!r}: the nnshape/twins package does not define it", code="E0602")
         seen.add(name)
         todo.extend(sources[name][1])
     return [name for name in sources if name in seen]

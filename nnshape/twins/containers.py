@@ -1,0 +1,114 @@
+"""The containers of a network: the blocks of a spec as modules whose submodules are named by row paths."""
+
+import torch
+from torch import nn
+
+
+# --------------------------------------------------------------------------- containers
+
+
+def free_name(owner, name):
+    """``name`` as a submodule name of ``owner``, with ``_`` appended while torch would refuse it
+    (taken, or an attribute of the module such as ``forward`` or ``training``)."""
+    while name in owner._modules or hasattr(owner, name):
+        name += "_"
+    return name
+
+
+def run_items(owner, x, env):
+    """Run a container's items in order; a block reads and writes named tensors through ``env``."""
+    for name, tensors in owner._nnshape_items:
+        if tensors is None:
+            x = owner._modules[name](x, env)
+        else:  # a layer, given the named tensors it also reads (kv=...)
+            x = owner._modules[name](x, *[env[t] for t in tensors])
+    return x
+
+
+class Seq(nn.Module):
+    """Statements in order: a block, a def call, a branch, a shortcut, one pass of a repeat.
+
+    ``append(name, module, tensors=())`` adds an item and returns it: a layer, given the named
+    tensors it also reads (kv=...), or a block (a Seq), which reads and writes them through ``env``.
+    Submodule names follow the rows of ``nnshape summary``.
+    """
+
+    def __init__(self):
+        super().__init__()
+        self._nnshape_items = []
+
+    def append(self, name, module, tensors=()):
+        name = free_name(self, name)
+        self.add_module(name, module)
+        self._nnshape_items.append((name, None if isinstance(module, Seq) else tuple(tensors)))
+        return module
+
+    def forward(self, x, env):
+        return run_items(self, x, env)
+
+
+class Residual(Seq):
+    """``body(x) + x``, or ``body(x) + shortcut(x)`` once a shortcut is set."""
+
+    def __init__(self):
+        super().__init__()
+        self._nnshape_shortcut = None
+
+    def set_shortcut(self, module):
+        name = free_name(self, "shortcut")
+        self.add_module(name, module)
+        self._nnshape_shortcut = name
+        return module
+
+    def forward(self, x, env):
+        y = run_items(self, x, env)
+        skip = x if self._nnshape_shortcut is None else self._modules[self._nnshape_shortcut](x, env)
+        return y + skip
+
+
+class Merge(Seq):
+    """``concat`` / ``add`` / ``multiply`` of branches that all read the same input."""
+
+    def __init__(self, op, dim):
+        super().__init__()
+        self._nnshape_op, self._nnshape_dim = op, dim
+
+    def forward(self, x, env):
+        outs = [self._modules[name](x, env) for name, _ in self._nnshape_items]
+        if self._nnshape_op == "concat":
+            return torch.cat(outs, dim=self._nnshape_dim)
+        y = outs[0]
+        for out in outs[1:]:
+            y = y + out if self._nnshape_op == "add" else y * out
+        return y
+
+    def extra_repr(self):
+        return self._nnshape_op + (f", dim={self._nnshape_dim}" if self._nnshape_op == "concat" else "")
+
+
+class From(Seq):
+    """Run the body on a named tensor; keep the result under ``alias``."""
+
+    def __init__(self, source, alias):
+        super().__init__()
+        self._nnshape_source, self._nnshape_alias = source, alias
+
+    def forward(self, x, env):
+        y = run_items(self, env[self._nnshape_source], env)
+        if self._nnshape_alias:
+            env[self._nnshape_alias] = y
+        return y
+
+
+class Network(Seq):
+    """The whole spec. ``forward`` takes the declared inputs in order; the top-level statements
+    read the first (later inputs are read by name, as in the analysis)."""
+
+    def __init__(self, inputs, output):
+        super().__init__()
+        self._nnshape_inputs, self._nnshape_output = list(inputs), output
+
+    def forward(self, *tensors):
+        env = dict(zip(self._nnshape_inputs, tensors))
+        y = run_items(self, tensors[0] if tensors else None, env)
+        return env[self._nnshape_output] if self._nnshape_output else y
