@@ -1,0 +1,381 @@
+"""Walk an analyzed network again as one rank sees it: its tensors, what it saves, and its blocks.
+
+The analysis already follows every tensor through a :class:`~nnshape.memory.Tracker` for the
+saved-for-backward total. This walk drives a second tracker over the recorded plan with the sizes
+one tensor-parallel rank holds (a split tensor's last dim divided by the TP degree, a split
+attention layer's per-head tensors divided by it) and cuts the network into **blocks**, the units
+of activation checkpointing and of pipeline stages:
+
+* each pass of a top-level ``repeat`` (of the outermost ``repeat`` inside a top-level block, def
+  call or ``from`` that holds one);
+* otherwise each top-level block, def call, ``residual:``, ``add:``/``multiply:``/``concat:``
+  (and a ``from`` body without a repeat);
+* a top-level layer is a unit of its own that checkpointing leaves alone (an embedding, a final
+  norm, an LM head save as usual), and a pipeline may cut before or after it.
+
+With TP 1 and no checkpointing the walk reproduces the analysis's saved-for-backward total and
+inference peak byte for byte (``tests/test_planning.py`` checks every example).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from ..memory import Tracker
+from ..plan import FromNode, LayerNode, MergeNode, Plan, RepeatNode, ResidualNode, SeqNode
+from ..registry import Args, Call
+from ..summary import Summary
+from ..symbolic import Dim
+from ..tensor import DTYPE_BYTES, TensorInfo, numel
+from . import roles as R
+from .tensors import Tensor, param_tensors, with_parts
+
+
+@dataclass
+class Unit:
+    """A block (or a top-level layer) of the network as one rank holds it, for ``copies`` passes."""
+
+    path: str
+    checkpointed: bool  # a block: full checkpointing keeps only its input
+    copies: int = 1
+    tensors: list[tuple[Tensor, bool, int]] = field(default_factory=list)  # per pass: (tensor, trainable, how many)
+    buffers: Dim = 0  # buffer elements per pass
+    saved: Dim = 0  # saved-for-backward bytes, all passes together
+    scores: Dim = 0  # of which score-sized tensors (what selective recomputation drops), all passes
+    input_bytes: Dim = 0  # the block's input, per pass (what full checkpointing keeps)
+    kv_token: Dim = 0  # KV-cache bytes per context token and sequence, per pass
+    kv_fixed: Dim = 0  # KV-cache bytes per sequence that do not grow with the context (cross-attention), per pass
+    kv_spec: Dim = 0  # KV-cache bytes per sequence at the key lengths the spec itself gives, per pass
+
+    @property
+    def params(self) -> Dim:
+        return sum((t.local_numel * k for t, _, k in self.tensors), 0) * self.copies
+
+
+def _blocks_inside(node) -> bool:
+    """Whether a node holds a ``repeat`` at any depth (then its repeats' passes are the blocks)."""
+    if isinstance(node, RepeatNode):
+        return True
+    if isinstance(node, SeqNode):
+        return any(_blocks_inside(c) for c in node.children)
+    if isinstance(node, FromNode):
+        return _blocks_inside(node.body)
+    if isinstance(node, ResidualNode):
+        return _blocks_inside(node.body) or (node.shortcut is not None and _blocks_inside(node.shortcut))
+    if isinstance(node, MergeNode):
+        return any(_blocks_inside(b) for b in node.branches)
+    return False
+
+
+class Replay:
+    """One rank's walk over ``plan`` (see the module docstring)."""
+
+    def __init__(self, summary: Summary, plan: Plan, roles: R.Roles, act_dtype: str, *, context: int | None = None):
+        self.summary = summary
+        self.roles = roles
+        self.tp = roles.tp
+        self.act_dtype = act_dtype
+        self.act_bytes = DTYPE_BYTES[act_dtype]
+        self.context = context
+        self.rows = {row.path: row for row in summary.layers if not row.is_block}
+        self.tracker = Tracker(act_dtype)
+        self.named: dict[str, TensorInfo] = {}
+        self.split: set[int] = set()  # ids of my tensors whose last dim is cut
+        self.units: list[Unit] = []
+        self.unit: Unit | None = None
+        self.mult = 1  # passes of the enclosing collapsed repeats inside the current unit
+        self.layers: list[tuple[LayerNode, list[Tensor], str, int]] = []  # (node, its tensors, role, passes), listed once
+        first = None
+        for name, info in plan.inputs:
+            mine = TensorInfo(info.shape, info.dtype)
+            self.tracker.input(mine)
+            self.named[name] = mine
+            first = first or mine
+        self.top(plan.root.children, first)
+
+    # ------------------------------------------------------------------ blocks
+    def top(self, nodes, x):
+        for node in nodes:
+            if isinstance(node, LayerNode):
+                x = self.in_unit(node.path, False, 1, lambda x=x, node=node: self.layer(node, x), x)
+            elif isinstance(node, RepeatNode):
+                x = self.repeat(node, x, as_units=True)
+            elif _blocks_inside(node) and isinstance(node, (SeqNode, FromNode)):
+                if isinstance(node, SeqNode):
+                    x = self.top(node.children, x)
+                else:
+                    x = self.from_node(node, top=True)
+            else:
+                x = self.in_unit(node.path, True, 1, lambda x=x, node=node: self.node(node, x), x)
+        return x
+
+    def in_unit(self, path: str, checkpointed: bool, copies: int, run, x):
+        outer = self.unit
+        unit = Unit(path, checkpointed, copies)
+        unit.input_bytes = self.tracker.token(x).nbytes if x is not None else 0
+        self.unit = unit
+        before = (self.tracker.saved_bytes, len(self.units))
+        out = run()
+        unit.saved = self.tracker.saved_bytes - before[0]
+        self.units.insert(before[1], unit)
+        self.unit = outer
+        return out
+
+    # ------------------------------------------------------------------ structure (as the analyzer walks it)
+    def seq(self, nodes, x):
+        for node in nodes:
+            x = self.node(node, x)
+        return x
+
+    def node(self, node, x):
+        if isinstance(node, LayerNode):
+            return self.layer(node, x)
+        if isinstance(node, SeqNode):
+            return self.seq(node.children, x)
+        if isinstance(node, ResidualNode):
+            t = self.tracker
+            t.hold(x)
+            body = self.seq(node.body.children, x)
+            t.hold(body)
+            skip = self.seq(node.shortcut.children, x) if node.shortcut is not None else x
+            out = self.like(body, body.shape, body.dtype)
+            t.release(body)
+            t.release(x)
+            t.merge("add", [body, skip], out)
+            return out
+        if isinstance(node, MergeNode):
+            return self.merge(node, x)
+        if isinstance(node, RepeatNode):
+            return self.repeat(node, x, as_units=False)
+        if isinstance(node, FromNode):
+            return self.from_node(node, top=False)
+        raise TypeError(node)  # pragma: no cover
+
+    def merge(self, node: MergeNode, x):
+        t = self.tracker
+        t.hold(x)
+        outs = []
+        for branch in node.branches:
+            out = self.seq(branch.children, x)
+            outs.append(out)
+            t.hold(out)
+        first = outs[0]
+        if node.op == "concat":
+            dim = node.dim % first.rank
+            shape = list(first.shape)
+            shape[dim] = sum((o.shape[dim] for o in outs), 0)
+        else:  # broadcast
+            shape = [next((o.shape[i] for o in outs if o.shape[i] != 1), 1) for i in range(first.rank)]
+        out = self.like(first, tuple(shape), first.dtype, split=node.op != "concat" and all(id(o) in self.split for o in outs))
+        for o in outs:
+            t.release(o)
+        t.release(x)
+        t.merge(node.op, outs, out)
+        return out
+
+    def repeat(self, node: RepeatNode, x, as_units: bool):
+        t = self.tracker
+        last = len(node.iterations) - 1
+        for i, it in enumerate(node.iterations):
+            copies = node.last_copies if i == last else 1
+            if not as_units:
+                mark = t.checkpoint(x)
+                outer = self.mult
+                self.mult = outer * copies
+                out = self.seq(it.children, x)
+                self.mult = outer
+                if node.collapsed and i == last:
+                    t.repeat_copies(mark, copies - 1, x, out)
+                    break  # as the analysis does, the collapsed passes hand on their input's storage
+                t.drop(mark)
+                x = out
+                continue
+            # a block per pass; a collapsed tail is two units: its first pass, then the copies that
+            # pass stands for (which may save a little less: their input is the last pass's output)
+            mark = t.checkpoint(x)
+            out = self.in_unit(it.path, True, 1, lambda x=x, it=it: self.seq(it.children, x), x)
+            if node.collapsed and i == last:
+                first = self.units[-1]
+                before = t.saved_bytes
+                t.repeat_copies(mark, copies - 1, x, out)
+                if copies > 1:
+                    rest = Unit(it.path + f" (+{copies - 1})", True, copies - 1, first.tensors, first.buffers,
+                                t.saved_bytes - before, first.scores * (copies - 1), t.token(out).nbytes,
+                                first.kv_token, first.kv_fixed, first.kv_spec)
+                    self.units.append(rest)
+                break  # as the analysis does, the collapsed passes hand on their input's storage
+            t.drop(mark)
+            x = out
+        return x
+
+    def from_node(self, node: FromNode, top: bool):
+        x = self.named[node.source]
+        out = self.top(node.body.children, x) if top else self.seq(node.body.children, x)
+        out = out if out is not None else x
+        if node.alias is not None:
+            self.named[node.alias] = out
+            self.tracker.hold(out)
+        return out
+
+    def like(self, src: TensorInfo, shape, dtype, split: bool | None = None) -> TensorInfo:
+        out = TensorInfo(tuple(shape), dtype)
+        if split if split is not None else id(src) in self.split:
+            self.split.add(id(out))
+        return out
+
+    # ------------------------------------------------------------------ layers
+    def layer(self, node: LayerNode, x: TensorInfo) -> TensorInfo:
+        call, inf = node.call, node.inference
+        role = self.roles.role(node)
+        row = self.rows.get(node.path)
+        trainable = row.trainable_params if row is not None else inf.params
+        kv_parts = self.roles.kv_parts.get(id(node))
+        tensors = with_parts(param_tensors(call, inf.params, role), self.tp, kv_parts)
+        self.layers.append((node, tensors, role, self.mult))
+        unit = self.unit
+        if unit is not None:
+            unit.tensors.extend((t, trainable != 0, self.mult) for t in tensors)
+            unit.buffers = unit.buffers + inf.buffers * self.mult
+        dtype = row.dtype if row is not None else (inf.dtype or (x.dtype if x.is_float else "float32"))
+        shape = tuple(inf.shape)
+        out_split = role == R.COLUMN or (role == R.SPLIT and id(x) in self.split)
+        if out_split:
+            shape = shape[:-1] + (shape[-1] // self.tp,)
+        out = TensorInfo(shape, dtype)
+        if out_split:
+            self.split.add(id(out))
+        tensors_in = {arg: self.named.get(getattr(call.args, arg, None), info) for arg, info in call.tensors.items()}
+        mine = Call(call.kind, call.args, x, call.span, tensors=tensors_in)
+        saved, scores = self.saved(node, role, kv_parts)
+        if unit is not None:
+            per_token, length = self.kv_token(call, role, kv_parts)
+            fixed = self.kv_fixed(call, role, kv_parts)
+            unit.kv_token = unit.kv_token + per_token * self.mult
+            unit.kv_fixed = unit.kv_fixed + fixed * self.mult
+            unit.kv_spec = unit.kv_spec + (per_token * length + fixed) * self.mult
+        before = self.tracker.saved_bytes
+        self.tracker.layer(call.kind, mine, out, self.tracker.nbytes(out), trainable, lambda: saved)
+        if unit is not None and self.tracker.saved_bytes != before:
+            unit.scores = unit.scores + scores * self.act_bytes * self.mult
+        return out
+
+    def saved(self, node: LayerNode, role: str, kv_parts: int | None):
+        """The layer's rule as one rank sees it, and the score-sized floats in it."""
+        from ..memory import Saved
+
+        call, inf = node.call, node.inference
+        rule = call.kind.saved(call, inf)
+        name = call.kind.name
+        tp = self.tp if role in (R.HEADS, R.SPLIT) else 1
+        scores = score_floats(call)
+        if name in R.ATTENTION and tp > 1:
+            split, whole = attention_floats(call, rule.floats, kv_parts, tp)
+            rule = Saved(rule.input, rule.output, rule.inputs, split + whole, rule.fixed)
+            scores = scores // tp
+        elif role == R.SPLIT and tp > 1:
+            rule = Saved(rule.input, rule.output, rule.inputs, rule.floats // tp, rule.fixed // tp)
+        return rule, scores
+
+    def kv_token(self, call, role, kv_parts) -> tuple[Dim, Dim]:
+        """Bytes of keys and values per context token and sequence of a layer that caches its own
+        sequence (see :func:`kv_geometry`), and the key length the spec gives it."""
+        kv = kv_geometry(call)
+        if kv is None or not kv[2]:
+            return 0, 0
+        heads, hd, _ = kv
+        length = call.x.shape[1] + (getattr(call.args, "cache", None) or 0)
+        return 2 * self.local_kv_heads(call, heads, role, kv_parts) * hd * self.act_bytes, length
+
+    def kv_fixed(self, call, role, kv_parts) -> Dim:
+        """Cross-attention keys and values over a named tensor (their length does not grow)."""
+        kv = kv_geometry(call)
+        if kv is None:
+            return 0
+        heads, hd, _ = kv
+        memory = call.tensors.get("kv") or call.tensors.get("memory")
+        if memory is None:
+            return 0
+        return 2 * self.local_kv_heads(call, heads, role, kv_parts) * hd * memory.shape[1] * self.act_bytes
+
+    def local_kv_heads(self, call, heads: int, role: str, kv_parts: int | None) -> int:
+        if role != R.HEADS:
+            return heads
+        if kv_parts is not None:
+            return heads // kv_parts
+        return heads // self.tp
+
+
+def kv_geometry(call) -> tuple[int, int, bool] | None:
+    """(KV heads, head dim, whether it caches its own sequence) of an attention-type layer.
+
+    A layer caches its own keys and values when it decodes token by token: causal self-attention
+    (``attention``/``mha``/``encoderlayer`` with ``causal=true``, or ``cache=`` given), and every
+    ``decoderlayer``. Cross-attention caches the keys and values of the tensor it reads, once."""
+    a = call.args
+    name = call.kind.name
+    d = call.x.shape[-1]
+    decodes = bool(getattr(a, "causal", False)) or getattr(a, "cache", None) is not None
+    if name == "attention":
+        heads = a.kv_heads or a.num_heads
+        hd = a.head_dim if a.head_dim is not None else d // a.num_heads
+        return heads, hd, decodes and "kv" not in call.tensors
+    if name == "mha":
+        return a.num_heads, d // a.num_heads, decodes and "kv" not in call.tensors
+    if name == "decoderlayer":
+        return a.nhead, d // a.nhead, True
+    if name == "encoderlayer":
+        return a.nhead, d // a.nhead, decodes
+    return None
+
+
+def score_floats(call) -> Dim:
+    """Elements of the score-sized tensors a layer saves (the softmax, dropout mask and dropped
+    weights of the math kernel; the score matrix of a transformer layer) — what Megatron's selective
+    recomputation drops and recomputes from the saved q, k, v. Mirrors the rules in nnshape.memory."""
+    a = call.args
+    name = call.kind.name
+    if name in ("attention", "mha"):
+        if a.dropout <= 0:
+            return 0  # the fused kernel keeps no score matrix
+        n, lq = call.x.shape[0], call.x.shape[1]
+        kv = call.tensors.get("kv", call.x)
+        lk = kv.shape[1]
+        if name == "mha":
+            lk = lk + int(a.add_bias_kv) + int(a.add_zero_attn)
+        return 3 * n * a.num_heads * lq * lk
+    if name in ("encoderlayer", "decoderlayer"):
+        n, lt = call.x.shape[0], call.x.shape[1]
+        per = 3 if a.dropout > 0 else 1
+        total = per * n * a.nhead * lt * lt
+        memory = call.tensors.get("memory")
+        if memory is not None:
+            total = total + per * n * a.nhead * lt * memory.shape[1]
+        return total
+    return 0
+
+
+def attention_floats(call, floats: Dim, kv_parts: int | None, tp: int) -> tuple[Dim, Dim]:
+    """(per-rank floats of the head-split tensors, floats every rank keeps whole) of an attention-type
+    layer's saved rule, whose heads are split over ``tp`` ranks. Mirrors the rules in nnshape.memory
+    (checked there: the two parts add up to the rule's floats at tp 1)."""
+    a = call.args
+    name = call.kind.name
+    n, lq, d = call.x.shape[0], call.x.shape[1], call.x.shape[-1]
+    kv = call.tensors.get("kv", call.x)
+    if name == "attention":
+        hd = a.head_dim if a.head_dim is not None else d // a.num_heads
+        rope = 2 * (lq + kv.shape[1]) * hd if a.rope else 0
+        whole = rope  # the cos/sin tables: every rank builds them
+    elif name == "mha":
+        whole = n * lq * d + (n * kv.shape[1] * kv.shape[-1] if "kv" in call.tensors else 0)  # transposed input copies
+    else:  # transformer layers: norm inputs, residual dropout masks, the inputs of the attention and FF blocks
+        drop = a.dropout > 0
+        nt = n * lq * d
+        memory = call.tensors.get("memory")
+        blocks = 2 if memory is None else 3
+        whole = nt + blocks * ((1 if drop else 0) * nt + nt) + (nt if memory is not None else 0)
+    split = floats - whole
+    return split // tp, whole
+
+
+__all__ = ["Replay", "Unit", "attention_floats", "kv_geometry", "score_floats"]
