@@ -43,3 +43,9 @@ DOT_TIMEOUT_S = 300  # seconds Graphviz may take to lay out one diagram (E0623)
 MAX_CONFIG_BYTES = 4 * 1024 * 1024  # a config.json (real ones are a few kB; 1000 labels ~50 kB)
 MAX_CONFIG_DEPTH = 32  # nesting of objects and arrays
 MAX_CONFIG_INT = 2**31 - 1  # any size in a config (vocabularies, widths, layer counts)
+
+# planning (per-device memory, docs/will-it-fit.md)
+MAX_PLAN_TENSORS = 200_000  # parameter tensors handed out one by one in ZeRO-1/2's greedy partition; past it, an even split
+MAX_DEVICES = 1_048_576  # dp × tp × pp
+MAX_FIT_ANALYSES = 24  # re-analyses when searching the largest micro-batch or concurrency that fits
+MAX_DISTRIBUTED_RANKS = 16  # processes `verify --dp/--tp` starts on this machine

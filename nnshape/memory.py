@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from .symbolic import Dim
 from .tensor import DTYPE_BYTES
 
-OPTIMIZER_STATES = {"sgd": 0, "momentum": 1, "adam": 2, "adamw": 2}  # fp32 tensors per parameter
+OPTIMIZER_STATES = {"sgd": 0, "momentum": 1, "adam": 2, "adamw": 2}  # state tensors per parameter (torch.optim)
 STAT_BYTES = 4  # normalization statistics and LSTM workspaces stay float32
 INDEX_BYTES = 8  # max-pool indices are int64
 
@@ -88,16 +88,18 @@ def training_totals(
     """training = weights + buffers + gradients + optimizer state + saved activations.
 
     Without --amp every tensor is at ``dtype``: weights P·b, gradients T·b, where T counts the
-    trainable parameters; optimizer state k·4·T (k fp32 tensors: sgd 0, momentum 1, adam(w) 2).
+    trainable parameters; optimizer state k·b·T (k tensors per parameter: sgd 0, momentum 1,
+    adam(w) 2), in the parameters' dtype as torch.optim creates it (``zeros_like(param)``).
     With --amp (``dtype`` then float16 or bfloat16, b = 2): the half weights P·2, half gradients
-    T·2, fp32 master weights T·4 and the fp32 optimizer state k·4·T.
+    T·2, fp32 master weights T·4 and the optimizer state of the fp32 master copy, k·4·T.
+    Adam's step counter (one 4-byte scalar per parameter tensor) is not counted.
     """
     b = DTYPE_BYTES[dtype]
     states = OPTIMIZER_STATES[optimizer]
     weights = params * b
     grads = trainable * b
     master = trainable * 4 if amp else 0
-    opt = trainable * 4 * states
+    opt = trainable * (4 if amp else b) * states
     buf = buffers * b
     total = weights + buf + grads + master + opt + saved
     return Memory(dtype, optimizer, amp, weights, buf, activation_bytes, peak, saved, grads, opt, master, total)

@@ -127,6 +127,7 @@ class Summary:
     bindings: tuple[tuple[str, object], ...] = field(default_factory=tuple)
     source_text: str = field(default="", repr=False, compare=False)  # what was analyzed (verify rebuilds from it)
     memory: Memory | None = None
+    device_plan: Any = None  # a nnshape.planning.DevicePlan when --dp/--zero/--tp/--serve... were given
 
     @property
     def non_trainable_params(self) -> Dim:
@@ -180,6 +181,15 @@ class Summary:
         summary, plan = analyze_for_picture(self)
         return report_html(summary, plan, depth=depth, direction=direction)
 
+    def _memory_dict(self) -> dict | None:
+        if self.memory is None:
+            return None
+        data = self.memory.to_dict()
+        if self.device_plan is not None:
+            data["per_device"] = self.device_plan.per_device()
+            data["plan"] = self.device_plan.to_dict()
+        return data
+
     def to_dict(self, layers: bool = True) -> dict:
         """The JSON document (schema nnshape.summary/1); ``layers=False`` leaves the rows out."""
         data = {
@@ -206,7 +216,7 @@ class Summary:
                 "backward_flops": to_json(self.backward_flops),
                 "training_flops": to_json(self.training_flops),
             },
-            "memory": self.memory.to_dict() if self.memory is not None else None,
+            "memory": self._memory_dict(),
             "bindings": {name: value for name, value in self.bindings},
             "conventions": CONVENTIONS,
             "warnings": [w.to_dict() for w in self.warnings],

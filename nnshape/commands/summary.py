@@ -8,6 +8,7 @@ from ..cli import bindings_option, echo_chunks, fail, read_spec, table_width, wi
 from ..memory import OPTIMIZER_STATES
 from ..render import FORMATS
 from ..tensor import MEMORY_DTYPES
+from ._planning import parallel, planning_options, take
 
 
 @click.command()
@@ -18,14 +19,18 @@ from ..tensor import MEMORY_DTYPES
 @click.option("--format", "-f", "fmt", type=click.Choice(FORMATS), default="table", show_default=True)
 @click.option("--columns", "-c", default="", metavar="LIST", help="Extra columns, comma-separated: input, kernel, rf (receptive field size/jump/start), params%, macs%, path, line (or 'all').")
 @click.option("--dtype", type=click.Choice(MEMORY_DTYPES), default="float32", show_default=True, help="Dtype of parameters and float activations, for memory.")
-@click.option("--optimizer", type=click.Choice(list(OPTIMIZER_STATES)), default="adam", show_default=True, help="Optimizer for the training-memory estimate (fp32 states per parameter: 0, 1, 2, 2).")
+@click.option("--optimizer", type=click.Choice(list(OPTIMIZER_STATES)), default="adam", show_default=True, help="Optimizer for the training-memory estimate (states per parameter: 0, 1, 2, 2, in the parameters' dtype; fp32 with --amp).")
 @click.option("--amp", is_flag=True, help="Mixed precision: float16 (bfloat16 with --dtype bfloat16) activations and weights, fp32 master weights.")
 @click.option("--explain", "explain", is_flag=True, help="Also print every layer's formulas with its numbers (in JSON: layers[].explain).")
 @click.option("--quiet", "-q", is_flag=True, help="Do not print warnings.")
 @width_options
 @click.option("--footer", type=click.Choice(["compact", "full"]), default="compact", show_default=True, help="Under the table: the main totals, or every total and the counting conventions.")
-def summary(spec: str, batch: int, sets: tuple[str, ...], depth: int | None, fmt: str, columns: str, dtype: str, optimizer: str, amp: bool, explain: bool, quiet: bool, width: int | None, wide: bool, footer: str) -> None:
-    """Show every layer's output shape, parameters and MACs. SPEC is a file or '-' for stdin."""
+@planning_options
+def summary(spec: str, batch: int, sets: tuple[str, ...], depth: int | None, fmt: str, columns: str, dtype: str, optimizer: str, amp: bool, explain: bool, quiet: bool, width: int | None, wide: bool, footer: str, **planning) -> None:
+    """Show every layer's output shape, parameters and MACs. SPEC is a file or '-' for stdin.
+
+    With --dp/--zero/--tp/--pp/--serve/--gpu (any planning option), also the memory of one device
+    of a distributed run and whether it fits (docs/will-it-fit.md)."""
     from ..analysis import analyze
     from ..errors import NNShapeError
     from ..parser import parse
@@ -38,9 +43,17 @@ def summary(spec: str, batch: int, sets: tuple[str, ...], depth: int | None, fmt
     if unknown:
         raise click.BadParameter(f"unknown column {unknown[0]!r}; choose from {', '.join(COLUMNS)} or all", param_hint="--columns")
     bindings = bindings_option(sets)
+    cfg = parallel(take(planning))
     try:
         source = read_spec(spec)
         result = analyze(parse(source), source, batch=batch, bindings=bindings, dtype=dtype, optimizer=optimizer, amp=amp, explain=explain)
+        if cfg is not None:
+            from dataclasses import replace
+
+            from ..planning import plan_source
+
+            plan = plan_source(source, cfg, batch=batch, bindings=bindings, dtype=dtype, optimizer=optimizer, amp=amp)
+            result = replace(result, device_plan=plan)
     except NNShapeError as err:
         fail(err)
     if not quiet:

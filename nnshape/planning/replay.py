@@ -46,6 +46,7 @@ class Unit:
     kv_token: Dim = 0  # KV-cache bytes per context token and sequence, per pass
     kv_fixed: Dim = 0  # KV-cache bytes per sequence that do not grow with the context (cross-attention), per pass
     kv_spec: Dim = 0  # KV-cache bytes per sequence at the key lengths the spec itself gives, per pass
+    split_layers: int = 0  # layers tensor parallelism splits, per pass
 
     @property
     def params(self) -> Dim:
@@ -201,7 +202,7 @@ class Replay:
                 if copies > 1:
                     rest = Unit(it.path + f" (+{copies - 1})", True, copies - 1, first.tensors, first.buffers,
                                 t.saved_bytes - before, first.scores * (copies - 1), t.token(out).nbytes,
-                                first.kv_token, first.kv_fixed, first.kv_spec)
+                                first.kv_token, first.kv_fixed, first.kv_spec, first.split_layers)
                     self.units.append(rest)
                 break  # as the analysis does, the collapsed passes hand on their input's storage
             t.drop(mark)
@@ -236,6 +237,8 @@ class Replay:
         if unit is not None:
             unit.tensors.extend((t, trainable != 0, self.mult) for t in tensors)
             unit.buffers = unit.buffers + inf.buffers * self.mult
+            if role in R.SPLITTING:
+                unit.split_layers += self.mult
         dtype = row.dtype if row is not None else (inf.dtype or (x.dtype if x.is_float else "float32"))
         shape = tuple(inf.shape)
         out_split = role == R.COLUMN or (role == R.SPLIT and id(x) in self.split)

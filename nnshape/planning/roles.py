@@ -37,6 +37,7 @@ MAX_RESTARTS = 64  # a walk that keeps undoing splits gives up: everything repli
 
 # roles
 COLUMN, ROW, VOCAB, HEADS, SPLIT, REPLICATED = "column", "row", "vocab", "heads", "split", "replicated"
+SPLITTING = (COLUMN, ROW, VOCAB, HEADS)  # roles that cut a layer's parameters
 
 
 class _Restart(Exception):

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from .. import formatting as fmt
 from ..summary import CONVENTIONS, LayerRow, Summary
 from .rows import visible_rows
+from .planning import plan_lines
 
 HEADERS = {
     "layer": "Layer",
@@ -238,6 +239,7 @@ def _compact_footer(summary: Summary) -> list[tuple[str, str]]:
         peak = b(m.inference_peak_bytes) if m.inference_peak_bytes is not None else "symbolic (bind sizes with --set)"
         lines.append((f"Memory ({m.dtype})", f"{b(m.params_bytes + m.buffers_bytes)} weights, {peak} inference peak"))
         lines.append((f"Training ({m.optimizer}{', amp' if m.amp else ''})", b(m.training_bytes)))
+        lines.extend(plan_lines(summary))  # asked for with --dp/--zero/--tp/--serve ...: always shown
     if summary.bindings:
         lines.append(("Bindings", _bindings(summary)))
     lines.append(("More", "--footer full; conventions: nnshape layers --conventions"))
@@ -261,6 +263,7 @@ def _memory_lines(summary: Summary) -> list[tuple[str, str]]:
         (f"Inference peak ({m.dtype})", f"{peak} activations live at once"),
         ("Saved for backward", b(m.saved_for_backward_bytes)),
         (f"Training memory ({m.optimizer})", f"{b(m.training_bytes)} = {parts}"),
+        *plan_lines(summary),
         ("Memory units", "decimal: 1 kB = 10³ B, 1 MB = 10⁶ B, 1 GB = 10⁹ B"),
     ]
 
