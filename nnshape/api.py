@@ -36,6 +36,17 @@ def summarize(
     amp: bool = False,
     explain: bool = False,
     bindings: dict[str, Any] | None = None,
+    dp: int | None = None,
+    zero: int | None = None,
+    tp: int | None = None,
+    pp: int | None = None,
+    micro_batch: int | None = None,
+    checkpoint: str | None = None,
+    serve: bool | None = None,
+    context: int | None = None,
+    concurrency: int | None = None,
+    device_memory: int | str | None = None,
+    gpu: str | None = None,
     **named_bindings: Any,
 ) -> Summary:
     """Analyze a spec (text or path) and return its :class:`Summary`.
@@ -45,6 +56,10 @@ def summarize(
     fills each row's worked formulas. Other keyword arguments bind names used in the spec, like
     ``--set`` on the command line: ``summarize("model.nn", L=128)`` (or ``bindings={...}`` for
     names that clash with these options).
+
+    Any of ``dp, zero, tp, pp, micro_batch, checkpoint, serve, context, concurrency,
+    device_memory`` (bytes, or text such as ``"80GB"``) and ``gpu`` adds the per-device plan
+    (``summary.device_plan``; docs/will-it-fit.md).
     """
     from .memory import OPTIMIZER_STATES
 
@@ -60,5 +75,33 @@ def summarize(
     source = load_source(spec)
     values = dict(bindings or {})
     values.update(named_bindings)
+    planning = dict(dp=dp, zero=zero, tp=tp, pp=pp, micro_batch=micro_batch, checkpoint=checkpoint, serve=serve,
+                    context=context, concurrency=concurrency, device_memory=device_memory, gpu=gpu)
+    cfg = _parallel(planning)
     tree = parse(source)
-    return analyze(tree, source, batch=batch, bindings=values, dtype=dtype_name, optimizer=optimizer, amp=bool(amp), explain=explain)
+    summary = analyze(tree, source, batch=batch, bindings=values, dtype=dtype_name, optimizer=optimizer, amp=bool(amp), explain=explain)
+    if cfg is None:
+        return summary
+    from dataclasses import replace
+
+    from .planning import plan_source
+
+    plan = plan_source(source, cfg, batch=batch, bindings=values, dtype=dtype_name, optimizer=optimizer, amp=bool(amp))
+    return replace(summary, device_plan=plan)
+
+
+def _parallel(options: dict[str, Any]):
+    """The checked planning options, or None when none is given."""
+    from .planning import is_planning, make_parallel
+
+    if not is_planning(**options):
+        return None
+    memory = options.get("device_memory")
+    if isinstance(memory, str):
+        from .budget import BudgetError, parse_bytes
+
+        try:
+            options["device_memory"] = parse_bytes(memory, "device_memory")
+        except BudgetError as err:
+            raise SpecArgumentError("device_memory: " + str(err).split(": ", 1)[-1], found=repr(memory), code="E0530") from None
+    return make_parallel(**options)
