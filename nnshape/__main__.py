@@ -1,3 +1,4 @@
 from .cli import run
 
-run()
+if __name__ == "__main__":  # multiprocessing (verify --dp) imports this module again in its workers
+    run()

@@ -40,6 +40,7 @@ KEYS = {
     "min-params": "min_params",
     "max-macs": "max_macs",
     "max-memory": "max_memory",
+    "max-device-memory": "max_device_memory",
     "trainable-only": "trainable_only",
 }
 
@@ -126,6 +127,7 @@ class Limits:
     min_params: Limit | None = None
     max_macs: Limit | None = None
     max_memory: Limit | None = None
+    max_device_memory: Limit | None = None  # the per-device plan's total (with `plan = {...}` or --dp/--zero/...)
     trainable_only: Limit | None = None
 
     def merged(self, other: "Limits") -> "Limits":
@@ -142,7 +144,7 @@ def make_limit(key: str, raw: object, origin: str) -> Limit:
     what = f"{key} ({origin})"
     if key in ("max-params", "min-params", "max-macs"):
         return Limit(parse_count(raw, what), str(raw), origin)
-    if key == "max-memory":
+    if key in ("max-memory", "max-device-memory"):
         return Limit(parse_bytes(raw, what), str(raw), origin)
     if key == "trainable-only":
         if not isinstance(raw, bool):
@@ -161,6 +163,7 @@ class BudgetTable:
     pattern: str
     limits: Limits
     bindings: dict[str, object] = field(default_factory=dict)
+    plan: dict[str, object] = field(default_factory=dict)  # planning options (docs/will-it-fit.md)
 
 
 @dataclass(frozen=True)
@@ -183,6 +186,15 @@ class Budget:
                 bindings.update(table.bindings)
                 matched = True
         return limits, bindings, matched
+
+    def plan_for(self, spec: str) -> dict[str, object]:
+        """The merged planning options (`plan = { dp = 8, zero = 3 }`) of the tables matching `spec`."""
+        plan: dict[str, object] = {}
+        candidates = _candidates(spec, self.root)
+        for table in self.tables:
+            if table.plan and any(glob_regex(table.pattern).fullmatch(c) for c in candidates):
+                plan.update(table.plan)
+        return plan
 
     def specs(self) -> list[str]:
         """Every existing file a table names (for `nnshape check --budget FILE` without SPECs)."""
@@ -281,6 +293,7 @@ def load_budget(path: str | Path) -> Budget:
             )
         fields: dict[str, Limit] = {}
         bindings: dict[str, object] = {}
+        plan: dict[str, object] = {}
         for key, raw in body.items():
             norm = key.replace("_", "-").lower()
             if norm == "set":
@@ -288,11 +301,35 @@ def load_budget(path: str | Path) -> Budget:
                     raise BudgetError(f"{origin}: 'set' must be a table of names and values, e.g. set = {{ L = 128 }}")
                 bindings.update(raw)
                 continue
+            if norm == "plan":
+                plan.update(_plan_table(raw, origin))
+                continue
             if norm not in KEYS:
                 from .suggest import did_you_mean
 
                 hint = did_you_mean(norm, list(KEYS) + ["set"])
                 raise BudgetError(f"{origin}: unknown key '{key}'" + (f"; {hint}" if hint else f"; known keys: {', '.join(KEYS)}, set"))
             fields[KEYS[norm]] = make_limit(norm, raw, origin)
-        tables.append(BudgetTable(pattern, Limits(**fields), bindings))
+        tables.append(BudgetTable(pattern, Limits(**fields), bindings, plan))
     return Budget(path, tuple(tables))
+
+
+def _plan_table(raw: object, origin: str) -> dict[str, object]:
+    """`plan = { dp = 8, zero = 3, gpu = "h100" }`: the planning options, checked (docs/will-it-fit.md)."""
+    from .errors import NNShapeError
+    from .planning import KEYWORDS, make_parallel
+
+    example = 'e.g. plan = { dp = 8, zero = 3, gpu = "h100" }'
+    if not isinstance(raw, dict):
+        raise BudgetError(f"{origin}: 'plan' must be a table of planning options, {example}")
+    options = {str(k).replace("-", "_").lower(): v for k, v in raw.items()}
+    unknown = [k for k in options if k not in KEYWORDS]
+    if unknown:
+        raise BudgetError(f"{origin}: unknown planning option '{unknown[0]}' in 'plan'; known: {', '.join(KEYWORDS)}")
+    if isinstance(options.get("device_memory"), str):
+        options["device_memory"] = parse_bytes(options["device_memory"], f"{origin} plan.device-memory")
+    try:
+        make_parallel(**options)
+    except NNShapeError as err:
+        raise BudgetError(f"{origin}: plan: {err.message}" + (f" ({err.found})" if err.found else "")) from None
+    return options

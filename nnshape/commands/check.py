@@ -11,6 +11,7 @@ import click
 from ..cli import EXIT_INVALID, EXIT_OK, bindings_option, read_spec
 from ..memory import OPTIMIZER_STATES
 from ..tensor import MEMORY_DTYPES
+from ._planning import planning_options, take
 
 SCHEMA = "nnshape.check/1"
 MEMORY_FIGURES = {"training": "training memory", "inference": "inference peak memory"}
@@ -89,6 +90,7 @@ def _count_option(what: str):
 @click.option("--min-params", callback=_count_option("min-params"), metavar="N", help="Fewest parameters allowed.")
 @click.option("--max-macs", callback=_count_option("max-macs"), metavar="N", help="Most MACs allowed (at the chosen batch): 5G.")
 @click.option("--max-memory", callback=_count_option("max-memory"), metavar="BYTES", help="Most memory allowed (decimal units): 2GB, 512MB, 1GiB. Compares the training estimate, or the inference peak with --memory-for inference.")
+@click.option("--max-device-memory", callback=_count_option("max-device-memory"), metavar="BYTES", help="Most memory allowed on one device of the planned run (--dp/--zero/--tp/--pp/--serve ...; docs/will-it-fit.md): 80GB.")
 @click.option("--memory-for", type=click.Choice(["training", "inference"]), default="training", show_default=True, help="Which figure --max-memory limits: training_bytes or inference_peak_bytes.")
 @click.option("--optimizer", type=click.Choice(list(OPTIMIZER_STATES)), default="adam", show_default=True, help="Optimizer of the training-memory estimate.")
 @click.option("--amp", is_flag=True, help="Mixed precision for the memory estimate.")
@@ -100,7 +102,8 @@ def _count_option(what: str):
 @click.option("--format", "-f", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
 @click.option("--annotate", type=click.Choice(["github"]), default=None, help="Also print GitHub Actions annotations (::error file=…,line=…::…) on stdout.")
 @click.option("--quiet", "-q", is_flag=True, help="Print only failures; no warnings.")
-def check(specs, output, max_params, min_params, max_macs, max_memory, memory_for, optimizer, amp, dtype, trainable_only, budget, batch, sets, fmt, annotate, quiet) -> None:
+@planning_options
+def check(specs, output, max_params, min_params, max_macs, max_memory, max_device_memory, memory_for, optimizer, amp, dtype, trainable_only, budget, batch, sets, fmt, annotate, quiet, **planning) -> None:
     """Check that each SPEC is valid and within its limits; exit 1 if any is not.
 
     SPEC is a file, a glob, or '-' for stdin. Without SPEC, --budget checks every spec its
@@ -117,7 +120,9 @@ def check(specs, output, max_params, min_params, max_macs, max_memory, memory_fo
     except BudgetError as err:
         raise click.UsageError(str(err)) from None
     flag = Limit(trainable_only, "true" if trainable_only else "false", "--trainable-only" if trainable_only else "--all-params") if trainable_only is not None else None
-    cli_limits = Limits(output=out_limit, max_params=max_params, min_params=min_params, max_macs=max_macs, max_memory=max_memory, trainable_only=flag)
+    cli_limits = Limits(output=out_limit, max_params=max_params, min_params=min_params, max_macs=max_macs, max_memory=max_memory,
+                        max_device_memory=max_device_memory, trainable_only=flag)
+    cli_plan = {k: v for k, v in take(planning).items() if v is not None and v is not False}
     options = {"memory_for": memory_for, "optimizer": optimizer, "amp": amp, "dtype": dtype}
 
     names = _expand(specs)
@@ -130,12 +135,14 @@ def check(specs, output, max_params, min_params, max_macs, max_memory, memory_fo
 
     results = []
     for name in names:
-        limits, bindings = Limits(), {}
+        limits, bindings, plan = Limits(), {}, {}
         if budget_file and name != "-":
             limits, bindings, _ = budget_file.for_spec(name)
+            plan = budget_file.plan_for(name)
         bindings.update(cli_bindings)
+        plan.update(cli_plan)
         try:
-            result = check_spec(name, limits.merged(cli_limits), batch, bindings, **options)
+            result = check_spec(name, limits.merged(cli_limits), batch, bindings, plan=plan, **options)
         except BudgetError as err:
             raise click.UsageError(str(err)) from None
         results.append(result)
@@ -168,16 +175,35 @@ def _expand(specs: tuple[str, ...]) -> list[str]:
 
 
 def check_spec(name: str, limits, batch: int, bindings: dict, *, memory_for: str = "training", optimizer: str = "adam",
-               amp: bool = False, dtype: str = "float32") -> SpecResult:
-    """Analyze one spec and test every limit; a spec error is a failed result, never an exception."""
+               amp: bool = False, dtype: str = "float32", plan: dict | None = None) -> SpecResult:
+    """Analyze one spec and test every limit; a spec error is a failed result, never an exception.
+    ``plan``: planning options (docs/will-it-fit.md); with them or a max-device-memory limit the
+    per-device plan is made."""
     from ..analysis import analyze
     from ..errors import NNShapeError
     from ..parser import parse
 
     result = SpecResult(name)
     try:
+        cfg = None
+        if plan or limits.max_device_memory is not None:
+            from ..planning import make_parallel
+
+            try:
+                cfg = make_parallel(**(plan or {}))
+            except NNShapeError as err:
+                from ..budget import BudgetError
+
+                raise BudgetError(f"{name}: planning options: {err.message}" + (f" ({err.found})" if err.found else "")) from None
         source = read_spec(name)
         result.summary = analyze(parse(source), source, batch=batch, bindings=bindings, dtype=dtype, optimizer=optimizer, amp=amp)
+        if cfg is not None:
+            from dataclasses import replace
+
+            from ..planning import plan_source
+
+            device = plan_source(source, cfg, batch=batch, bindings=bindings, dtype=dtype, optimizer=optimizer, amp=amp)
+            result.summary = replace(result.summary, device_plan=device)
     except NNShapeError as err:
         result.errors = [err.diagnostic] + [o.diagnostic for o in err.others]
         return result
@@ -248,6 +274,18 @@ def evaluate(name: str, s, limits, bindings: dict, memory_for: str = "training")
             else:
                 message = f"{name}: {label} {human_bytes(actual)} exceeds the limit max-memory {limit_text} from {lim.origin}"
         checks.append(CheckResult("max-memory", ok, lim.value, actual, lim.text, lim.origin, message))
+    plan = getattr(s, "device_plan", None)
+    if limits.max_device_memory is not None and plan is not None:
+        lim = limits.max_device_memory
+        actual = plan.total
+        c = plan.config
+        setup = f"dp {c.dp}, ZeRO-{c.zero}, tp {c.tp}, pp {c.pp}" + (", serving" if c.serve else f", micro-batch {plan.batch}")
+        label = f"per-device memory ({setup}, {s.memory.dtype})"
+        limit_text = human_bytes(lim.value) + (f" ({lim.text})" if lim.text.strip() != human_bytes(lim.value) else "")
+        ok = actual <= lim.value
+        verb = "≤ max-device-memory" if ok else "exceeds the limit max-device-memory"
+        message = f"{name}: {label} {human_bytes(actual)} {verb} {limit_text} from {lim.origin}"
+        checks.append(CheckResult("max-device-memory", ok, lim.value, actual, lim.text, lim.origin, message))
     return checks
 
 

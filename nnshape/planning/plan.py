@@ -65,6 +65,7 @@ class DevicePlan:
     stages: tuple[Stage, ...]
     ranks: dict  # model states per data-parallel rank of the busiest stage
     padding: int  # FSDP padding in the busiest rank's weights
+    buffers: int  # bytes of buffers (never sharded) in the busiest stage's weights
     saved_per_micro_batch: int  # activations saved by one micro-batch of the busiest stage (after checkpointing)
     recompute: int  # full checkpointing: the largest block's activations, rebuilt during backward
     tp_split: int  # layers split by tensor parallelism
@@ -102,6 +103,7 @@ class DevicePlan:
             "stages": [s.to_dict() for s in self.stages],
             "ranks": self.ranks,
             "fsdp_padding": self.padding,
+            "buffers": self.buffers,
             "saved_per_micro_batch": self.saved_per_micro_batch,
             "in_flight": self.stage.in_flight,
             "recompute": self.recompute,
@@ -316,6 +318,7 @@ def device_plan(summary, tree, cfg: Parallel, reanalyze: Callable[[int], tuple])
     return DevicePlan(
         config=cfg, mode="serving" if serving else "training", batch=batch, context=cfg.context, stage=top,
         stages=tuple(stages), ranks=states[top.index].per_rank if not serving else {}, padding=states[top.index].padding if not serving else 0,
+        buffers=sum(u.buffers * p for u, p in ev.stage_units[top.index]) * setup.param_bytes,
         saved_per_micro_batch=saved, recompute=recompute, tp_split=split, tp_replicated=tp_replicated,
         budget=budget, fits=None if budget is None else top.total <= budget, largest=largest, notes=tuple(notes),
     )
