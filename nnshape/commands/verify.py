@@ -27,13 +27,24 @@ from ..tensor import VERIFY_DTYPES
 @click.option("--set", "sets", multiple=True, metavar="NAME=VALUE", help="Bind a name used in the spec (repeatable).")
 @click.option("--format", "-f", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
 @click.option("--train-step", is_flag=True, help="Also run forward, backward and one SGD step; report parameters without gradient and memory.")
-def verify(spec: str, device: str, batch: int, dtype: str | None, sets: tuple[str, ...], fmt: str, train_step: bool) -> None:
-    """Check every layer's shape, parameters, buffers and MACs against PyTorch. Exit 1 on any mismatch."""
+@click.option("--dp", type=click.IntRange(min=1), default=None, help="Prove the per-device plan on N CPU processes (torch.distributed, gloo, loopback).")
+@click.option("--zero", type=click.IntRange(0, 3), default=None, help="With --dp: ZeRO stage (0 DDP, 1 ZeroRedundancyOptimizer, 2 emulated, 3 FSDP2).")
+@click.option("--tp", type=click.IntRange(min=1), default=None, help="Prove tensor parallelism on N CPU processes (torch.distributed.tensor.parallel).")
+@click.option("--optimizer", type=click.Choice(["sgd", "momentum", "adam", "adamw"]), default="adam", show_default=True, help="With --dp/--tp: the optimizer of the step.")
+def verify(spec: str, device: str, batch: int, dtype: str | None, sets: tuple[str, ...], fmt: str, train_step: bool,
+           dp: int | None, zero: int | None, tp: int | None, optimizer: str) -> None:
+    """Check every layer's shape, parameters, buffers and MACs against PyTorch. Exit 1 on any mismatch.
+
+    With --dp/--zero/--tp: run one training step on that many CPU processes and compare each
+    rank's weights, gradients and optimizer state with the per-device plan (docs/will-it-fit.md)."""
     from ..errors import NNShapeError
     from ..verifier import INSTALL_HINT, TorchMissingError, analyze_spec
     from ..verifier.runner import run
 
     bindings = bindings_option(sets)
+    if dp is not None or zero is not None or tp is not None:
+        _distributed(spec, batch, dtype or "float32", bindings, fmt, dp or 1, zero or 0, tp or 1, optimizer)
+        return
     try:
         source = read_spec(spec)
         summary, plan = analyze_spec(source, batch=batch, bindings=bindings)
@@ -104,6 +115,65 @@ def _cell(check, field: str, fmt) -> str:
         return a
     t = fmt(getattr(check.torch, field))
     return a if field not in check.mismatches else f"{a} ≠ {t}"
+
+
+def _distributed(spec, batch, dtype, bindings, fmt, dp, zero, tp, optimizer) -> None:
+    from ..errors import NNShapeError
+    from ..planning import make_parallel
+    from ..verifier import INSTALL_HINT, TorchMissingError
+    from ..verifier.distributed import run_distributed
+
+    try:
+        source = read_spec(spec)
+        cfg = make_parallel(dp=dp, zero=zero, tp=tp)
+        if importlib.util.find_spec("torch") is None:
+            click.echo(f"nnshape verify needs PyTorch, which is not installed: {INSTALL_HINT}", err=True)
+            sys.exit(EXIT_NO_TORCH)
+        report = run_distributed(source, cfg, batch=batch, bindings=bindings, dtype=dtype, optimizer=optimizer)
+    except TorchMissingError as err:
+        click.echo(f"{err.message}: {INSTALL_HINT}", err=True)
+        sys.exit(EXIT_NO_TORCH)
+    except NNShapeError as err:
+        fail(err)
+    if fmt == "json":
+        click.echo(json.dumps(report.to_dict(), indent=2))
+    else:
+        click.echo(render_distributed(report), nl=False)
+    if not report.ok:
+        sys.exit(EXIT_INVALID)
+
+
+def render_distributed(report) -> str:
+    """One line per rank: the plan's bytes against what the rank's tensors hold."""
+    setup = f"dp {report.dp}, ZeRO-{report.zero}" if report.tp == 1 else f"tp {report.tp}"
+    out = [f"nnshape verify: {report.source} on {len(report.ranks)} CPU processes ({setup}; torch {report.torch_version}, gloo, "
+           f"{report.dtype}, {report.optimizer})", ""]
+    header = ("", "rank", "weights", "grads", "optimizer state", "(step scalars)")
+    rows = [header]
+    for r in report.ranks:
+        def cell(k):
+            e, m = r.expected[k], r.measured.get(k)
+            return f"{human_bytes(e)}" if e == m else f"{human_bytes(e)} ≠ {'—' if m is None else human_bytes(m)}"
+        rows.append(("✓" if r.ok else "✗", str(r.rank), cell("weights"), cell("grads"), cell("optimizer"),
+                     human_bytes(r.measured["step_bytes"]) if "step_bytes" in r.measured else "—"))
+    widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
+    for row in rows:
+        out.append("  ".join(c.ljust(w) if i < 2 else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths))).rstrip())
+    out.append("")
+    for r in report.ranks:
+        if r.error:
+            out.append(f"✗ rank {r.rank}: {r.error}")
+    if report.error:
+        out.append(f"✗ torch.distributed failed: {report.error}")
+    for note in report.notes:
+        out.append(f"  {note}")
+    out.append("  buffers are compared apart (never sharded); Adam's step scalars are not part of the plan")
+    if report.ok:
+        out.append(f"✓ every rank holds exactly the planned weights, gradients and optimizer state ({report.seconds:.1f} s)")
+    else:
+        bad = sum(not r.ok for r in report.ranks)
+        out.append(f"✗ {bad} of {len(report.ranks)} ranks differ from the plan")
+    return "\n".join(out) + "\n"
 
 
 def render_table(report) -> str:

@@ -12,7 +12,9 @@ under ZeRO stage 0–3, laid out the way PyTorch's own implementations lay them 
   Parameters and gradients live in storage padded to the full chunk on every rank; the optimizer
   state is created for the unpadded chunk, so rank 0 holds the most.
 
-Buffers (BatchNorm statistics) are never sharded. The step counter of Adam (one 4-byte scalar per
+Buffers (BatchNorm statistics) are never sharded. Under tensor parallelism a vocabulary-split
+embedding's gradient counts whole, as torch's ``RowwiseParallel`` embedding produces it
+(replicated); Megatron's ``VocabParallelEmbedding`` keeps only the shard. The step counter of Adam (one 4-byte scalar per
 parameter tensor) is not counted, here as in the single-device figures.
 """
 
@@ -78,12 +80,13 @@ def shard(
     master_b = 4 if amp else 0
     full_all = sum((t.local_numel * n for t, _, n in tensors), 0)
     full_train = sum((t.local_numel * n for t, tr, n in tensors if tr), 0)
+    grad_train = sum(((t.numel if t.grad_whole else t.local_numel) * n for t, tr, n in tensors if tr), 0)
     ranks = range(dp)
     exact = True
     padding = 0
     if zero == 0 or dp == 1:
         w = [full_all * b] * dp
-        g = [full_train * b] * dp
+        g = [grad_train * b] * dp
         own = [full_train] * dp
     elif zero in (1, 2):
         w = [full_all * b] * dp
@@ -97,7 +100,7 @@ def shard(
         else:
             exact = False
             own = [_ceil(full_train, dp)] * dp
-        g = [full_train * b] * dp if zero == 1 else [o * b for o in own]
+        g = [grad_train * b] * dp if zero == 1 else [o * b for o in own]
     else:  # zero 3: FSDP2
         padded_all = padded_train = 0
         own = [0] * dp

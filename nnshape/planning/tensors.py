@@ -30,6 +30,7 @@ class Tensor:
     shape: tuple[Dim, ...]
     cut: str = NONE  # how the layer's tensor-parallel role splits it (ROWS, COLS, NONE)
     parts: int = 1  # into how many pieces the cut divides that dim (the TP degree, or the KV heads)
+    grad_whole: bool = False  # its gradient is held whole on every TP rank (torch's vocabulary-parallel embedding)
 
     @property
     def numel(self) -> Dim:
@@ -64,9 +65,9 @@ def with_parts(tensors: list[Tensor], tp: int, kv_parts: int | None = None) -> l
         if t.cut == NONE:
             out.append(t)
         elif kv_parts is not None and t.name.startswith(("k_proj.", "v_proj.")):
-            out.append(Tensor(t.name, t.shape, t.cut, kv_parts))
+            out.append(Tensor(t.name, t.shape, t.cut, kv_parts, t.grad_whole))
         else:
-            out.append(Tensor(t.name, t.shape, t.cut, tp))
+            out.append(Tensor(t.name, t.shape, t.cut, tp, t.grad_whole))
     return out
 
 
@@ -174,7 +175,8 @@ def param_tensors(call, params: Dim, role: str = "replicated") -> list[Tensor]:
         cut = {"column": ROWS, "row": COLS}.get(role, NONE)
         return _linear("", a.out_features, x[-1], a.bias, cut)
     if name == "embedding":
-        return [Tensor("weight", (a.num_embeddings, a.embedding_dim), ROWS if role == "vocab" else NONE)]
+        # torch's RowwiseParallel embedding computes its gradient replicated: every rank holds it whole
+        return [Tensor("weight", (a.num_embeddings, a.embedding_dim), ROWS if role == "vocab" else NONE, grad_whole=role == "vocab")]
     if name == "attention":
         return _attention(call, role in ("heads", "heads-kv-replicated"), role == "heads")
     if name == "mha":

@@ -353,6 +353,7 @@ def _measure(model, opt) -> dict:
 def _tensor_parallel(model, built, roles, tp: int) -> None:
     """Megatron-style splits with torch.distributed.tensor.parallel, layer by layer as the plan's roles say."""
     from torch.distributed.device_mesh import init_device_mesh
+    from torch.distributed.tensor import Replicate
     from torch.distributed.tensor.parallel import ColwiseParallel, RowwiseParallel, parallelize_module
 
     from ..planning import roles as R
@@ -386,7 +387,7 @@ def _tensor_parallel(model, built, roles, tp: int) -> None:
         elif role == R.ROW:
             parallelize_module(module, mesh, RowwiseParallel())
         elif role == R.VOCAB:
-            parallelize_module(module, mesh, RowwiseParallel())
+            parallelize_module(module, mesh, RowwiseParallel(input_layouts=Replicate()))
         elif role == R.HEADS:
             if name != "attention" or kv_parts is not None:
                 raise RuntimeError(f"verify --tp splits linear, embedding and attention layers (with KV heads divisible by tp), not {name}")
