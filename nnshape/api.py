@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from .analysis import analyze
-from .errors import SpecArgumentError
+from .errors import SpecArgumentError, SpecLimitError
 from .gcpause import gc_paused
 from .parser import parse
 from .source import Source
@@ -103,5 +103,5 @@ def _parallel(options: dict[str, Any]):
         try:
             options["device_memory"] = parse_bytes(memory, "device_memory")
         except BudgetError as err:
-            raise SpecArgumentError("device_memory: " + str(err).split(": ", 1)[-1], found=repr(memory), code="E0530") from None
+            raise SpecLimitError("device_memory: " + str(err).split(": ", 1)[-1], found=repr(memory), code="E0530") from None
     return make_parallel(**options)

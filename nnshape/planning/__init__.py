@@ -7,6 +7,7 @@ in ``nnshape.verifier.distributed``, which proves the figures on ``torch.distrib
 
 from __future__ import annotations
 
+from ..errors import NNShapeError
 from .config import CHECKPOINT_MODES, KEYWORDS, Parallel, is_planning, make_parallel
 from .gpus import GPUS, gpu_bytes
 from .plan import DevicePlan, Stage, device_plan
@@ -28,4 +29,7 @@ def plan_source(source, cfg: Parallel, *, batch: int = 1, bindings: dict | None 
         return analyze_with_plan(tree, source, batch=b, bindings=bindings or {}, dtype=dtype, optimizer=optimizer, amp=amp)
 
     summary, recorded = analyze(batch)
-    return device_plan(summary, recorded, cfg, analyze)
+    try:
+        return device_plan(summary, recorded, cfg, analyze)
+    except NNShapeError as err:  # a plan error is about the whole spec: name the file
+        raise err.with_source(source) from None

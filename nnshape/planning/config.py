@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, fields
 
-from ..errors import SpecArgumentError
+from ..errors import SpecLimitError
 from ..limits import MAX_DEVICES, MAX_INT
 
 CHECKPOINT_MODES = ("none", "full", "selective")
@@ -48,7 +48,7 @@ def _positive(name: str, value, *, allow_none: bool = False, low: int = 1) -> No
     if value is None and allow_none:
         return
     if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= MAX_INT:
-        raise SpecArgumentError(
+        raise SpecLimitError(
             f"{name.replace('_', '-')} must be an integer ≥ {low}", found=repr(value), code="E0530"
         )
 
@@ -60,7 +60,7 @@ def make_parallel(**options) -> Parallel:
 
     unknown = [k for k in options if k not in KEYWORDS]
     if unknown:
-        raise SpecArgumentError(f"unknown planning option {unknown[0]!r}", expected=", ".join(KEYWORDS), code="E0530")
+        raise SpecLimitError(f"unknown planning option {unknown[0]!r}", expected=", ".join(KEYWORDS), code="E0530")
     values = {k: v for k, v in options.items() if v is not None}
     cfg = Parallel(**values)
     for name in ("dp", "tp", "pp"):
@@ -69,17 +69,17 @@ def make_parallel(**options) -> Parallel:
         _positive(name, getattr(cfg, name), allow_none=True)
     _positive("device_memory", cfg.device_memory, allow_none=True)
     if isinstance(cfg.zero, bool) or cfg.zero not in (0, 1, 2, 3):
-        raise SpecArgumentError("zero must be a ZeRO stage: 0, 1, 2 or 3", found=repr(cfg.zero), code="E0530")
+        raise SpecLimitError("zero must be a ZeRO stage: 0, 1, 2 or 3", found=repr(cfg.zero), code="E0530")
     if cfg.checkpoint not in CHECKPOINT_MODES:
-        raise SpecArgumentError("unknown checkpointing mode", expected=", ".join(CHECKPOINT_MODES), found=repr(cfg.checkpoint), code="E0530")
+        raise SpecLimitError("unknown checkpointing mode", expected=", ".join(CHECKPOINT_MODES), found=repr(cfg.checkpoint), code="E0530")
     if not isinstance(cfg.serve, bool):
-        raise SpecArgumentError("serve must be true or false", found=repr(cfg.serve), code="E0530")
+        raise SpecLimitError("serve must be true or false", found=repr(cfg.serve), code="E0530")
     if cfg.devices > MAX_DEVICES:
-        raise SpecArgumentError(f"dp × tp × pp is more than {MAX_DEVICES:,} devices", found=f"{cfg.devices:,}", code="E0530")
+        raise SpecLimitError(f"dp × tp × pp is more than {MAX_DEVICES:,} devices", found=f"{cfg.devices:,}", code="E0530")
     if not cfg.serve and (cfg.context is not None or cfg.concurrency is not None):
-        raise SpecArgumentError("context and concurrency describe serving", hint="add serve (--serve)", code="E0530")
+        raise SpecLimitError("context and concurrency describe serving", hint="add serve (--serve)", code="E0530")
     if cfg.serve and (cfg.zero or cfg.checkpoint != "none" or cfg.micro_batch is not None):
-        raise SpecArgumentError(
+        raise SpecLimitError(
             "zero, checkpoint and micro-batch describe training, not serving",
             hint="serving holds weights, the KV cache and one forward pass; drop them or drop serve", code="E0530",
         )
@@ -87,12 +87,12 @@ def make_parallel(**options) -> Parallel:
         if not isinstance(cfg.gpu, str) or canonical(cfg.gpu) not in GPUS:
             from ..suggest import did_you_mean
 
-            raise SpecArgumentError(
+            raise SpecLimitError(
                 "unknown GPU", expected=", ".join(GPUS), found=repr(cfg.gpu),
                 hint=did_you_mean(str(cfg.gpu).lower(), list(GPUS)) or "or give --device-memory, e.g. 80GB", code="E0531",
             )
         if cfg.device_memory is not None:
-            raise SpecArgumentError("give gpu or device-memory, not both", code="E0530")
+            raise SpecLimitError("give gpu or device-memory, not both", code="E0530")
         cfg = Parallel(**{**cfg.to_dict(), "gpu": canonical(cfg.gpu)})
     return cfg
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Callable
 
-from ..errors import SpecShapeError
+from ..errors import SpecLimitError
 from ..limits import MAX_FIT_ANALYSES
 from ..memory import OPTIMIZER_STATES
 from ..symbolic import Poly
@@ -125,7 +125,7 @@ def cut_stages(units: list[Unit], pp: int) -> list[list[tuple[int, int, int]]]:
     weights = [(i, u.params // u.copies if u.copies else 0, u.copies) for i, u in enumerate(units)]
     total_passes = sum(c for _, _, c in weights)
     if pp > total_passes:
-        raise SpecShapeError(
+        raise SpecLimitError(
             f"pipeline of {pp} stages, but the network has {total_passes} blocks and top-level layers to cut at",
             expected=f"pp ≤ {total_passes}",
             hint="stages are cut between top-level layers and between the passes of a top-level repeat",
@@ -195,7 +195,7 @@ def _check_concrete(summary) -> None:
     symbolic = [v for v in (summary.total_params, m.saved_for_backward_bytes) if isinstance(v, Poly)]
     if symbolic or m.inference_peak_bytes is None:
         names = sorted({s for v in symbolic for s in v.symbols}) or ["the symbolic sizes"]
-        raise SpecShapeError(
+        raise SpecLimitError(
             "a per-device plan needs concrete sizes",
             expected="every size bound to a number",
             found="sizes that depend on " + ", ".join(names),

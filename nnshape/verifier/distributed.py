@@ -36,7 +36,7 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 
-from ..errors import SpecArgumentError
+from ..errors import SpecArgumentError, SpecLimitError
 from ..limits import MAX_DISTRIBUTED_RANKS
 
 FIGURES = ("weights", "grads", "optimizer")
@@ -102,7 +102,7 @@ def check_config(cfg, optimizer: str, amp: bool) -> None:
     if world < 2:
         raise _fail("verify --dp/--tp needs at least 2 processes")
     if world > MAX_DISTRIBUTED_RANKS:
-        raise SpecArgumentError(f"verify starts at most {MAX_DISTRIBUTED_RANKS} processes on this machine",
+        raise SpecLimitError(f"verify starts at most {MAX_DISTRIBUTED_RANKS} processes on this machine",
                                 found=f"{world}", code="E0508")
     if amp:
         raise _fail("verify --dp/--tp does not run --amp (FSDP and DDP keep fp32 masters their own way)")
@@ -117,11 +117,16 @@ def run_distributed(source, cfg, *, batch: int = 1, bindings: dict | None = None
     from ..planning import plan_source
     from .runner import import_torch
 
-    check_config(cfg, optimizer, False)
-    plan = plan_source(source, cfg, batch=batch, bindings=bindings, dtype=dtype, optimizer=optimizer)
+    from ..errors import NNShapeError
+
+    try:
+        check_config(cfg, optimizer, False)
+        plan = plan_source(source, cfg, batch=batch, bindings=bindings, dtype=dtype, optimizer=optimizer)
+        _check_roles(source, cfg, batch, bindings)
+    except NNShapeError as err:
+        raise err.with_source(source) from None
     torch = import_torch()
     world = cfg.dp * cfg.tp
-    _check_roles(source, cfg, batch, bindings)
     expected = [{k: int(plan.ranks[k][rank if cfg.tp == 1 else 0]) for k in FIGURES} for rank in range(world)]
     for e in expected:  # buffers are compared apart: nnshape counts them at the parameters' dtype
         e["weights"] -= plan.buffers
