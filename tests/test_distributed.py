@@ -106,6 +106,14 @@ def test_cli_reports_each_rank():
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)
     assert data["schema"] == "nnshape.verify-distributed/1" and data["ok"] and len(data["ranks"]) == 2
+    jsonschema = pytest.importorskip("jsonschema")
+    from importlib.resources import files
+
+    from helpers import strict
+
+    schema = json.loads((files("nnshape") / "schemas" / "verify-distributed.json").read_text(encoding="utf-8"))
+    jsonschema.Draft202012Validator.check_schema(schema)
+    jsonschema.Draft202012Validator(strict(schema)).validate(data)
 
 
 @pytest.mark.parametrize("options,message", [

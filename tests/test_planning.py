@@ -364,3 +364,36 @@ def test_plan_json_validates_strictly():
                  ["--serve", "--context", "32", "--device-memory", "1GB"], ["--dp", "2", "--zero", "1", "--amp"]):
         data = json.loads(run("summary", ROOT / "examples" / "transformer.nn", "-f", "json", *args).stdout)
         jsonschema.Draft202012Validator(schema).validate(data)
+
+
+def _console_examples():
+    """(command, shown lines) of every ```console block of docs/will-it-fit.md that runs nnshape."""
+    import re
+    import shlex
+
+    text = (ROOT / "docs" / "will-it-fit.md").read_text(encoding="utf-8")
+    found = []
+    for block in re.findall(r"```console\n(.*?)```", text, re.S):
+        first, *shown = block.rstrip("\n").split("\n")
+        if first.startswith("$ nnshape ") and "|" not in first:
+            found.append((shlex.split(first[len("$ nnshape "):]), shown))
+    return found
+
+
+@pytest.mark.parametrize("args,shown", _console_examples(), ids=[f"example{i}" for i in range(len(_console_examples()))])
+def test_will_it_fit_doc_examples(args, shown, monkeypatch):
+    """Every line the page shows (between `...` elisions) is in the command's output, in order."""
+    monkeypatch.chdir(ROOT)
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    at = 0
+    for line in shown:
+        if line == "...":
+            continue
+        assert line in lines[at:], f"not in the output (in order): {line}"
+        at = lines.index(line, at) + 1
+
+
+def test_doc_examples_are_found():
+    assert len(_console_examples()) >= 5

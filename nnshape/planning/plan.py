@@ -271,7 +271,9 @@ def device_plan(summary, tree, cfg: Parallel, reanalyze: Callable[[int], tuple])
         peak = ev_b.replay.tracker.peak
         for k, su in enumerate(ev_b.stage_units):
             st = states[k]
-            first, last = su[0][0].path, su[-1][0].path
+            first = ev_b.replay.units[ev_b.cuts[k][0][0]].pass_path(ev_b.cuts[k][0][1])
+            i, f, p = ev_b.cuts[k][-1]
+            last = ev_b.replay.units[i].pass_path(f + p - 1)
             params = sum(u.params // u.copies * p for u, p in su)
             if serving:
                 weights = sum(sum(t.local_numel * n for t, _, n in u.tensors) * p + u.buffers * p for u, p in su) * setup.param_bytes

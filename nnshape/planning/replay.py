@@ -47,6 +47,12 @@ class Unit:
     kv_fixed: Dim = 0  # KV-cache bytes per sequence that do not grow with the context (cross-attention), per pass
     kv_spec: Dim = 0  # KV-cache bytes per sequence at the key lengths the spec itself gives, per pass
     split_layers: int = 0  # layers tensor parallelism splits, per pass
+    repeat: str | None = None  # passes of a top-level repeat: its path, and the index of the first pass here
+    first: int = 0
+
+    def pass_path(self, k: int) -> str:
+        """The path of the ``k``-th pass this unit stands for (its own path when it is not a repeat's)."""
+        return self.path if self.repeat is None else f"{self.repeat}.{self.first + k}" if self.repeat else str(self.first + k)
 
     @property
     def params(self) -> Dim:
@@ -195,6 +201,7 @@ class Replay:
             # pass stands for (which may save a little less: their input is the last pass's output)
             mark = t.checkpoint(x)
             out = self.in_unit(it.path, True, 1, lambda x=x, it=it: self.seq(it.children, x), x)
+            self.units[-1].repeat, self.units[-1].first = node.path, i
             if node.collapsed and i == last:
                 first = self.units[-1]
                 before = t.saved_bytes
@@ -202,7 +209,7 @@ class Replay:
                 if copies > 1:
                     rest = Unit(it.path + f" (+{copies - 1})", True, copies - 1, first.tensors, first.buffers,
                                 t.saved_bytes - before, first.scores * (copies - 1), t.token(out).nbytes,
-                                first.kv_token, first.kv_fixed, first.kv_spec, first.split_layers)
+                                first.kv_token, first.kv_fixed, first.kv_spec, first.split_layers, node.path, i + 1)
                     self.units.append(rest)
                 break  # as the analysis does, the collapsed passes hand on their input's storage
             t.drop(mark)
