@@ -114,3 +114,22 @@ def test_kv_cache_equals_a_hf_llama_decode(dtype):
     plan = nnshape.summarize(LLAMA, dtype=dtype, serve=True, context=17, concurrency=3).device_plan
     assert plan.per_device()["kv_cache"] == held
     assert plan.per_device()["weights"] == sum(p.numel() * p.element_size() for p in model.parameters())
+
+
+@pytest.mark.parametrize("spec,config", [
+    ("llama2_7b.nn", dict(vocab_size=32000, hidden_size=4096, intermediate_size=11008, num_hidden_layers=32,
+                          num_attention_heads=32, num_key_value_heads=32)),
+    ("llama3_8b.nn", dict(vocab_size=128256, hidden_size=4096, intermediate_size=14336, num_hidden_layers=32,
+                          num_attention_heads=32, num_key_value_heads=8)),
+    ("llama3_70b.nn", dict(vocab_size=128256, hidden_size=8192, intermediate_size=28672, num_hidden_layers=80,
+                           num_attention_heads=64, num_key_value_heads=8)),
+])
+def test_benchmark_llama_specs_count_what_transformers_counts(spec, config):
+    """The specs of the worked examples and the benchmark: HF's LlamaForCausalLM on the meta device."""
+    transformers = pytest.importorskip("transformers")
+    from pathlib import Path
+
+    with torch.device("meta"):
+        model = transformers.LlamaForCausalLM(transformers.LlamaConfig(tie_word_embeddings=False, **config))
+    path = Path(__file__).resolve().parent.parent / "benchmarks" / "specs" / spec
+    assert nnshape.summarize(path).total_params == sum(p.numel() for p in model.parameters())
