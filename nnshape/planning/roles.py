@@ -30,7 +30,7 @@ from ..plan import FromNode, LayerNode, MergeNode, Plan, RepeatNode, ResidualNod
 # layers that act on each feature separately: a split input stays split
 ELEMENTWISE = {
     "relu", "relu6", "leakyrelu", "elu", "selu", "gelu", "silu", "mish", "hardswish", "hardsigmoid",
-    "hardtanh", "softplus", "sigmoid", "tanh", "dropout", "alphadropout", "droppath", "identity",
+    "hardtanh", "softplus", "sigmoid", "tanh", "quickgelu", "dropout", "alphadropout", "droppath", "identity",
 }
 ATTENTION = {"attention", "mha", "encoderlayer", "decoderlayer"}
 MAX_RESTARTS = 64  # a walk that keeps undoing splits gives up: everything replicated
