@@ -16,7 +16,7 @@ import pytest
 from click.testing import CliRunner
 
 import nnshape
-from nnshape.analyzer import analyze_with_plan
+from nnshape.analysis import analyze_with_plan
 from nnshape.api import load_source
 from nnshape.cli import main
 from nnshape.errors import NNShapeError

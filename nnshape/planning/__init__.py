@@ -20,7 +20,7 @@ def plan_source(source, cfg: Parallel, *, batch: int = 1, bindings: dict | None 
                 optimizer: str = "adam", amp: bool = False) -> DevicePlan:
     """The :class:`DevicePlan` of a spec (a :class:`~nnshape.source.Source`), analyzed with its
     structure recorded at the batches the plan needs (the micro-batch, the searched ones)."""
-    from ..analyzer import analyze_with_plan
+    from ..analysis import analyze_with_plan
     from ..parser import parse
 
     tree = parse(source)

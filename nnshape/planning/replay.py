@@ -21,9 +21,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from ..memory import Tracker
+from ..analysis.tracker import Token, Tracker
 from ..plan import FromNode, LayerNode, MergeNode, Plan, RepeatNode, ResidualNode, SeqNode
-from ..registry import Args, Call
 from ..summary import Summary
 from ..symbolic import Dim
 from ..tensor import DTYPE_BYTES, TensorInfo, numel
@@ -59,6 +58,15 @@ class Unit:
         return sum((t.local_numel * k for t, _, k in self.tensors), 0) * self.copies
 
 
+@dataclass(eq=False, slots=True)
+class Value:
+    """A tensor as one rank holds it: its (per-rank) shape and dtype, its storage, whether TP cut its last dim."""
+
+    info: TensorInfo
+    token: Token
+    split: bool = False
+
+
 def _blocks_inside(node) -> bool:
     """Whether a node holds a ``repeat`` at any depth (then its repeats' passes are the blocks)."""
     if isinstance(node, RepeatNode):
@@ -86,16 +94,14 @@ class Replay:
         self.context = context
         self.rows = {row.path: row for row in summary.layers if not row.is_block}
         self.tracker = Tracker(act_dtype)
-        self.named: dict[str, TensorInfo] = {}
-        self.split: set[int] = set()  # ids of my tensors whose last dim is cut
+        self.named: dict[str, Value] = {}
         self.units: list[Unit] = []
         self.unit: Unit | None = None
         self.mult = 1  # passes of the enclosing collapsed repeats inside the current unit
         self.layers: list[tuple[LayerNode, list[Tensor], str, int]] = []  # (node, its tensors, role, passes), listed once
         first = None
         for name, info in plan.inputs:
-            mine = TensorInfo(info.shape, info.dtype)
-            self.tracker.input(mine)
+            mine = Value(info, self.tracker.input(self.tracker.nbytes(info)))
             self.named[name] = mine
             first = first or mine
         self.top(plan.root.children, first)
@@ -119,7 +125,7 @@ class Replay:
     def in_unit(self, path: str, checkpointed: bool, copies: int, run, x):
         outer = self.unit
         unit = Unit(path, checkpointed, copies)
-        unit.input_bytes = self.tracker.token(x).nbytes if x is not None else 0
+        unit.input_bytes = x.token.nbytes if x is not None else 0
         self.unit = unit
         before = (self.tracker.saved_bytes, len(self.units))
         out = run()
@@ -141,15 +147,14 @@ class Replay:
             return self.seq(node.children, x)
         if isinstance(node, ResidualNode):
             t = self.tracker
-            t.hold(x)
+            t.hold(x.token)
             body = self.seq(node.body.children, x)
-            t.hold(body)
+            t.hold(body.token)
             skip = self.seq(node.shortcut.children, x) if node.shortcut is not None else x
-            out = self.like(body, body.shape, body.dtype)
-            t.release(body)
-            t.release(x)
-            t.merge("add", [body, skip], out)
-            return out
+            t.release(body.token)
+            t.release(x.token)
+            info = TensorInfo(body.info.shape, body.info.dtype)
+            return Value(info, t.merge("add", [body.token, skip.token], t.nbytes(info)), body.split)
         if isinstance(node, MergeNode):
             return self.merge(node, x)
         if isinstance(node, RepeatNode):
@@ -160,25 +165,25 @@ class Replay:
 
     def merge(self, node: MergeNode, x):
         t = self.tracker
-        t.hold(x)
+        t.hold(x.token)
         outs = []
         for branch in node.branches:
             out = self.seq(branch.children, x)
             outs.append(out)
-            t.hold(out)
-        first = outs[0]
+            t.hold(out.token)
+        first = outs[0].info
         if node.op == "concat":
             dim = node.dim % first.rank
             shape = list(first.shape)
-            shape[dim] = sum((o.shape[dim] for o in outs), 0)
+            shape[dim] = sum((o.info.shape[dim] for o in outs), 0)
         else:  # broadcast
-            shape = [next((o.shape[i] for o in outs if o.shape[i] != 1), 1) for i in range(first.rank)]
-        out = self.like(first, tuple(shape), first.dtype, split=node.op != "concat" and all(id(o) in self.split for o in outs))
+            shape = [next((o.info.shape[i] for o in outs if o.info.shape[i] != 1), 1) for i in range(first.rank)]
         for o in outs:
-            t.release(o)
-        t.release(x)
-        t.merge(node.op, outs, out)
-        return out
+            t.release(o.token)
+        t.release(x.token)
+        info = TensorInfo(tuple(shape), first.dtype)
+        token = t.merge(node.op, [o.token for o in outs], t.nbytes(info))
+        return Value(info, token, node.op != "concat" and all(o.split for o in outs))
 
     def repeat(self, node: RepeatNode, x, as_units: bool):
         t = self.tracker
@@ -186,29 +191,29 @@ class Replay:
         for i, it in enumerate(node.iterations):
             copies = node.last_copies if i == last else 1
             if not as_units:
-                mark = t.checkpoint(x)
+                mark = t.checkpoint(x.token)
                 outer = self.mult
                 self.mult = outer * copies
                 out = self.seq(it.children, x)
                 self.mult = outer
                 if node.collapsed and i == last:
-                    t.repeat_copies(mark, copies - 1, x, out)
+                    t.repeat_copies(mark, copies - 1, x.token, out.token)
                     break  # as the analysis does, the collapsed passes hand on their input's storage
                 t.drop(mark)
                 x = out
                 continue
             # a block per pass; a collapsed tail is two units: its first pass, then the copies that
             # pass stands for (which may save a little less: their input is the last pass's output)
-            mark = t.checkpoint(x)
+            mark = t.checkpoint(x.token)
             out = self.in_unit(it.path, True, 1, lambda x=x, it=it: self.seq(it.children, x), x)
             self.units[-1].repeat, self.units[-1].first = node.path, i
             if node.collapsed and i == last:
                 first = self.units[-1]
                 before = t.saved_bytes
-                t.repeat_copies(mark, copies - 1, x, out)
+                t.repeat_copies(mark, copies - 1, x.token, out.token)
                 if copies > 1:
                     rest = Unit(it.path + f" (+{copies - 1})", True, copies - 1, first.tensors, first.buffers,
-                                t.saved_bytes - before, first.scores * (copies - 1), t.token(out).nbytes,
+                                t.saved_bytes - before, first.scores * (copies - 1), out.token.nbytes,
                                 first.kv_token, first.kv_fixed, first.kv_spec, first.split_layers, node.path, i + 1)
                     self.units.append(rest)
                 break  # as the analysis does, the collapsed passes hand on their input's storage
@@ -222,17 +227,11 @@ class Replay:
         out = out if out is not None else x
         if node.alias is not None:
             self.named[node.alias] = out
-            self.tracker.hold(out)
-        return out
-
-    def like(self, src: TensorInfo, shape, dtype, split: bool | None = None) -> TensorInfo:
-        out = TensorInfo(tuple(shape), dtype)
-        if split if split is not None else id(src) in self.split:
-            self.split.add(id(out))
+            self.tracker.hold(out.token)
         return out
 
     # ------------------------------------------------------------------ layers
-    def layer(self, node: LayerNode, x: TensorInfo) -> TensorInfo:
+    def layer(self, node: LayerNode, x: Value) -> Value:
         call, inf = node.call, node.inference
         role = self.roles.role(node)
         row = self.rows.get(node.path)
@@ -246,16 +245,13 @@ class Replay:
             unit.buffers = unit.buffers + inf.buffers * self.mult
             if role in R.SPLITTING:
                 unit.split_layers += self.mult
-        dtype = row.dtype if row is not None else (inf.dtype or (x.dtype if x.is_float else "float32"))
+        dtype = row.dtype if row is not None else (inf.dtype or (x.info.dtype if x.info.is_float else "float32"))
         shape = tuple(inf.shape)
-        out_split = role == R.COLUMN or (role == R.SPLIT and id(x) in self.split)
+        out_split = role == R.COLUMN or (role == R.SPLIT and x.split)
         if out_split:
             shape = shape[:-1] + (shape[-1] // self.tp,)
-        out = TensorInfo(shape, dtype)
-        if out_split:
-            self.split.add(id(out))
-        tensors_in = {arg: self.named.get(getattr(call.args, arg, None), info) for arg, info in call.tensors.items()}
-        mine = Call(call.kind, call.args, x, call.span, tensors=tensors_in)
+        info = TensorInfo(shape, dtype)
+        extra = tuple(self.named[name].token for name in self.tensor_names(call) if name in self.named)
         saved, scores = self.saved(node, role, kv_parts)
         if unit is not None:
             per_token, length = self.kv_token(call, role, kv_parts)
@@ -263,11 +259,15 @@ class Replay:
             unit.kv_token = unit.kv_token + per_token * self.mult
             unit.kv_fixed = unit.kv_fixed + fixed * self.mult
             unit.kv_spec = unit.kv_spec + (per_token * length + fixed) * self.mult
-        before = self.tracker.saved_bytes
-        self.tracker.layer(call.kind, mine, out, self.tracker.nbytes(out), trainable, lambda: saved)
-        if unit is not None and self.tracker.saved_bytes != before:
+        token, added = self.tracker.layer(call.kind.is_view, x.token, extra, self.tracker.nbytes(info), trainable, lambda: saved)
+        if unit is not None and added != 0:
             unit.scores = unit.scores + scores * self.act_bytes * self.mult
-        return out
+        return Value(info, token, out_split)
+
+    @staticmethod
+    def tensor_names(call) -> list[str]:
+        """The names of the tensor arguments (kv=, memory=), in the kind's order (as the analysis passes them)."""
+        return [getattr(call.args, a.name) for a in call.kind.args if a.type == "tensor" and a.name in call.tensors]
 
     def saved(self, node: LayerNode, role: str, kv_parts: int | None):
         """The layer's rule as one rank sees it, and the score-sized floats in it."""

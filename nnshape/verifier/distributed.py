@@ -164,7 +164,7 @@ def _check_roles(source, cfg, batch, bindings) -> None:
     """verify --tp splits linear, embedding and attention layers; the plan may split more."""
     if cfg.tp == 1:
         return
-    from ..analyzer import analyze_with_plan
+    from ..analysis import analyze_with_plan
     from ..parser import parse
     from ..planning import roles as R
     from ..planning.replay import Replay
@@ -237,7 +237,7 @@ def _rank_step(rank: int, world: int, job: dict) -> dict:
     import torch
     import torch.distributed as dist
 
-    from ..analyzer import analyze_with_plan
+    from ..analysis import analyze_with_plan
     from ..parser import parse
     from ..planning.roles import Roles
     from ..source import Source
