@@ -222,18 +222,24 @@ def _launch(job: dict, world: int, start_method: str) -> None:
 
 
 def _worker(rank: int, world: int, job: dict) -> None:
-    result: dict = {}
+    """One rank: its result (or its error) goes to ``rank{N}.json``, then the process ends at once.
+
+    It ends with ``os._exit`` while the step's objects are still alive: tearing down a DDP reducer
+    whose gloo process group has a worker thread waiting for the GIL deadlocks (the destructor
+    joins that thread while holding the GIL), and nothing of this process is needed any more."""
     try:
-        result = _rank_step(rank, world, job)
-    except BaseException as exc:  # reported by the parent, never swallowed
-        result = {"error": f"{type(exc).__name__}: {exc}"}
-        raise
-    finally:
-        with open(os.path.join(job["out"], f"rank{rank}.json"), "w", encoding="utf-8") as handle:
-            json.dump(result, handle)
+        _rank_step(rank, world, job)
+    except BaseException as exc:  # reported by the parent through the file, never swallowed
+        _write(job, rank, {"error": f"{type(exc).__name__}: {exc}"})
+        os._exit(1)
 
 
-def _rank_step(rank: int, world: int, job: dict) -> dict:
+def _write(job: dict, rank: int, result: dict) -> None:
+    with open(os.path.join(job["out"], f"rank{rank}.json"), "w", encoding="utf-8") as handle:
+        json.dump(result, handle)
+
+
+def _rank_step(rank: int, world: int, job: dict) -> None:
     import torch
     import torch.distributed as dist
 
@@ -252,7 +258,7 @@ def _rank_step(rank: int, world: int, job: dict) -> dict:
     os.environ["MASTER_PORT"] = str(job["port"])
     import datetime
 
-    dist.init_process_group("gloo", rank=rank, world_size=world, timeout=datetime.timedelta(seconds=TIMEOUT_S))
+    dist.init_process_group("gloo", rank=rank, world_size=world, timeout=datetime.timedelta(seconds=TIMEOUT_S // 2))
     try:
         source = Source(job["name"], job["text"])
         summary, tree = analyze_with_plan(parse(source), source, batch=job["batch"], bindings=job["bindings"])
@@ -302,9 +308,13 @@ def _rank_step(rank: int, world: int, job: dict) -> dict:
                         if id(p) not in owned:
                             p.grad = None
             opt.step()
-        return _measure(model, opt)
-    finally:
-        dist.destroy_process_group()
+        result = _measure(model, opt)
+    except BaseException as exc:
+        _write(job, rank, {"error": f"{type(exc).__name__}: {exc}"})
+        os._exit(1)  # the other ranks fail on the broken collective (or its timeout)
+    dist.barrier()  # every rank has measured: nobody needs the process group (or rank 0's store) any more
+    _write(job, rank, result)
+    os._exit(0)  # with model, optimizer and process group alive: see _worker
 
 
 def _optimizer(name: str, params):
