@@ -194,6 +194,20 @@ def test_tensor_parallel_states_and_activations():
     assert two.per_device()["activations"] == 4 * (4 * 8 + 4 * 16 + 4 * 16)  # x, fc out /2, gelu out /2
 
 
+def test_what_every_rank_holds_whole_is_named():
+    p = plan(ROOT / "examples" / "gpt2.nn", tp=2)
+    assert p.tp_whole["row-parallel linear biases"] == 12 * 768  # c_proj
+    assert p.tp_whole["attention biases"] == 12 * 768  # o_proj
+    assert p.tp_whole["layernorm layers"] == 25 * 2 * 768
+    assert p.tp_whole["embedding layers"] == 50257 * 768  # not split: 50257 rows
+    assert p.tp_replicated == (("wte", "50257 rows do not divide by tp 2"),)
+
+
+def test_zero3_names_the_gathered_layer():
+    p = plan(ROOT / "examples" / "gpt2.nn", dp=8, zero=3)
+    assert any("ZeRO-3 gathers" in n and "wte" in n for n in p.notes)
+
+
 def test_attention_heads_split_and_kv_heads_per_rank():
     _, replay = _roles(LLAMA, 4)  # 2 KV heads over 4 ranks: one KV head per rank
     attn = [t for node, ts, role, _ in replay.layers if node.call.kind.name == "attention" for t in ts][:4]

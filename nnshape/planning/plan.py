@@ -70,6 +70,7 @@ class DevicePlan:
     recompute: int  # full checkpointing: the largest block's activations, rebuilt during backward
     tp_split: int  # layers split by tensor parallelism
     tp_replicated: tuple[tuple[str, str], ...]  # (path, why) of parametered layers kept whole
+    tp_whole: dict  # tp > 1: parameters every rank of the busiest stage holds whole, by what they are
     budget: int | None = None
     fits: bool | None = None
     largest: dict = field(default_factory=dict)  # micro_batch | context, concurrency -> int (0: nothing fits)
@@ -107,7 +108,8 @@ class DevicePlan:
             "saved_per_micro_batch": self.saved_per_micro_batch,
             "in_flight": self.stage.in_flight,
             "recompute": self.recompute,
-            "tensor_parallel": {"split": self.tp_split, "replicated": [{"path": p, "why": w} for p, w in self.tp_replicated]},
+            "tensor_parallel": {"split": self.tp_split, "replicated": [{"path": p, "why": w} for p, w in self.tp_replicated],
+                                "whole": self.tp_whole},
             "budget": self.budget,
             "fits": self.fits,
             "headroom": self.headroom,
@@ -322,8 +324,17 @@ def device_plan(summary, tree, cfg: Parallel, reanalyze: Callable[[int], tuple])
         stages=tuple(stages), ranks=states[top.index].per_rank if not serving else {}, padding=states[top.index].padding if not serving else 0,
         buffers=sum(u.buffers * p for u, p in ev.stage_units[top.index]) * setup.param_bytes,
         saved_per_micro_batch=saved, recompute=recompute, tp_split=split, tp_replicated=tp_replicated,
+        tp_whole=_whole(ev.stage_units[top.index]),
         budget=budget, fits=None if budget is None else top.total <= budget, largest=largest, notes=tuple(notes),
     )
+
+
+def _whole(stage_units) -> dict:
+    whole: dict[str, int] = {}
+    for unit, passes in stage_units:
+        for what, n in unit.whole.items():
+            whole[what] = whole.get(what, 0) + n * passes
+    return dict(sorted(whole.items(), key=lambda kv: -kv[1]))
 
 
 class _SearchLimit(Exception):
@@ -388,6 +399,14 @@ def _notes(ev: _Evaluation, states: States, cfg: Parallel, serving: bool) -> lis
     notes = []
     if not states.exact:
         notes.append("ZeRO-1/2: more parameter tensors than the greedy partition follows; an even split is shown")
+    if cfg.zero == 3 and cfg.dp > 1 and not serving:
+        node, size = max(((n, sum(t.local_numel for t in ts)) for n, ts, _, _ in ev.replay.layers), key=lambda x: x[1], default=(None, 0))
+        if node is not None and size:
+            from ..formatting import human_bytes
+
+            nbytes = size * DTYPE_BYTES[ev.summary.memory.dtype]
+            notes.append(f"ZeRO-3 gathers each layer whole for its forward and backward: the largest ({node.path}, "
+                         f"{human_bytes(nbytes)} of weights and as much of gradients) is transient and not in the total")
     if cfg.tp > 1 and not any(u.split_layers for u in ev.replay.units):
         notes.append(f"tensor parallelism {cfg.tp}: no layer could be split; every rank holds the whole network")
     if cfg.checkpoint == "selective" and not any(u.scores for u in ev.replay.units):

@@ -46,6 +46,7 @@ class Unit:
     kv_fixed: Dim = 0  # KV-cache bytes per sequence that do not grow with the context (cross-attention), per pass
     kv_spec: Dim = 0  # KV-cache bytes per sequence at the key lengths the spec itself gives, per pass
     split_layers: int = 0  # layers tensor parallelism splits, per pass
+    whole: dict = field(default_factory=dict)  # tp > 1: parameters every rank holds whole, by what they are, per pass
     repeat: str | None = None  # passes of a top-level repeat: its path, and the index of the first pass here
     first: int = 0
 
@@ -214,7 +215,7 @@ class Replay:
                 if copies > 1:
                     rest = Unit(it.path + f" (+{copies - 1})", True, copies - 1, first.tensors, first.buffers,
                                 t.saved_bytes - before, first.scores * (copies - 1), out.token.nbytes,
-                                first.kv_token, first.kv_fixed, first.kv_spec, first.split_layers, node.path, i + 1)
+                                first.kv_token, first.kv_fixed, first.kv_spec, first.split_layers, first.whole, node.path, i + 1)
                     self.units.append(rest)
                 break  # as the analysis does, the collapsed passes hand on their input's storage
             t.drop(mark)
@@ -245,6 +246,17 @@ class Replay:
             unit.buffers = unit.buffers + inf.buffers * self.mult
             if role in R.SPLITTING:
                 unit.split_layers += self.mult
+            if self.tp > 1:
+                name = call.kind.name
+                for t in tensors:
+                    if t.cut == "none" or t.parts == 1:
+                        if role == R.ROW:
+                            what = "row-parallel linear biases"
+                        elif role in R.SPLITTING:  # inside a split attention or transformer layer
+                            what = f"{name} norms" if "norm" in t.name else f"{name} biases"
+                        else:
+                            what = f"{name} layers"
+                        unit.whole[what] = unit.whole.get(what, 0) + t.numel * self.mult
         dtype = row.dtype if row is not None else (inf.dtype or (x.info.dtype if x.info.is_float else "float32"))
         shape = tuple(inf.shape)
         out_split = role == R.COLUMN or (role == R.SPLIT and x.split)

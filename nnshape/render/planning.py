@@ -52,8 +52,12 @@ def plan_lines(summary) -> list[tuple[str, str]]:
     if plan.config.tp > 1:
         kept = ", ".join(f"{p} ({why})" for p, why in plan.tp_replicated[:4]) + (" …" if len(plan.tp_replicated) > 4 else "")
         text = f"{plan.tp_split:,} layers split over {plan.config.tp} ranks"
+        if plan.tp_whole:
+            whole = sum(plan.tp_whole.values())
+            parts = ", ".join(f"{what} {fmt.count(n)}" for what, n in list(plan.tp_whole.items())[:4])
+            text += f"; {fmt.count(whole)} parameters whole on every rank ({parts}{' …' if len(plan.tp_whole) > 4 else ''})"
         if plan.tp_replicated:
-            text += f"; kept whole: {kept}"
+            text += f"; not split: {kept}"
         lines.append(("Tensor parallel", text))
     if plan.budget is not None:
         where = f"{plan.config.gpu} {b(plan.budget)}" if plan.config.gpu else b(plan.budget)
