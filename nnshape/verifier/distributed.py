@@ -247,7 +247,6 @@ def _rank_step(rank: int, world: int, job: dict) -> None:
     from ..parser import parse
     from ..planning.roles import Roles
     from ..source import Source
-    from .builder import build
     from .runner import make_inputs
 
     import warnings
@@ -264,14 +263,13 @@ def _rank_step(rank: int, world: int, job: dict) -> None:
         summary, tree = analyze_with_plan(parse(source), source, batch=job["batch"], bindings=job["bindings"])
         dtype = getattr(torch, job["dtype"])
         torch.manual_seed(job["seed"])
-        built = build(summary, tree, device=torch.device("cpu"), dtype=None if job["dtype"] == "float32" else dtype)
-        model = built.model
+        model, calls = _build(tree, None if job["dtype"] == "float32" else dtype)
         torch.manual_seed(job["seed"] + 1)
         inputs = make_inputs(tree, "cpu", None if job["dtype"] == "float32" else dtype)
         zero, tp = job["zero"], job["tp"]
         owned = None
         if tp > 1:
-            _tensor_parallel(model, built, Roles(tree, tp), tp)
+            _tensor_parallel(model, calls, Roles(tree, tp), tp)
             opt = _optimizer(job["optimizer"], [p for p in model.parameters() if p.requires_grad])
             run = model
         elif zero == 3:
@@ -365,7 +363,39 @@ def _measure(model, opt) -> dict:
     return {"weights": weights, "grads": grads, "optimizer": state, "step_bytes": step, "buffer_bytes": _storages(model.buffers())}
 
 
-def _tensor_parallel(model, built, roles, tp: int) -> None:
+def _build(tree, dtype):
+    """The twin (as ``nnshape.verifier.builder.build`` makes it) and, for each layer module, the
+    Call it was built from (by ``id``): the tensor-parallel plan is per layer."""
+    import torch
+
+    from .builder import _Builder, walk
+
+    class Recorder(_Builder):
+        def __init__(self):
+            super().__init__(dtype)
+            self.calls: dict[int, object] = {}
+            self.node = None
+
+        def layer(self, parent, name, node, tensors, frozen, path):
+            self.node = node
+            try:
+                super().layer(parent, name, node, tensors, frozen, path)
+            finally:
+                self.node = None
+
+        def note(self, path, module):
+            if self.node is not None:
+                self.calls[id(module)] = self.node.call
+            super().note(path, module)
+
+    builder = Recorder()
+    with torch.device("cpu"):
+        model = builder.twins.Network([name for name, _ in tree.inputs], tree.output)
+        walk(tree, builder, model)
+    return model, builder.calls
+
+
+def _tensor_parallel(model, calls, roles, tp: int) -> None:
     """Megatron-style splits with torch.distributed.tensor.parallel, layer by layer as the plan's roles say."""
     from torch.distributed.device_mesh import init_device_mesh
     from torch.distributed.tensor import Replicate
@@ -392,7 +422,7 @@ def _tensor_parallel(model, built, roles, tp: int) -> None:
 
     collect(roles.plan.root)
     for module in list(model.modules()):
-        call = built.calls.get(id(module))
+        call = calls.get(id(module))
         if call is None:
             continue
         role, kv_parts = by_call.get(id(call), (R.REPLICATED, None))
