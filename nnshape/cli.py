@@ -8,6 +8,7 @@ Graphviz's `dot` for draw and report, plotly for report), 70 internal error (a b
 from __future__ import annotations
 
 import sys
+import warnings
 
 import click
 
@@ -88,8 +89,24 @@ def table_width(width: int | None, wide: bool) -> int | None:
 
 def fail(err) -> None:
     """Report a spec error on stderr and exit with status 1."""
-    click.echo(str(err), err=True)
+    echo_diagnostics([str(err)])
     sys.exit(EXIT_INVALID)
+
+
+def echo_warnings(warnings) -> None:
+    """Print warnings (Diagnostics) on stderr."""
+    echo_diagnostics([w.render() for w in warnings])
+
+
+def echo_diagnostics(texts: list[str]) -> None:
+    """Rendered errors or warnings on stderr, coloured like the tables when stderr is a terminal."""
+    if not texts:
+        return
+    from .terminal import color_diagnostics, stderr_wants_color
+
+    color = stderr_wants_color()
+    for text in texts:  # color=True: click would strip the codes when FORCE_COLOR colours a pipe
+        click.echo(color_diagnostics(text) if color else text, err=True, color=True if color else None)
 
 
 class LazyGroup(click.Group):
@@ -117,6 +134,20 @@ class LazyGroup(click.Group):
             return None
         return getattr(module, name, None)
 
+    def resolve_command(self, ctx, args):
+        """As click's, with a did-you-mean for a misspelt command (`nnshape sumary`)."""
+        name = args[0] if args else ""
+        if args and not name.startswith("-") and self.get_command(ctx, name) is None:
+            import difflib
+
+            from .terminal import printable
+
+            commands = self.list_commands(ctx)
+            close = difflib.get_close_matches(name.lower(), commands, n=1, cutoff=0.6)
+            hint = f" Did you mean '{close[0]}'?" if close else f" Commands: {', '.join(commands)}."
+            ctx.fail(f"No such command '{printable(name)}'.{hint}")
+        return super().resolve_command(ctx, args)
+
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(__version__, "--version", "-V", prog_name="nnshape", message="%(prog)s %(version)s")
@@ -128,7 +159,11 @@ def run() -> None:
     """Entry point that turns unexpected exceptions into a one-line report (never a traceback).
     The cyclic GC is paused for the whole command (nnshape/gcpause.py)."""
     from .gcpause import paused_gc
+    from .terminal import install_fallback
 
+    install_fallback()  # a console without `×` or `│` shows `x` and `|` instead of failing
+    # torch warns at import when NumPy is missing; nnshape never hands torch a NumPy array
+    warnings.filterwarnings("ignore", message="Failed to initialize NumPy", category=UserWarning)
     try:
         with paused_gc():
             main(standalone_mode=True)

@@ -57,6 +57,27 @@ def parse_expression(source: Source) -> Expr | None:
     stream.expect_end()
     return expr
 
+# hints for habits from other tools (issue 17)
+SHAPE_FORMS = (
+    "write the shape as one word, `input 3x224x224`, or as a tuple, `input (3, 224, 224)`; "
+    "sizes are per sample (the batch comes from --batch)"
+)
+def input_hint(found: str) -> str | None:
+    """What an `input` line with a stray positional word meant: a dtype, or a shape in pieces."""
+    from .tensor import normalize_dtype
+
+    if found and normalize_dtype(found) is not None:
+        return f"the dtype is a key: `dtype={found}`"
+    if found.lower() in ("x", ",", "*", "×") or found[:1].isdigit() or found[:1] in "([":
+        return SHAPE_FORMS
+    return None
+
+
+CALL_FORMS = (
+    "a layer's arguments follow its kind, separated by spaces, not inside a call's brackets: "
+    "`conv2d 16 3 stride=2` (see `nnshape layers KIND`); brackets hold a tuple, e.g. `k=(3, 5)`"
+)
+
 
 class _Parser:
     def __init__(self, source: Source, lines: list[LogicalLine]):
@@ -165,7 +186,12 @@ class _Parser:
         if stream.done or (stream.peek().kind == "NAME" and stream.peek_is_op(1, "=")):
             raise stream.error("the input's shape, e.g. 3x224x224 or (L, 768)", "input [NAME] SHAPE [dtype=...]")
         shape = stream.argument_expr()
-        args = self.arguments(stream, keywords_only=True)
+        try:
+            args = self.arguments(stream, keywords_only=True)
+        except SpecSyntaxError as err:
+            if err.code == "E0112" and err.hint is None:  # `input 3 x 224 x 224`, `input 3,224,224`
+                err.hint = input_hint((err.found or "").strip("'"))
+            raise
         return Input(name, shape, args, first.span)
 
     def let(self, first: Token, stream: _Stream) -> Let:
@@ -492,6 +518,7 @@ class _Stream:
                         bad.span,
                         expected=f"',' or '{closer}'",
                         found=f"'{bad.text}'",
+                        hint=CALL_FORMS if bad.is_op("=") else None,
                         code="E0122",
                     )
             self.depth -= 1

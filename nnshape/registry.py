@@ -136,7 +136,7 @@ class Call:
                 f"expects a {wanted} input ({layout}), found a {self.x.rank}-D tensor",
                 expected=f"shape {layout}",
                 found=format_shape(self.x.shape),
-                hint=self.kind.rank_hint(self.x.rank),
+                hint=per_sample_hint(self.x.shape, ranks) or self.kind.rank_hint(self.x.rank),
                 code="E0402",
             )
 
@@ -315,6 +315,19 @@ KIND_SYNONYMS = {
     "expand_dims": "unsqueeze", "shift": "roll",
 }
 BLOCK_SYNONYMS = {"cat": "concat", "concatenate": "concat", "mul": "multiply", "skip": "residual"}
+
+
+def per_sample_hint(shape: tuple, ranks: tuple[int, ...]) -> str | None:
+    """For a shape one dim too many whose dim 1 is 1 (`input 1x3x224x224` gives 1×1×3×224×224):
+    the torchinfo habit of writing the batch into the input. nnshape adds the batch itself."""
+    if len(shape) - 1 not in ranks or len(shape) < 3 or shape[1] != 1:
+        return None
+    per_sample = "x".join(str(d) for d in shape[2:])
+    return (
+        f"shapes in `input` are per sample and nnshape puts the batch first itself ({format_shape(shape)} "
+        f"has two leading 1s); if the leading 1 was the batch, write `input {per_sample}` and give the "
+        "batch size with --batch N"
+    )
 
 
 def kind_hint(word: str, defs: list[str] | tuple[str, ...] = ()) -> str | None:

@@ -174,7 +174,7 @@ class Summary:
 
     def to_html(self, *, depth: int | None = None, direction: str = "TB") -> str:
         """The one-file HTML report (diagram, table, charts, totals), as `nnshape report` writes
-        it. Needs Graphviz and plotly (``pip install 'nnshape[report]'``)."""
+        it. Needs Graphviz and plotly (``pip install plotly``)."""
         from .pictures import analyze_for_picture
         from .pictures.report import report_html
 

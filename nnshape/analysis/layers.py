@@ -10,13 +10,13 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from .. import registry
-from ..errors import SpecNameError, SpecShapeError
+from ..errors import NNShapeError, SpecNameError, SpecShapeError
 from ..plan import LayerNode
 from ..registry import Call, Kind
 from ..source import Span
 from ..summary import LayerRow
 from ..symbolic import NeedsValue
-from ..syntax import STATEMENT_KEYWORDS, Argument, Layer
+from ..syntax import STATEMENT_KEYWORDS, Argument, Layer, TupleExpr
 from ..tensor import DTYPE_BYTES, TensorInfo, format_shape
 from .binding import bind_kind, kind_call, labelled, split_universal
 from .fields import layer_field
@@ -30,6 +30,35 @@ if TYPE_CHECKING:
 
 
 def layer(walker: "Walker", stmt: Layer, x: Tensor, scope: Scope, ctx: Context) -> tuple[Tensor, Totals]:
+    try:
+        return _layer(walker, stmt, x, scope, ctx)
+    except NNShapeError as err:
+        if err.span is not None and err.span.line == stmt.span.line and err.hint is None:
+            err.hint = call_syntax_hint(walker, stmt)
+        raise
+
+
+def call_syntax_hint(walker: "Walker", stmt: Layer) -> str | None:
+    """For `conv2d(16, 3)` or `stage(64, 2)`: PyTorch's (or Python's) call syntax, which reads
+    here as one tuple argument written right after the name."""
+    first = stmt.args[0] if stmt.args else None
+    if first is None or first.key is not None or not isinstance(first.value, TupleExpr):
+        return None
+    span = first.value.span
+    if span.line != stmt.span.line or span.col != stmt.span.col + len(stmt.kind):
+        return None
+    line = walker.diagnostics.source.line_text(span.line) or ""
+    inner = line[span.col : span.col - 1 + span.length - 1]
+    spaced = " ".join(part.strip() for part in inner.split(",") if part.strip())
+    if registry.find(stmt.kind) is None:
+        return f"`{stmt.kind}(...)` is call syntax; a def's arguments follow its name, separated by spaces: `{stmt.kind} {spaced}`"
+    return (
+        f"`{stmt.kind}(...)` is call syntax; a layer's arguments follow its kind, separated by spaces: "
+        f"`{stmt.kind} {spaced}` (the input's size, PyTorch's in_channels or in_features, is never written)"
+    )
+
+
+def _layer(walker: "Walker", stmt: Layer, x: Tensor, scope: Scope, ctx: Context) -> tuple[Tensor, Totals]:
     kind = registry.find(stmt.kind)
     if kind is None:
         found = scope.find_def(stmt.kind)
@@ -108,6 +137,12 @@ def unknown_kind(walker: "Walker", stmt: Layer, scope: Scope) -> None:
     keyword_hint = None
     if stmt.kind in STATEMENT_KEYWORDS:
         keyword_hint = f"`{stmt.kind}` is a keyword; check the statement's form"
+    tensor = next((name for name in walker.names.tensors if name.lower() == stmt.kind), None)
+    if tensor is not None:  # `branch: skip` for a stored tensor
+        keyword_hint = (
+            f"`{tensor}` is a stored tensor, not a layer kind: read it with a `from {tensor}:` block "
+            f"(its body runs on `{tensor}`; `identity` takes it as it is)"
+        )
     walker.diagnostics.recover(SpecNameError(
         f"unknown layer kind '{stmt.kind}'",
         Span(stmt.span.line, stmt.span.col, len(stmt.kind)),

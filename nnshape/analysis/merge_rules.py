@@ -39,6 +39,7 @@ def concat(branches: Branches, dim: int, dim_span: Span, block_span: Span) -> Te
                 span,
                 expected=f"all branches to agree on every dim except {dim}",
                 found=branch_listing(branches),
+                hint=concat_hint(first.shape, out.shape, d),
                 code="E0411",
             )
         size = size + out.shape[d]
@@ -67,10 +68,51 @@ def broadcast(keyword: str, branches: Branches) -> TensorInfo:
                     span,
                     expected="equal sizes, or 1 where a branch broadcasts (PyTorch broadcasting)",
                     found=branch_listing(branches),
+                    hint=broadcast_hint(keyword, a, b),
                     code="E0412",
                 )
         shape = merged
     return TensorInfo(tuple(shape), branches[0][0].dtype)
+
+
+def concat_hint(a: tuple, b: tuple, d: int) -> str:
+    """What to change when two branches cannot be joined along dim ``d``."""
+    if len(a) != len(b):
+        return f"the branches have {len(a)}-D and {len(b)}-D outputs: `flatten` or `reshape` one so both have the same rank"
+    differ = [i for i, (x, y) in enumerate(zip(a, b)) if x != y and i != d]
+    if len(differ) == 1 and differ[0] != 0:
+        other = differ[0]
+        if all(x == y for i, (x, y) in enumerate(zip(a, b)) if i != other):
+            return f"the branches differ only in dim {other}: to join along it, write `concat dim={other}:`"
+    if len(a) >= 4 and all(i >= 2 for i in differ):
+        return (
+            f"concat joins along dim {d}; the branches' spatial sizes differ ({_sizes(a[2:])} vs {_sizes(b[2:])}): "
+            "keep them equal, e.g. padding a k=3 convolution with p=1, or resize one branch (adaptiveavgpool2d, upsample)"
+        )
+    return f"concat joins along dim {d}: every other dim must be equal; dims {', '.join(map(str, differ))} differ"
+
+
+def broadcast_hint(keyword: str, a: list, b: list) -> str:
+    """What to change when two branches cannot be added or multiplied element by element."""
+    differ = [i for i, (x, y) in enumerate(zip(a, b)) if x != y and x != 1 and y != 1]
+    rank = len(a)
+    if rank >= 4 and differ == [1]:
+        return (
+            f"the branches end with {a[1]} and {b[1]} channels: project one to the other's count "
+            f"(`conv2d {a[1]} k=1`, a 1×1 convolution, or `linear` on features), or use `concat:` to stack them"
+        )
+    if rank >= 4 and differ and all(i >= 2 for i in differ):
+        return (
+            f"the branches' spatial sizes differ ({_sizes(a[2:])} vs {_sizes(b[2:])}): a stride or pooling in one "
+            "branch must be matched in the other (e.g. a `conv2d C k=1 s=2` shortcut)"
+        )
+    if differ == [rank - 1]:
+        return f"the branches end with {a[-1]} and {b[-1]} features: end one with `linear {a[-1]}`, or use `concat:`"
+    return f"{keyword}: sizes must be equal or 1 in each dim (counted from the right); dims {', '.join(map(str, differ))} differ"
+
+
+def _sizes(dims) -> str:
+    return "×".join(str(d) for d in dims)
 
 
 def branch_listing(branches: Branches, shown: int = 8) -> str:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from .. import registry
-from ..errors import SpecLimitError, SpecNameError, SpecSyntaxError
+from ..errors import NNShapeError, SpecLimitError, SpecNameError, SpecSyntaxError
 from ..limits import MAX_CALL_DEPTH
 from ..plan import SeqNode
 from ..syntax import STATEMENT_KEYWORDS, Def, Layer, Let
@@ -78,6 +78,22 @@ def define(stmt: Def, scope: Scope) -> None:
     scope.defs[stmt.name] = (stmt, scope)
 
 
+MAX_CALL_NOTES = 4  # calls named under an error from inside nested defs; the outer ones are counted
+
+
+def add_call_note(err: NNShapeError, name: str, def_line: int, call_line: int) -> None:
+    """`note: in def `f` (line 1), called at line 5`, innermost call first; past MAX_CALL_NOTES one
+    last note counts the outer calls (a 100-deep chain is not 100 notes)."""
+    named = getattr(err, "call_notes", 0)
+    if named < MAX_CALL_NOTES:
+        err.notes = err.notes + (f"in def `{name}` (line {def_line}), called at line {call_line}",)
+    else:
+        outer = named - MAX_CALL_NOTES + 1
+        last = f"… and {outer} outer call{'s' if outer > 1 else ''}, the outermost at line {call_line}"
+        err.notes = (err.notes[:-1] if outer > 1 else err.notes) + (last,)
+    err.call_notes = named + 1
+
+
 def call_def(walker: "Walker", stmt: Layer, found: tuple[Def, Scope], x: Tensor, scope: Scope, ctx: Context) -> tuple[Tensor, Totals]:
     """A line that calls a def: bind its arguments, run its body as a block row."""
     defn, def_scope = found
@@ -102,11 +118,18 @@ def call_def(walker: "Walker", stmt: Layer, found: tuple[Def, Scope], x: Tensor,
     path = ctx.child(universal.get("name"), stmt.span)
     row_index = rows.reserve()
     call_stack.append(defn.name)
+    sites = walker.diagnostics.call_sites
+    sites.append((defn.name, defn.span.line, stmt.span.line))
     body_ctx = ctx.inner(path)
     try:
         out, totals = walker.statements(defn.body, x, inner, body_ctx)
+    except NNShapeError as err:  # name the call, not only the line inside the def
+        if err.span is not None:
+            add_call_note(err, defn.name, defn.span.line, stmt.span.line)
+        raise
     finally:
         call_stack.pop()
+        sites.pop()
     ctx.record(SeqNode(path, "call", body_ctx.nodes or [], trainable=bool(universal.get("trainable", True))))
     if not universal.get("trainable", True):
         totals.trainable = 0

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 import click
 
-from ..cli import EXIT_INVALID, EXIT_OK, bindings_option, read_spec
+from ..cli import EXIT_INVALID, EXIT_OK, bindings_option, echo_warnings, read_spec
 from ..memory import OPTIMIZER_STATES
 from ..tensor import MEMORY_DTYPES
 from ._planning import planning_options, take
@@ -296,11 +296,9 @@ def _report(result: SpecResult, fmt: str, annotate: str | None, quiet: bool) -> 
     from ..tensor import format_shape
 
     s = result.summary
-    for diag in result.errors:
-        click.echo(diag.render(), err=True)
+    echo_warnings(result.errors)
     if s is not None and not quiet:
-        for warning in s.warnings:
-            click.echo(warning.render(), err=True)
+        echo_warnings(s.warnings)
     if annotate == "github":
         for diag in result.errors:
             click.echo(gh.diagnostic(diag, result.spec if result.spec != "-" else None))

@@ -7,7 +7,7 @@ import sys
 
 import click
 
-from ..cli import EXIT_INVALID, EXIT_MISSING, EXIT_OK, bindings_option, echo_chunks, fail, read_spec, table_width, width_options
+from ..cli import EXIT_INVALID, EXIT_MISSING, EXIT_OK, bindings_option, echo_chunks, echo_warnings, fail, read_spec, table_width, width_options
 
 
 def read_any(spec: str):
@@ -86,8 +86,7 @@ def diff(old: str, new: str, fmt: str, fail_on_change: bool, show_all: bool, dep
         plans.append(plan)
     if not quiet:
         for s in summaries:
-            for warning in s.warnings:
-                click.echo(warning.render(), err=True)
+            echo_warnings(s.warnings)
     result = compare(*summaries)
     if not (quiet and fail_on_change):
         if fmt == "html":

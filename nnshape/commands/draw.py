@@ -6,7 +6,7 @@ import sys
 
 import click
 
-from ..cli import EXIT_MISSING, bindings_option, fail, read_spec
+from ..cli import EXIT_MISSING, bindings_option, echo_warnings, fail, read_spec
 
 
 @click.command()
@@ -40,8 +40,7 @@ def draw(spec: str, output: str, fmt: str | None, depth: int | None, direction: 
         source = read_spec(spec)
         summary, plan = analyze_for_picture(source, batch=batch, bindings=bindings, dtype=dtype)
         if not quiet:
-            for warning in summary.warnings:
-                click.echo(warning.render(), err=True)
+            echo_warnings(summary.warnings)
         data = diagram(summary, plan, kind, depth=depth, direction=direction.upper(), shade=shade)
     except DotMissingError as err:
         click.echo(f"nnshape draw: {err.message}; {err.hint}", err=True)

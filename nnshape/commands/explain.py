@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from ..cli import bindings_option, fail, read_spec
+from ..cli import bindings_option, echo_warnings, fail, read_spec
 
 
 @click.command()
@@ -27,8 +27,7 @@ def explain(spec: str, line: int | None, batch: int, sets: tuple[str, ...], quie
     except NNShapeError as err:
         fail(err)
     if not quiet:
-        for warning in result.warnings:
-            click.echo(warning.render(), err=True)
+        echo_warnings(result.warnings)
     rows = rows_on_line(result, line)
     if line is not None and not rows:
         lines = sorted({row.line for row in result.leaves})

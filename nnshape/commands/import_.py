@@ -70,7 +70,9 @@ def torch(target: str, inputs: tuple[str, ...], output: str | None, allow_partia
     from ..errors import NNShapeError
 
     if importlib.util.find_spec("torch") is None:
-        click.echo("nnshape import torch needs PyTorch, which is not installed: pip install 'nnshape[torch]'", err=True)
+        from ..install import install_command
+
+        click.echo(f"nnshape import torch needs PyTorch, which is not installed: {install_command('torch', 'torch')}", err=True)
         sys.exit(EXIT_NO_TORCH)
     from ..importers.torch_fx import import_target
 

@@ -6,7 +6,7 @@ import sys
 
 import click
 
-from ..cli import EXIT_MISSING, bindings_option, fail, read_spec
+from ..cli import EXIT_MISSING, bindings_option, echo_warnings, fail, read_spec
 
 
 @click.command()
@@ -24,7 +24,7 @@ def report(spec: str, output: str, depth: int | None, direction: str, batch: int
     """Write an HTML report of SPEC: diagram, layer table, charts, memory and totals.
 
     One self-contained file (opens offline). Needs Graphviz's `dot` and plotly
-    (pip install 'nnshape[report]').
+    (pip install plotly).
     """
     from ..errors import NNShapeError
     from ..pictures import analyze_for_picture
@@ -36,8 +36,7 @@ def report(spec: str, output: str, depth: int | None, direction: str, batch: int
         source = read_spec(spec)
         summary, plan = analyze_for_picture(source, batch=batch, bindings=bindings, dtype=dtype, optimizer=optimizer, amp=amp)
         if not quiet:
-            for warning in summary.warnings:
-                click.echo(warning.render(), err=True)
+            echo_warnings(summary.warnings)
         text = report_html(summary, plan, depth=depth, direction=direction.upper())
     except (DotMissingError, PlotlyMissingError) as err:
         click.echo(f"nnshape report: {err.message}; {err.hint}", err=True)

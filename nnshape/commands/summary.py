@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from ..cli import bindings_option, echo_chunks, fail, read_spec, table_width, width_options
+from ..cli import bindings_option, echo_chunks, echo_warnings, fail, read_spec, table_width, width_options
 from ..memory import OPTIMIZER_STATES
 from ..render import FORMATS
 from ..tensor import MEMORY_DTYPES
@@ -57,8 +57,7 @@ def summary(spec: str, batch: int, sets: tuple[str, ...], depth: int | None, fmt
     except NNShapeError as err:
         fail(err)
     if not quiet:
-        for warning in result.warnings:
-            click.echo(warning.render(), err=True)
+        echo_warnings(result.warnings)
     echo_chunks(render_chunks(result, fmt, depth=depth, columns=extra, width=table_width(width, wide), footer=footer))
     if explain and fmt in ("table", "markdown"):
         from ..render.explain import explain_text

@@ -2,7 +2,7 @@
 
 The file is self-contained (scripts, styles and the SVG inline; see :mod:`.page`), so it can be
 mailed or attached to a CI run and opened offline. The charts are drawn by plotly.js, taken from
-the ``plotly`` Python package (``pip install 'nnshape[report]'``); the diagram is laid out by
+the ``plotly`` Python package (``pip install plotly``); the diagram is laid out by
 Graphviz's ``dot``.
 """
 
@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from .. import formatting as fmt
 from ..errors import NNShapeError
+from ..install import install_command
 from ..limits import MAX_DRAW_NODES, MAX_REPORT_ROWS
 from ..plan import Plan
 from ..render.cells import footer_lines
@@ -20,7 +21,7 @@ from .dot import FAMILY_FILL, fill_of, render, to_dot
 from .graph import METRICS, DiagramTooLarge, Graph, build_graph
 from .page import asset, esc, inline_svg, page
 
-INSTALL_HINT = "pip install 'nnshape[report]'"
+INSTALL_HINT = install_command("plotly", "report")
 COLUMNS = (  # (key, header, numeric)
     ("layer", "Layer", False),
     ("output", "Output shape", False),

@@ -18,10 +18,11 @@ from ..summary import LayerRow, Summary
 from ..source import Source, Span
 from ..symbolic import Poly
 from ..tensor import DTYPE_BYTES, format_shape
+from ..install import install_command
 from .builder import build
 from .report import LayerCheck, TrainStep, Values, VerifyReport
 
-INSTALL_HINT = "pip install 'nnshape[torch]'"
+INSTALL_HINT = install_command("torch", "torch")
 MEMORY_FRACTION = 0.8  # refuse to build on CPU/CUDA above this share of the free memory
 
 
