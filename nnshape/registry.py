@@ -47,6 +47,9 @@ class Inference:
     dtype: str | None = None  # None: float input keeps its dtype, integer input becomes float32
     details: tuple[tuple[str, str], ...] = ()  # shown in the kernel/stride column
     scores: Dim = 0  # attention: elements of the score matrix N×H×Lq×Lk (per attention block)
+    # what FlopCounterMode counts on the twin where ``macs`` holds an analytic part it cannot see
+    # (a state-space scan); None: the two agree. verify and the tests compare the measurement with it.
+    counted_macs: Dim | None = None
 
 
 @dataclass(frozen=True)
