@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from ..registry import Arg, Call, Inference, Kind, num, register
 from ..tensor import format_shape
+from ..twinspec import Twin
 
 
 @register
@@ -68,7 +69,5 @@ class FrozenBatchNorm(Kind):
         # x · scale keeps the per-channel scale (a tensor made in forward) for x's gradient
         return Saved(floats=call.x.shape[1])
 
-    def build(self, call: Call):
-        from .. import model_twins
-
-        return model_twins.FrozenBatchNorm2d(self.channels(call), call.args.eps)
+    def twin(self, call: Call) -> Twin:
+        return Twin.own("FrozenBatchNorm2d", num_features=self.channels(call), eps=call.args.eps)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from ..registry import Arg, Call, Inference, Kind, num, product, register
 from ..tensor import format_shape, numel
+from ..twinspec import Twin
 
 ACTIVATIONS = ("silu", "gelu", "gelu_tanh", "relu")
 
@@ -141,10 +142,8 @@ class MoE(Kind):
                 floats += tokens * (dim + 1)  # the shared output and the sigmoid
         return Saved(input=True, floats=floats, fixed=fixed)
 
-    def build(self, call: Call):
-        from .. import model_twins
-
+    def twin(self, call: Call) -> Twin:
         a = call.args
-        dim = self.check(call)
-        return model_twins.MoE(dim, a.num_experts, a.top_k, a.ff, gated=a.gated, activation=a.activation, bias=a.bias,
-                               norm_topk_prob=a.norm_topk_prob, shared_ff=a.shared_ff, shared_gate=a.shared_gate)
+        return Twin.own("MoE", dim=self.check(call), experts=a.num_experts, top_k=a.top_k, ff=a.ff, gated=a.gated,
+                        activation=a.activation, bias=a.bias, norm_topk_prob=a.norm_topk_prob, shared_ff=a.shared_ff,
+                        shared_gate=a.shared_gate)

@@ -15,6 +15,7 @@ import math
 
 from ..registry import Arg, Call, Inference, Kind, num, product, register
 from ..symbolic import Dim
+from ..twinspec import Twin
 from .attention import check_sequence
 
 _BIAS = Arg("bias", "bool", False, aliases=("use_bias",), doc="biases of in_proj and out_proj")
@@ -127,13 +128,11 @@ class Mamba(_Mixer):
         fixed = 4 * (2 * n * length * inner * s + (length + 1) * n * inner * s + 2 * inner * s)
         return Saved(input=True, floats=floats, fixed=fixed)
 
-    def build(self, call: Call):
-        from .. import model_twins
-
+    def twin(self, call: Call) -> Twin:
         a = call.args
         _, _, dim, _, rank = self.sizes(call)
-        return model_twins.Mamba(dim, d_state=a.d_state, d_conv=a.d_conv, expand=a.expand, dt_rank=rank,
-                                 bias=a.bias, conv_bias=a.conv_bias)
+        return Twin.own("Mamba", dim=dim, dt_rank=rank, d_state=a.d_state, d_conv=a.d_conv, expand=a.expand,
+                        bias=a.bias, conv_bias=a.conv_bias)
 
 
 def ssd_scan_macs(length: int, chunk: int, heads: int, head_dim: int, state: int, padded: bool) -> int:
@@ -280,10 +279,8 @@ class Mamba2(_Mixer):
         fixed += 2 * q * q + 2 * (chunks + 1) ** 2  # the boolean masks of the two segment sums
         return Saved(input=True, floats=floats, fixed=fixed)
 
-    def build(self, call: Call):
-        from .. import model_twins
-
+    def twin(self, call: Call) -> Twin:
         a = call.args
         _, _, dim, _, heads = self.sizes(call)
-        return model_twins.Mamba2(dim, heads, head_dim=a.head_dim, d_state=a.d_state, groups=a.groups, chunk=a.chunk,
-                                  d_conv=a.d_conv, expand=a.expand, bias=a.bias, conv_bias=a.conv_bias, eps=a.eps)
+        return Twin.own("Mamba2", dim=dim, heads=heads, head_dim=a.head_dim, d_state=a.d_state, groups=a.groups,
+                        chunk=a.chunk, d_conv=a.d_conv, expand=a.expand, bias=a.bias, conv_bias=a.conv_bias, eps=a.eps)

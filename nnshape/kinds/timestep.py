@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from ..registry import Arg, Call, Inference, Kind, register
 from ..tensor import format_shape
+from ..twinspec import Twin
 
 
 @register
@@ -52,8 +53,7 @@ class Timesteps(Kind):
             )
         return Inference((x.shape[0], a.num_channels), dtype="float32")
 
-    def build(self, call: Call):
-        from .. import model_twins
-
+    def twin(self, call: Call) -> Twin:
         a = call.args
-        return model_twins.Timesteps(a.num_channels, a.flip_sin_to_cos, a.downscale_freq_shift, a.scale, a.max_period)
+        return Twin.own("Timesteps", num_channels=a.num_channels, flip_sin_to_cos=a.flip_sin_to_cos,
+                        downscale_freq_shift=a.downscale_freq_shift, scale=a.scale, max_period=a.max_period)

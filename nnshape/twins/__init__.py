@@ -17,3 +17,5 @@ from .augmentation import *  # noqa: F401,F403
 from .containers import *  # noqa: F401,F403
 from .layers import *  # noqa: F401,F403
 from .shape import *  # noqa: F401,F403
+from .models import *  # noqa: F401,F403
+from .ssm import *  # noqa: F401,F403
