@@ -105,7 +105,11 @@ def test_footer_and_json():
 # ------------------------------------------------------------------ against torch
 
 
-@pytest.mark.parametrize("spec", EXAMPLES, ids=[p.stem for p in EXAMPLES])
+# a training step of these needs far more memory than a CI machine has (billions of parameters)
+TOO_LARGE = {"llama3_8b.nn", "mixtral_8x7b.nn"}
+
+
+@pytest.mark.parametrize("spec", [p for p in EXAMPLES if p.name not in TOO_LARGE], ids=lambda p: p.stem)
 def test_saved_for_backward_within_10_percent_of_torch(spec):
     pytest.importorskip("torch")
     from nnshape.verifier import verify

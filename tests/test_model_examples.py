@@ -1,0 +1,106 @@
+"""The large-model examples against the real models, built from their configs with no download.
+
+Billions of parameters do not fit on a CI machine, so the HF models are built on the meta device
+(no memory; FlopCounterMode still counts every matrix product from the shapes). Routing cannot
+run on meta, so the Mixtral model uses transformers' `batched_mm` experts, which run exactly the
+chosen experts per token as shape-only batched products; a small Mixtral on the CPU shows that
+its count is the real top-k dispatch's.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+import nnshape
+
+torch = pytest.importorskip("torch")
+transformers = pytest.importorskip("transformers")
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+
+
+def meta_count(model_cls, config, length: int):
+    """(params, buffers, FlopCounterMode MACs, logits shape) of an HF causal LM on the meta device."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    with torch.device("meta"):
+        model = model_cls(config)
+    ids = torch.zeros(1, length, dtype=torch.long, device="meta")
+    with FlopCounterMode(display=False) as counter, torch.no_grad():
+        logits = model(input_ids=ids).logits
+    params = sum(p.numel() for p in model.parameters())
+    buffers = sum(b.numel() for b in model.buffers())
+    return params, buffers, counter.get_total_flops() // 2, tuple(logits.shape)
+
+
+def llama3_8b_config(**extra):
+    from transformers import LlamaConfig
+
+    return LlamaConfig(vocab_size=128256, hidden_size=4096, intermediate_size=14336, num_hidden_layers=32,
+                       num_attention_heads=32, num_key_value_heads=8, max_position_embeddings=8192, rope_theta=500000.0,
+                       rms_norm_eps=1e-5, tie_word_embeddings=False, attn_implementation="eager", **extra)
+
+
+def test_llama3_8b_is_the_hf_model():
+    from transformers import LlamaForCausalLM
+
+    params, buffers, macs, shape = meta_count(LlamaForCausalLM, llama3_8b_config(), 128)
+    summary = nnshape.summarize(EXAMPLES / "llama3_8b.nn")
+    assert (params, macs, shape) == (summary.total_params, summary.total_macs, summary.output_shape)
+    assert params == 8_030_261_248  # Meta's published 8.03B
+    # HF keeps RoPE's inverse frequencies (inv_freq, original_inv_freq: 2·64) as buffers; rope=true computes them
+    assert buffers == 128 and summary.total_buffers == 0
+
+
+def mixtral_config(**sizes):
+    from transformers import MixtralConfig
+
+    values = dict(vocab_size=32000, hidden_size=4096, intermediate_size=14336, num_hidden_layers=32, num_attention_heads=32,
+                  num_key_value_heads=8, num_local_experts=8, num_experts_per_tok=2, rope_theta=1e6)
+    values.update(sizes)
+    experts = values.pop("experts", "batched_mm")
+    return MixtralConfig(**values, attn_implementation="eager", experts_implementation=experts)
+
+
+def test_mixtral_8x7b_is_the_hf_model():
+    from transformers import MixtralForCausalLM
+
+    params, _, macs, shape = meta_count(MixtralForCausalLM, mixtral_config(), 128)
+    summary = nnshape.summarize(EXAMPLES / "mixtral_8x7b.nn")
+    assert (params, macs, shape) == (summary.total_params, summary.total_macs, summary.output_shape)
+    assert params == 46_702_792_704
+
+
+def test_batched_experts_count_what_the_real_dispatch_counts():
+    """On the CPU a small Mixtral routes for real (eager experts: a loop over the experts hit);
+    its FlopCounterMode count equals the batched_mm experts' and nnshape's."""
+    from torch.utils.flop_counter import FlopCounterMode
+    from transformers import MixtralForCausalLM
+
+    small = dict(vocab_size=100, hidden_size=32, intermediate_size=48, num_hidden_layers=2, num_attention_heads=4,
+                 num_key_value_heads=2, num_local_experts=6, num_experts_per_tok=2)
+    counts = []
+    for experts in ("eager", "batched_mm"):
+        torch.manual_seed(0)
+        model = MixtralForCausalLM(mixtral_config(**small, experts=experts)).eval()
+        ids = torch.randint(0, 100, (2, 9))
+        with FlopCounterMode(display=False) as counter, torch.no_grad():
+            model(input_ids=ids)
+        counts.append(counter.get_total_flops() // 2)
+    spec = """input ids 9 dtype=int64
+embedding 100 32
+repeat 2:
+    residual:
+        rmsnorm
+        attention heads=4 kv_heads=2 bias=false causal=true rope=true
+    residual:
+        rmsnorm
+        moe experts=6 top_k=2 ff=48
+rmsnorm
+linear 100 bias=false
+"""
+    summary = nnshape.summarize(spec, batch=2)
+    assert counts[0] == counts[1] == summary.total_macs
+    assert sum(p.numel() for p in model.parameters()) == summary.total_params
