@@ -27,7 +27,7 @@ EXPECTED = {
     "transformer.nn": ((20, 512), 44_140_544, 664_903_680),
     "bert_base.nn": ((768,), 109_482_240, 11_174_215_680),
     "gpt2.nn": ((128, 768), 124_439_808, 11_173_625_856),
-    # built from their configs on the meta device and counted by FlopCounterMode: tests/test_model_examples.py
+    # built from their configs on the meta device and counted by FlopCounterMode: tests/test_examples_hf.py
     "llama3_8b.nn": ((128, 128256), 8_030_261_248, 964_891_246_592),
     "mixtral_8x7b.nn": ((128, 32000), 46_702_792_704, 1_636_114_104_320),
 }

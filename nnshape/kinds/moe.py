@@ -123,7 +123,7 @@ class MoE(Kind):
         return lines
 
     def saved(self, call: Call, result: Inference):
-        """What the twin's autograd keeps (checked with saved_tensors_hooks in tests/test_models.py):
+        """What the twin's autograd keeps (checked with saved_tensors_hooks in tests/test_kinds_moe.py):
         the router's input, its fp32 softmax and the k routing weights (and their sum, when
         renormalized), the chosen experts' int64 indices; per routed token slot the gathered input,
         the expert's hidden activations and its weighted output; the shared expert's likewise."""

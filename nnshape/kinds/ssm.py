@@ -114,7 +114,7 @@ class Mamba(_Mixer):
 
     def saved(self, call: Call, result: Inference):
         """What the twin's reference path keeps (checked with saved_tensors_hooks in
-        tests/test_models.py): in_proj's output, the conv's L+K−1 outputs and its activation, x_proj's
+        tests/test_kinds_ssm.py): in_proj's output, the conv's L+K−1 outputs and its activation, x_proj's
         and dt_proj's outputs, softplus(Δ), the gate and the products around the scan (8·N·L·E + …);
         in float32 the scan's decay and Δ·B (N·L·E·S each), the L+1 states (N·E·S each) and A."""
         from ..memory import Saved
@@ -260,7 +260,7 @@ class Mamba2(_Mixer):
         ]
 
     def saved(self, call: Call, result: Inference):
-        """What the twin's torch path keeps (checked with saved_tensors_hooks in tests/test_models.py):
+        """What the twin's torch path keeps (checked with saved_tensors_hooks in tests/test_kinds_ssm.py):
         in_proj's output, the conv's L+K−1 outputs and activation, the gated norm's tensors; in
         float32 the padded scan's operands: per chunk three Q×Q score-sized tensors per head, per
         padded token 5·S + 3·P + 2 per head, the chunk states and their passing, and the masks."""
