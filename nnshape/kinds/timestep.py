@@ -20,6 +20,7 @@ class Timesteps(Kind):
     doc = "Sinusoidal timestep embedding of diffusion models: N timesteps → N×C (diffusers' Timesteps)."
     torch_twin = "nnshape.Timesteps (= diffusers.models.embeddings.Timesteps)"
     accepts = "any"  # integer or float timesteps
+    saves = "nothing"  # no parameters, and the timesteps never need a gradient
     args = (
         Arg("num_channels", "int", positional=True, min=1, aliases=("channels", "c", "dim", "embedding_dim"), doc="features per timestep"),
         Arg("flip_sin_to_cos", "bool", False, positional=True, aliases=("flip",), doc="cosines first (SD's UNet: true)"),

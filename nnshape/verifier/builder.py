@@ -30,6 +30,9 @@ class Built:
     model: object  # torch.nn.Module
     row_modules: list = field(default_factory=list)  # aligned with summary.layers
     layer_count: int = 0
+    # id(twin) -> the MACs of its row that FlopCounterMode cannot see (an analytic scan:
+    # Inference.counted_macs); verify compares the rest
+    unseen: dict = field(default_factory=dict)
 
 
 def tensor_args(node: LayerNode) -> tuple[str, ...]:
@@ -111,6 +114,7 @@ class _Builder:
         self.progress = progress
         self.by_path: dict[str, list] = {}  # path -> modules in pre-order (paths may repeat)
         self.layers = 0
+        self.unseen: dict[int, object] = {}
 
     def note(self, path: str | None, module) -> None:
         if path is not None:
@@ -132,6 +136,9 @@ class _Builder:
             raise SpecLimitError(f"the network has more than {MAX_MODULES:,} layers to build", code="E0508")
         call = node.call
         module = call.kind.build(call)
+        result = node.inference
+        if result.counted_macs is not None and result.counted_macs != result.macs:
+            self.unseen[id(module)] = result.macs - result.counted_macs
         if self.dtype is not None:
             module.to(self.dtype)
         if frozen:
@@ -161,4 +168,4 @@ def build(summary: Summary, plan: Plan, *, device=None, dtype=None, progress=Non
         seen[row.path] = k + 1
         mods = builder.by_path.get(row.path, [])
         row_modules.append(mods[k] if k < len(mods) else None)
-    return Built(model, row_modules, builder.layers)
+    return Built(model, row_modules, builder.layers, builder.unseen)

@@ -240,7 +240,7 @@ def _run(summary: Summary, plan: Plan, *, device: str, dtype: str | None, train_
 
         handles.append(module.register_forward_pre_hook(pre))
         handles.append(module.register_forward_hook(post))
-    uncounted = _uncounted_hooks(model, built.calls, names, handles)
+    uncounted = _uncounted_hooks(model, built.unseen, names, handles)
 
     error = None
     failed_at = None
@@ -315,25 +315,21 @@ def _run(summary: Summary, plan: Plan, *, device: str, dtype: str | None, train_
     )
 
 
-def _uncounted_hooks(model, calls: dict, names: dict, handles: list) -> dict[str, int]:
+def _uncounted_hooks(model, unseen_by_twin: dict, names: dict, handles: list) -> dict[str, int]:
     """Like with like: a layer whose MACs hold an analytic part FlopCounterMode cannot see (a
     state-space scan, ``Inference.counted_macs``) is compared on what FlopCounterMode counts. Each
     run of such a twin adds its unseen MACs to its own module name and every enclosing one (the
     root is ``""``, the network totals); the returned dict fills while the model runs."""
     unseen: dict[str, int] = {}
     for module in model.modules():
-        call = calls.get(id(module))
-        if call is None:
+        extra = unseen_by_twin.get(id(module))
+        if not extra:
             continue
-        result = call.kind.infer(call)
-        if result.counted_macs is None or result.counted_macs == result.macs:
-            continue
-        extra = _int(result.macs - result.counted_macs)
         name = names[module]
         parts = name.split(".") if name else []
         chain = [".".join(parts[:i]) for i in range(len(parts) + 1)]
 
-        def add(mod, args, out, chain=chain, extra=extra):
+        def add(mod, args, out, chain=chain, extra=_int(extra)):
             for prefix in chain:
                 unseen[prefix] = unseen.get(prefix, 0) + extra
 
