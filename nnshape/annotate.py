@@ -1,17 +1,21 @@
 """GitHub Actions workflow commands, so errors land on the right line of a pull request.
 
 ``::error file=models/a.nn,line=7,col=5,title=nnshape E0410::message`` — printed on stdout, one
-line each; the runner turns them into annotations. Newlines and the characters that delimit a
-command are percent-encoded as the runner expects.
+line each; the runner turns them into annotations. As the runner expects, ``%``, CR and LF are
+percent-encoded in the message, and ``:`` and ``,`` too in a property (file, title): a file name
+can neither end the command nor start another. Other control characters (ESC, bidi overrides)
+are shown escaped, as everywhere nnshape prints (safetext).
 """
 
 from __future__ import annotations
 
 from .errors import Diagnostic
+from .safetext import UNSAFE, escape
 
 
 def _data(text: str) -> str:
-    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+    text = text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+    return escape(text) if UNSAFE.search(text) else text
 
 
 def _prop(text: str) -> str:

@@ -47,26 +47,68 @@ def bindings_option(values: tuple[str, ...]) -> dict[str, object]:
 
 
 def read_spec(spec: str):
-    from .source import Source
+    """A spec file, or '-' for standard input (read up to the size limit, never further)."""
+    from .errors import SpecReadError
+    from .source import Source, read_bounded
 
     if spec == "-":
-        return Source.from_bytes("<stdin>", sys.stdin.buffer.read())
+        stream = getattr(sys.stdin, "buffer", None)
+        try:
+            if stream is None:
+                raise OSError("standard input is closed")
+            data = read_bounded(stream)
+        except OSError as exc:
+            raise SpecReadError(
+                f"cannot read the spec from standard input: {exc.strerror or exc}",
+                hint="pipe the spec in (`cat net.nn | nnshape summary -`) or give its path",
+                code="E0001",
+            ).with_source(Source("<stdin>", "")) from None
+        return Source.from_bytes("<stdin>", data)
     return Source.from_path(spec)
 
 
-def echo_chunks(chunks, block: int = 1 << 16) -> None:
+def echo_chunks(chunks, block: int = 1 << 16, *, styled: bool = False) -> None:
     """Print text that comes in many pieces (a JSON row each), in blocks of about ``block``
     characters: the whole text is never held, and click.echo runs a few hundred times, not
-    once per row."""
+    once per row. ``styled``: the text may hold rich's colours (a table on a terminal)."""
+    import contextlib
+
+    from .safetext import styles
+
     pending: list[str] = []
     size = 0
-    for chunk in chunks:
-        pending.append(chunk)
-        size += len(chunk)
-        if size >= block:
-            click.echo("".join(pending), nl=False)
-            pending, size = [], 0
-    click.echo("".join(pending), nl=False)
+    with styles() if styled else contextlib.nullcontext():
+        for chunk in chunks:
+            pending.append(chunk)
+            size += len(chunk)
+            if size >= block:
+                click.echo("".join(pending), nl=False)
+                pending, size = [], 0
+        click.echo("".join(pending), nl=False)
+
+
+class Count(click.ParamType):
+    """A whole number written in ASCII digits, ``min`` ≤ n ≤ 2⁶³ − 1 (click's INT takes any
+    Unicode digit and any size: ``--batch ٣`` or 5,000 digits)."""
+
+    name = "integer"
+
+    def __init__(self, min: int = 0):
+        self.min = min
+
+    def convert(self, value, param, ctx):
+        from .limits import MAX_INT
+
+        if isinstance(value, int) and not isinstance(value, bool):
+            number = value
+        else:
+            text = str(value).strip().replace("_", "")
+            if not text.isascii() or not text.isdigit() or len(text) > 19:
+                self.fail(f"{value!r} is not a whole number of at most 19 digits", param, ctx)
+            number = int(text)
+        if not self.min <= number <= MAX_INT:
+            self.fail(f"{number} is not in the range {self.min} to {MAX_INT:,}", param, ctx)
+        return number
 
 
 def width_options(command):
@@ -102,11 +144,16 @@ def echo_diagnostics(texts: list[str]) -> None:
     """Rendered errors or warnings on stderr, coloured like the tables when stderr is a terminal."""
     if not texts:
         return
+    from .safetext import styles
     from .terminal import color_diagnostics, stderr_wants_color
 
     color = stderr_wants_color()
     for text in texts:  # color=True: click would strip the codes when FORCE_COLOR colours a pipe
-        click.echo(color_diagnostics(text) if color else text, err=True, color=True if color else None)
+        if color:
+            with styles():  # rich's colours around text whose pieces are already escaped (safetext)
+                click.echo(color_diagnostics(text), err=True, color=True)
+        else:
+            click.echo(text, err=True)
 
 
 class LazyGroup(click.Group):
@@ -151,19 +198,27 @@ class LazyGroup(click.Group):
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(__version__, "--version", "-V", prog_name="nnshape", message="%(prog)s %(version)s")
-def main() -> None:
+@click.pass_context
+def main(ctx) -> None:
     """Shapes, parameters, MACs and memory of a neural network, from a textual spec."""
+    from . import safetext
+
+    before = safetext.install()  # (again, for callers of main() that did not come through run())
+    ctx.call_on_close(lambda: safetext.restore(before))
 
 
 def run() -> None:
     """Entry point that turns unexpected exceptions into a one-line report (never a traceback).
-    The cyclic GC is paused for the whole command (nnshape/gcpause.py)."""
+    The cyclic GC is paused for the whole command (nnshape/gcpause.py). Everything printed goes
+    through :class:`~nnshape.safetext.SafeStream`: no raw control character."""
+    from . import safetext
     from .gcpause import paused_gc
     from .terminal import install_fallback
 
     install_fallback()  # a console without `×` or `│` shows `x` and `|` instead of failing
     # torch warns at import when NumPy is missing; nnshape never hands torch a NumPy array
     warnings.filterwarnings("ignore", message="Failed to initialize NumPy", category=UserWarning)
+    safetext.install()  # after the fallback: it wraps the streams install_fallback reconfigured
     try:
         with paused_gc():
             main(standalone_mode=True)

@@ -14,10 +14,12 @@ Per-layer numbers follow the summary's rule: a `× N` row's numbers are one inst
 
 from __future__ import annotations
 
+import re
 from bisect import bisect_left
 from dataclasses import dataclass
 
 from .formatting import count
+from .safetext import one_line
 from .summary import ROW_NUMBERS, LayerRow, Summary
 from .symbolic import Dim, Poly, to_json
 from .tensor import format_shape
@@ -465,16 +467,29 @@ def layer_cells(rc: RowChange) -> dict[str, str]:
 
 def headline(diff: Diff) -> str:
     c = diff.counts()
+    old, new = one_line(diff.old.source), one_line(diff.new.source)  # file names: one line, nothing raw
     if not diff.changed:
-        return f"No change: {diff.old.source} and {diff.new.source} have the same layers, shapes, parameters and MACs."
-    return f"{diff.old.source} → {diff.new.source}: {c['added']} added, {c['removed']} removed, {c['changed']} changed, {c['unchanged']} unchanged rows"
+        return f"No change: {old} and {new} have the same layers, shapes, parameters and MACs."
+    return f"{old} → {new}: {c['added']} added, {c['removed']} removed, {c['changed']} changed, {c['unchanged']} unchanged rows"
+
+
+def code_span(text: str) -> str:
+    """``text`` as one Markdown code span, whatever it holds: fenced by one backtick more than
+    its longest run of backticks (CommonMark), padded when it starts or ends with one, ``|``
+    escaped for a GFM table cell, on one line. Inside a code span, ``<``, ``*`` and ``[`` are
+    literal, so a file name cannot add HTML, emphasis or links to a pull-request comment."""
+    text = one_line(text).replace("|", "\\|")
+    longest = max((len(run) for run in re.findall("`+", text)), default=0)
+    fence = "`" * (longest + 1)
+    pad = " " if text.startswith("`") or text.endswith("`") or (text.startswith(" ") and text.endswith(" ") and text.strip()) else ""
+    return f"{fence}{pad}{text}{pad}{fence}"
 
 
 def to_markdown(diff: Diff, show_all: bool = False, depth: int | None = None) -> str:
     def esc(text: str) -> str:
         return text.replace("|", "\\|")
 
-    lines = [f"### nnshape diff: `{esc(diff.old.source)}` → `{esc(diff.new.source)}`", ""]
+    lines = [f"### nnshape diff: {code_span(diff.old.source)} → {code_span(diff.new.source)}", ""]
     if not diff.changed:
         return "\n".join(lines + ["No change in layers, shapes, parameters or MACs.", ""])
     lines += ["| | old | new | Δ | Δ % |", "|---|---:|---:|---:|---:|"]
@@ -485,9 +500,9 @@ def to_markdown(diff: Diff, show_all: bool = False, depth: int | None = None) ->
         lines += ["", "|" + " | ".join(layer_headers(rows)) + " |", "|---|---|---|---|---:|---:|---:|"]
         for rc in rows:
             cell = layer_cells(rc)
-            layer = "&nbsp;" * (3 * rc.row.depth) + f"`{esc(_label(rc))}`"
+            layer = "&nbsp;" * (3 * rc.row.depth) + code_span(_label(rc))
             lines.append(
-                f"| {rc.status} | `{esc(cell['path'])}` | {layer} | {esc(cell['output'])} | {cell['params']} | {cell['dparams']} | {cell['dmacs']} |"
+                f"| {rc.status} | {code_span(cell['path'])} | {layer} | {esc(cell['output'])} | {cell['params']} | {cell['dparams']} | {cell['dmacs']} |"
             )
     c = diff.counts()
     lines += ["", f"{c['added']} added, {c['removed']} removed, {c['changed']} changed, {c['unchanged']} unchanged rows.", ""]

@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from .limits import MAX_SHOWN
+from .safetext import one_line
+from .source import Source, Span
 
 if TYPE_CHECKING:  # annotations only: source.py raises these errors, so no import back at run time
     from .source import Source, Span
@@ -40,9 +42,9 @@ class Diagnostic:
 
     def render(self) -> str:
         """Compiler-style text: ``file:line:col: error[E...]: message``, the line, a caret."""
-        name = self.source.name if self.source else "<spec>"
+        name = one_line(self.source.name) if self.source else "<spec>"
         where = f"{name}:{self.span.line}:{self.span.col}" if self.span else name
-        out = [f"{where}: {self.severity}[{self.code}]: {self.message}"]
+        out = [f"{where}: {self.severity}[{self.code}]: {one_line(self.message)}"]
         if self.span and self.source:
             text = self.source.line_text(self.span.line)
             if text is not None:
@@ -56,13 +58,14 @@ class Diagnostic:
                 out.append(gutter + shown)
                 width = max(1, min(self.span.length, max(len(shown) - start, 1)))
                 out.append(" " * (len(gutter) - 2) + "| " + " " * start + "^" * width)
+        # every text below may quote the spec or a file name: one line each, nothing raw
         if self.expected:
-            out.append(f"  expected: {self.expected}")
+            out.append(f"  expected: {one_line(self.expected)}")
         if self.found:
-            out.append(f"  found:    {self.found}")
-        out.extend(f"  note: {note}" for note in self.notes)
+            out.append(f"  found:    {one_line(self.found)}")
+        out.extend(f"  note: {one_line(note)}" for note in self.notes)
         if self.hint:
-            out.append(f"  hint: {self.hint}")
+            out.append(f"  hint: {one_line(self.hint)}")
         return "\n".join(out)
 
     def to_dict(self) -> dict:

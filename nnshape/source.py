@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import os
+import stat
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
-from typing import NamedTuple
+from typing import BinaryIO, NamedTuple
 
 from .limits import MAX_SPEC_BYTES
 
@@ -40,14 +42,18 @@ class Source:
         return None
 
     @classmethod
-    def from_bytes(cls, name: str, data: bytes) -> "Source":
+    def from_bytes(cls, name: str, data: bytes, *, size: int | None = None) -> "Source":
+        """``data`` as UTF-8 text. ``size``: the whole input's size when only its first
+        MAX_SPEC_BYTES + 1 bytes were read (None: unknown, or ``data`` is all of it)."""
         from .errors import SpecReadError
 
         if len(data) > MAX_SPEC_BYTES:
+            known = size if size is not None and size > len(data) else None
+            shown = f"{known:,} bytes" if known else f"{len(data):,} bytes" if len(data) > MAX_SPEC_BYTES + 1 else f"more than {MAX_SPEC_BYTES:,} bytes"
             raise SpecReadError(
-                f"spec is too large ({len(data):,} bytes)",
+                f"spec is too large ({shown})",
                 expected=f"at most {MAX_SPEC_BYTES:,} bytes",
-                found=f"{len(data):,} bytes",
+                found=shown,
                 code="E0003",
             ).with_source(cls(name, ""))
         try:
@@ -67,17 +73,59 @@ class Source:
         return cls(name, text)
 
     @classmethod
-    def from_path(cls, path: str | Path) -> "Source":
+    def from_path(cls, path: str | os.PathLike) -> "Source":
+        """Read a regular file, at most MAX_SPEC_BYTES + 1 bytes of it. A FIFO, a device or a
+        socket is refused without waiting on it (opening a FIFO blocks until a writer comes;
+        /dev/zero never ends): pipe such input to '-' instead."""
         from .errors import SpecReadError
 
-        path = Path(path)
+        name = os.fsdecode(path)
         try:
-            with open(path, "rb") as handle:
-                data = handle.read(MAX_SPEC_BYTES + 1)
-        except OSError as exc:
+            fd = os.open(name, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOCTTY", 0) | getattr(os, "O_CLOEXEC", 0))
+        except (OSError, ValueError) as exc:
+            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
             raise SpecReadError(
-                f"cannot read spec '{path}': {exc.strerror or exc}",
+                f"cannot read spec '{name}': {reason}",
                 hint="check the path; use '-' to read the spec from standard input",
                 code="E0001",
-            ).with_source(cls(str(path), "")) from None
-        return cls.from_bytes(str(path), data)
+            ).with_source(cls(name, "")) from None
+        try:
+            info = os.fstat(fd)
+            if not stat.S_ISREG(info.st_mode):
+                raise SpecReadError(
+                    f"cannot read spec '{name}': it is {_file_type(info.st_mode)}, not a regular file",
+                    expected="a spec file",
+                    hint="to read from a pipe or a device, send it to standard input: `... | nnshape summary -`",
+                    code="E0001",
+                ).with_source(cls(name, ""))
+            with os.fdopen(fd, "rb") as handle:
+                fd = -1
+                data = read_bounded(handle)
+        except OSError as exc:
+            raise SpecReadError(
+                f"cannot read spec '{name}': {exc.strerror or exc}", code="E0001",
+            ).with_source(cls(name, "")) from None
+        finally:
+            if fd >= 0:
+                os.close(fd)
+        return cls.from_bytes(name, data, size=info.st_size)
+
+
+def read_bounded(handle: BinaryIO) -> bytes:
+    """At most MAX_SPEC_BYTES + 1 bytes (one more than allowed, to tell that there was more)."""
+    chunks, size = [], 0
+    while size <= MAX_SPEC_BYTES:
+        chunk = handle.read(MAX_SPEC_BYTES + 1 - size)
+        if not chunk:
+            break
+        chunks.append(chunk)
+        size += len(chunk)
+    return b"".join(chunks)
+
+
+def _file_type(mode: int) -> str:
+    for test, what in ((stat.S_ISDIR, "a directory"), (stat.S_ISFIFO, "a FIFO (named pipe)"), (stat.S_ISCHR, "a character device"),
+                       (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket")):
+        if test(mode):
+            return what
+    return "not a file"

@@ -290,9 +290,11 @@ def evaluate(name: str, s, limits, bindings: dict, memory_for: str = "training")
 
 
 def _report(result: SpecResult, fmt: str, annotate: str | None, quiet: bool) -> None:
-    """Diagnostics on stderr; the verdict (text mode) and annotations on stdout."""
+    """Diagnostics on stderr; the verdict (text mode) and annotations on stdout. Spec names and
+    messages quote file names: each printed line is made one line (safetext.one_line)."""
     from .. import annotate as gh
     from ..formatting import count
+    from ..safetext import one_line
     from ..tensor import format_shape
 
     s = result.summary
@@ -310,13 +312,14 @@ def _report(result: SpecResult, fmt: str, annotate: str | None, quiet: bool) -> 
                 click.echo(gh.github("error", c.message, file=result.spec if result.spec != "-" else None, line=c.line, title=f"nnshape check {c.limit}"))
     if fmt != "text":
         return
+    spec = one_line(result.spec)
     for diag in result.errors:
         where = f"{diag.line}:{diag.col}" if diag.line else "-"
-        click.echo(f"FAIL {result.spec}: invalid spec: error[{diag.code}] at {where}: {diag.message}")
+        click.echo(f"FAIL {spec}: invalid spec: error[{diag.code}] at {where}: {one_line(diag.message)}")
     for c in result.checks:
         if not c.ok:
-            click.echo(f"FAIL {c.message}")
+            click.echo(f"FAIL {one_line(c.message)}")
     if result.ok and not quiet:
         facts = f"output {format_shape(s.output_shape)}, params {count(s.total_params)}, MACs {count(s.total_macs)}"
         passed = f"; {len(result.checks)} limit{'s' if len(result.checks) != 1 else ''} met" if result.checks else ""
-        click.echo(f"ok   {result.spec}: {facts}{passed}")
+        click.echo(f"ok   {spec}: {facts}{passed}")

@@ -96,8 +96,11 @@ def diff(old: str, new: str, fmt: str, fail_on_change: bool, show_all: bool, dep
         elif fmt == "markdown":
             click.echo(to_markdown(result, show_all, depth), nl=False)
         else:
+            from ..safetext import styles
+
             color = sys.stdout.isatty() and "NO_COLOR" not in os.environ
-            click.echo(to_table(result, show_all, depth, color=color, width=table_width(width, wide)), nl=False)
+            with styles():  # the colours rich adds to the (already one-line) names and cells
+                click.echo(to_table(result, show_all, depth, color=color, width=table_width(width, wide)), nl=False)
     sys.exit(EXIT_INVALID if fail_on_change and result.changed else EXIT_OK)
 
 

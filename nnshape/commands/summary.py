@@ -58,7 +58,7 @@ def summary(spec: str, batch: int, sets: tuple[str, ...], depth: int | None, fmt
         fail(err)
     if not quiet:
         echo_warnings(result.warnings)
-    echo_chunks(render_chunks(result, fmt, depth=depth, columns=extra, width=table_width(width, wide), footer=footer))
+    echo_chunks(render_chunks(result, fmt, depth=depth, columns=extra, width=table_width(width, wide), footer=footer), styled=fmt == "table")
     if explain and fmt in ("table", "markdown"):
         from ..render.explain import explain_text
 
