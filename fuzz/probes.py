@@ -378,9 +378,12 @@ def _(d):
 
 
 def _markdown_backtick(d, out, err):
-    # the file name must come out as one code span: inline code never ends early
+    """The file name must come out as one code span (markdown-it, rich's dependency, renders it)."""
+    from markdown_it import MarkdownIt
+
     head = out.splitlines()[0] if out else ""
-    return None if "`` a`b.nn ``" in head or "<code>" in head else f"file name not one code span: {head!r}"
+    html = MarkdownIt().render(head)
+    return None if "<code>a`b.nn</code>" in html else f"file name not one code span: {html.strip()!r}"
 
 
 @probe("markdown: a backtick in a diff file name", 8, expect=(0,), located=False, extra=_markdown_backtick)
@@ -437,8 +440,8 @@ def run_probe(p: Probe, verbose: bool = False) -> Outcome:
         if SECRET in out or SECRET in err:
             problems.append("the secret leaked")
         for name in p.forbidden_files:
-            if (folder / name).exists():
-                problems.append(f"wrote {name}")
+            for written in folder.glob(name + "*"):
+                problems.append(f"wrote {written.name}")
         if p.located and proc.returncode in (1, 2) and not LOCATED.search(err):
             problems.append("error not located")
         if p.extra is not None:

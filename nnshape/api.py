@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import math
 import os
-from pathlib import Path
+from collections.abc import Mapping
 from typing import Any
 
 from .analysis import analyze
-from .errors import SpecArgumentError, SpecLimitError
+from .errors import SpecArgumentError, SpecLimitError, SpecReadError
 from .gcpause import gc_paused
+from .limits import MAX_EXPR_DEPTH, MAX_INT
 from .parser import parse
 from .source import Source
 from .summary import Summary
@@ -16,14 +18,84 @@ from .tensor import normalize_dtype
 
 
 def load_source(spec: str | os.PathLike | Source) -> Source:
-    """Text or a path: a string with a newline, or one that names no existing file, is spec text."""
+    """A Source, a path (``os.PathLike``), or a string: a path when it is one line that names
+    something on disk (a FIFO or a folder is then refused as a spec file, E0001) or that looks
+    like a path (no spaces, and a '/' or a '.nn' ending: a missing file is E0001, not a syntax
+    error); otherwise spec text. Anything else is E0004."""
     if isinstance(spec, Source):
         return spec
     if isinstance(spec, os.PathLike):
         return Source.from_path(spec)
-    if "\n" not in spec and spec.strip() and len(spec) < 4096 and Path(spec).is_file():
+    if not isinstance(spec, str):
+        raise SpecReadError(
+            f"a spec is text, a path or a Source, not {type(spec).__name__}",
+            expected="str (the spec text or a file's path), os.PathLike or nnshape.source.Source",
+            found=_short_repr(spec),
+            hint="decode bytes first (data.decode()), or use Source.from_bytes(name, data)" if isinstance(spec, (bytes, bytearray)) else None,
+            code="E0004",
+        ).with_source(Source("<spec>", ""))
+    if "\n" not in spec and spec.strip() and _names_a_path(spec):
         return Source.from_path(spec)
     return Source("<string>", spec)
+
+
+def _names_a_path(text: str) -> bool:
+    if os.path.lexists(text):  # False, not OSError, for names too long for the file system, or with NUL
+        return True
+    word = text.strip()
+    return word == text and not any(ch.isspace() for ch in word) and ("/" in word or word.endswith(".nn"))
+
+
+def _short_repr(value: object) -> str:
+    text = object.__repr__(value) if not isinstance(value, (bytes, bytearray, list, tuple, dict, int, float)) else repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+_BINDABLE = (bool, int, float, str, type(None))
+
+
+def check_bindings(bindings: object, named: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """The names a caller binds (``bindings=`` and keyword arguments), checked: names are
+    identifiers; values are what `--set` can give (integers up to 2**63 - 1, finite floats,
+    strings, booleans, none, tuples of them). Bad ones are E0005, a SpecReadError like every
+    problem with what the caller hands in (E0503 for a number out of range)."""
+    if bindings is not None and not isinstance(bindings, Mapping):
+        raise SpecReadError(
+            "bindings must be a mapping of names to values",
+            expected="a dict such as {'L': 128}",
+            found=_short_repr(bindings),
+            code="E0005",
+        )
+    values = {**dict(bindings or {}), **dict(named or {})}
+    for name, value in values.items():
+        if not isinstance(name, str) or not name.isidentifier():
+            raise SpecReadError("a binding's name must be an identifier", expected="a name such as L or d_model",
+                                    found=_short_repr(name), code="E0005")
+        stack = [(value, 0)]
+        while stack:
+            item, depth = stack.pop()
+            if isinstance(item, tuple) and depth < MAX_EXPR_DEPTH:
+                stack.extend((part, depth + 1) for part in item)
+            elif not isinstance(item, _BINDABLE):
+                raise SpecReadError(
+                    f"binding '{name}': a value of type {type(item).__name__} cannot be bound",
+                    expected="an integer, a float, a string, true/false, none, or a tuple of them",
+                    found=_short_repr(item),
+                    code="E0005",
+                )
+            elif isinstance(item, int) and not isinstance(item, bool) and abs(item) > MAX_INT:
+                raise SpecLimitError(f"binding '{name}': integer too large", expected=f"a value of at most {MAX_INT:,} (2**63 - 1)",
+                                     found=f"a number of {item.bit_length():,} bits", code="E0503")
+            elif isinstance(item, float) and not math.isfinite(item):
+                raise SpecLimitError(f"binding '{name}': number is not finite", found=repr(item), code="E0503")
+    return values
+
+
+def check_batch(batch: object) -> None:
+    """E0320: the batch is a whole number from 1 to 2**63 - 1."""
+    if isinstance(batch, bool) or not isinstance(batch, int) or not 1 <= batch <= MAX_INT:
+        found = f"an integer of {batch.bit_length():,} bits" if isinstance(batch, int) and batch.bit_length() > 64 else _short_repr(batch)
+        raise SpecArgumentError("batch must be a positive integer", expected=f"1 to {MAX_INT:,}", found=found, code="E0320")
 
 
 @gc_paused
@@ -63,18 +135,16 @@ def summarize(
     """
     from .memory import OPTIMIZER_STATES
 
-    if optimizer not in OPTIMIZER_STATES:
+    if not isinstance(optimizer, str) or optimizer not in OPTIMIZER_STATES:
         raise SpecArgumentError(
-            "unknown optimizer", expected=", ".join(OPTIMIZER_STATES), found=repr(optimizer), code="E0306"
+            "unknown optimizer", expected=", ".join(OPTIMIZER_STATES), found=_short_repr(optimizer), code="E0306"
         )
-    if isinstance(batch, bool) or not isinstance(batch, int) or batch < 1:
-        raise SpecArgumentError("batch must be a positive integer", found=repr(batch), code="E0320")
-    dtype_name = normalize_dtype(dtype)
+    check_batch(batch)
+    dtype_name = normalize_dtype(dtype) if isinstance(dtype, str) else None
     if dtype_name is None:
-        raise SpecArgumentError("unknown dtype", found=repr(dtype), code="E0306")
+        raise SpecArgumentError("unknown dtype", found=_short_repr(dtype), code="E0306")
+    values = check_bindings(bindings, named_bindings)
     source = load_source(spec)
-    values = dict(bindings or {})
-    values.update(named_bindings)
     planning = dict(dp=dp, zero=zero, tp=tp, pp=pp, micro_batch=micro_batch, checkpoint=checkpoint, serve=serve,
                     context=context, concurrency=concurrency, device_memory=device_memory, gpu=gpu)
     cfg = _parallel(planning)

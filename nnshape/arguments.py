@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any, NoReturn
 
 from .errors import SpecArgumentError
+from .limits import MAX_INT
 from .source import Span
 from .suggest import did_you_mean
 from .symbolic import Poly
@@ -74,13 +75,14 @@ class Args:
         return dict(self._values)
 
 
-_COMPACT = re.compile(r"^([a-z])(\d+)$")
+_COMPACT = re.compile(r"^([a-z])0*([0-9]{1,19})$")  # more digits: past 2**63 - 1, and int() of 4,301 raises
 
 
 def compact_split(word: str) -> tuple[str, int] | None:
-    """``k3`` -> ("k", 3): the lecture notes' compact form of a single-letter key."""
+    """``k3`` -> ("k", 3): the lecture notes' compact form of a single-letter key. A number past
+    2**63 - 1 is no compact form (the word is then looked up as a name: a located E0201)."""
     match = _COMPACT.match(word.lower())
-    if not match:
+    if not match or int(match.group(2)) > MAX_INT:
         return None
     return match.group(1), int(match.group(2))
 

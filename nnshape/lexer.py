@@ -12,16 +12,17 @@ from typing import NamedTuple
 
 from .errors import SpecLimitError, SpecSyntaxError
 from .source import Source, Span
-from .limits import MAX_LINE_CHARS, MAX_STATEMENTS
+from .limits import MAX_INT, MAX_LINE_CHARS, MAX_STATEMENTS
 
 
 _TOKEN = re.compile(
     r"""
     [ \t]*  # spaces before the token (so that one match per token scans a whole line in C)
+    # [0-9], never \d: the language is ASCII, and \d (like int()) takes any Unicode digit (٣, ８)
     (?:
-      (?P<DIMS>\d+(?:x\d+)+(?![A-Za-z0-9_.]))
-    | (?P<FLOAT>\d[\d_]*\.\d*(?:[eE][+-]?\d+)?|\.\d+(?:[eE][+-]?\d+)?|\d[\d_]*[eE][+-]?\d+)
-    | (?P<INT>\d[\d_]*)
+      (?P<DIMS>[0-9]+(?:x[0-9]+)+(?![A-Za-z0-9_.]))
+    | (?P<FLOAT>[0-9][0-9_]*\.[0-9]*(?:[eE][+-]?[0-9]+)?|\.[0-9]+(?:[eE][+-]?[0-9]+)?|[0-9][0-9_]*[eE][+-]?[0-9]+)
+    | (?P<INT>[0-9][0-9_]*)
     | (?P<NAME>[A-Za-z_][A-Za-z0-9_]*)
     | (?P<STRING>'[^'\n]*'|"[^"\n]*")
     | (?P<OP>\*\*|//|[=(),:+\-*/%\[\]])
@@ -42,11 +43,11 @@ class Token(NamedTuple):
     @property
     def value(self):
         if self.kind == "INT":
-            return int(self.text.replace("_", ""))
+            return _integer(self.text.replace("_", ""), self.span)
         if self.kind == "FLOAT":
             return float(self.text.replace("_", ""))
         if self.kind == "DIMS":
-            return tuple(int(part) for part in self.text.split("x"))
+            return tuple(_integer(part, self.span) for part in self.text.split("x"))
         if self.kind == "STRING":
             return self.text[1:-1]
         return self.text
@@ -56,6 +57,22 @@ class Token(NamedTuple):
 
     def is_name(self, *names: str) -> bool:
         return self.kind == "NAME" and (not names or self.text.lower() in names)
+
+
+def _integer(digits: str, span: Span) -> int:
+    """An integer literal. Past 19 significant digits it is over 2**63 - 1 anyway: refused here,
+    before int() (which raises a ValueError from 4,301 digits on, and is quadratic before)."""
+    digits = digits.lstrip("0") or "0"
+    significant = len(digits)
+    if significant > 19:
+        raise SpecLimitError(
+            "integer too large",
+            span,
+            expected=f"a value of at most {MAX_INT:,} (2**63 - 1)",
+            found=f"a number of {significant:,} digits",
+            code="E0503",
+        )
+    return int(digits)
 
 
 class LogicalLine(NamedTuple):

@@ -378,7 +378,8 @@ class _Stream:
         self.tokens = tokens
         self.pos = 0
         self.line = line
-        self.depth = 0
+        self.depth = 0  # brackets open
+        self.levels: dict[int, int] = {}  # id(expr) -> its tree depth (operators, signs, tuples), when > 0
 
     @property
     def done(self) -> bool:
@@ -444,6 +445,23 @@ class _Stream:
     def free_expr(self) -> Expr:
         return self._sum(free=True)
 
+    def _level(self, node: Expr, op: Token, *children: Expr) -> Expr:
+        """Record ``node``'s depth: one more than its deepest child. Past MAX_EXPR_DEPTH it is
+        E0502: every walk over an expression (the parser's signs and powers, the evaluator)
+        recurses once per level, so 1,000 signs or 30,000 `+` would exhaust Python's stack."""
+        level = 1 + max(self.levels.get(id(child), 0) for child in children)
+        if level > MAX_EXPR_DEPTH:
+            raise SpecLimitError(
+                f"expression nested more than {MAX_EXPR_DEPTH} operators deep",
+                op.span,
+                expected=f"at most {MAX_EXPR_DEPTH} levels of operators, signs and brackets in one expression",
+                found=f"'{op.text}' at level {level}",
+                hint="simplify the expression, or compute parts of it with `let`",
+                code="E0502",
+            )
+        self.levels[id(node)] = level
+        return node
+
     def _sum(self, free: bool) -> Expr:
         left = self._product(free)
         while not self.done and self.peek().is_op("+", "-"):
@@ -452,7 +470,7 @@ class _Stream:
                 break  # `2 -1`: a new, negative argument
             self.next()
             right = self._product(free)
-            left = Binary(op.text, left, right, _join(left, right))
+            left = self._level(Binary(op.text, left, right, _join(left, right)), op, left, right)
         return left
 
     def _product(self, free: bool) -> Expr:
@@ -460,23 +478,28 @@ class _Stream:
         while not self.done and self.peek().is_op("*", "/", "//", "%"):
             op = self.next()
             right = self._unary(free)
-            left = Binary(op.text, left, right, _join(left, right))
+            left = self._level(Binary(op.text, left, right, _join(left, right)), op, left, right)
         return left
 
     def _unary(self, free: bool) -> Expr:
-        if not self.done and self.peek().is_op("-", "+"):
-            op = self.next()
-            operand = self._unary(free)
-            return Unary(op.text, operand, Span(op.span.line, op.span.col, _end(operand) - op.span.col))
-        return self._power(free)
-
-    def _power(self, free: bool) -> Expr:
-        base = self._atom()
-        if not self.done and self.peek().is_op("**"):
-            self.next()
-            exponent = self._unary(free)
-            return Binary("**", base, exponent, _join(base, exponent))
-        return base
+        """``('-'|'+') unary | atom ['**' unary]``, read with a loop and a stack, not a recursion:
+        a thousand signs or powers in a row cannot exhaust Python's stack; their depth is E0502."""
+        pending: list[tuple[Token, Expr | None]] = []  # (sign, None) or ('**', its base), outermost first
+        while True:
+            while not self.done and self.peek().is_op("-", "+"):
+                pending.append((self.next(), None))
+            base = self._atom()
+            if self.done or not self.peek().is_op("**"):
+                break
+            pending.append((self.next(), base))  # the exponent is a unary again: `2 ** -3`, `2 ** 3 ** 2`
+        result = base
+        for op, left in reversed(pending):
+            if left is None:
+                node: Expr = Unary(op.text, result, Span(op.span.line, op.span.col, _end(result) - op.span.col))
+                result = self._level(node, op, result)
+            else:
+                result = self._level(Binary("**", left, result, _join(left, result)), op, left, result)
+        return result
 
     def _atom(self) -> Expr:
         if self.done:
@@ -527,7 +550,7 @@ class _Stream:
                 return items[0]
             if not items:
                 raise SpecSyntaxError("empty brackets", tok.span, expected="at least one value", code="E0122")
-            return TupleExpr(tuple(items), span)
+            return self._level(TupleExpr(tuple(items), span), tok, *items)
         raise SpecSyntaxError(
             f"unexpected '{tok.text}'",
             tok.span,

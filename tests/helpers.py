@@ -2,6 +2,48 @@
 
 from __future__ import annotations
 
+import sys
+
+
+class WorkBoundExceeded(BaseException):  # not an Exception: no `except Exception` in nnshape swallows it
+    pass
+
+
+def bounded(call, steps: int):
+    """``call()``, failing once it has made more than ``steps`` Python calls (sys.setprofile's
+    call events, C calls included): a test's bound on work that holds on any machine, where a
+    bound on seconds fails on a loaded one."""
+    made = 0
+
+    def count(frame, event, arg):
+        nonlocal made
+        made += 1
+        if made > steps:
+            sys.setprofile(None)
+            raise WorkBoundExceeded(f"more than {steps:,} calls")
+
+    sys.setprofile(count)
+    try:
+        return call()
+    finally:
+        sys.setprofile(None)
+
+
+def calls_made(call) -> tuple[object, int]:
+    """(``call()``'s result, the Python calls it made)."""
+    made = 0
+
+    def count(frame, event, arg):
+        nonlocal made
+        made += 1
+
+    sys.setprofile(count)
+    try:
+        result = call()
+    finally:
+        sys.setprofile(None)
+    return result, made
+
 
 def strict(node):
     """A JSON Schema with no undeclared fields allowed: the shipped schemas let objects grow within

@@ -157,7 +157,7 @@ def test_git_revisions(tmp_path):
     inside = run("diff", "git:HEAD:./net.nn", "net.nn", "--fail-on-change", cwd=tmp_path / "models")
     assert inside.returncode == 1 and "2 added" in inside.stdout
     missing = run("diff", "git:HEAD:models/nope.nn", "models/net.nn", cwd=tmp_path)
-    assert missing.returncode == 1 and "git show HEAD:models/nope.nn` failed" in missing.stderr and "Traceback" not in missing.stderr
+    assert missing.returncode == 1 and "git cat-file -s HEAD:models/nope.nn` failed" in missing.stderr and "Traceback" not in missing.stderr
     badrev = run("diff", "git:no-such-rev:models/net.nn", "models/net.nn", cwd=tmp_path)
     assert badrev.returncode == 1 and "failed" in badrev.stderr
     malformed = run("diff", "git:HEAD", "models/net.nn", cwd=tmp_path)

@@ -54,6 +54,8 @@ ALLOW_LIST = {
     "E0624": "plotly missing: an environment situation",
     "E0330": "an export mode given to the Python API (the CLI's --twins offers only the valid ones)",
     "E0603": "a limit of `nnshape export` (a 16 MiB file), not of the analysis",
+    "E0004": "a spec of the wrong type (None, bytes) given to the Python API: no spec text can be one",
+    "E0005": "a bad binding given to the Python API (the CLI's --set parses its own values)",
 }
 
 
@@ -199,6 +201,8 @@ REACH = {
     "E0532": lambda tmp: nnshape.summarize("input (L, 16)\nlinear 8\n", dp=2),
     "E0533": lambda tmp: nnshape.summarize("input 16\nlinear 8\n", pp=2),
     "E0640": lambda tmp: _distributed("input 16\nlinear 8\n", tp=2, zero=1),
+    "E0004": lambda tmp: nnshape.summarize(b"input 16\nrelu\n"),
+    "E0005": lambda tmp: nnshape.summarize("input (L, 16)\nrelu\n", bindings=["L"]),
 }
 
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 import re
-import time
 from pathlib import Path
 
 from hypothesis import HealthCheck, given, settings
@@ -22,9 +21,14 @@ from nnshape import registry
 from nnshape.syntax import STATEMENT_KEYWORDS
 from nnshape.source import Source
 
+from helpers import bounded
+
 EXAMPLES = sorted((Path(__file__).resolve().parent.parent / "examples").glob("*.nn"))
 SCALE = int(os.environ.get("NNSHAPE_FUZZ_EXAMPLES", "10000"))
-TIME_BOUND = 5.0  # seconds for any single spec
+# Work, not seconds, bounds one spec (helpers.bounded counts its Python calls). The costliest spec
+# the limits allow, a shape-changing repeat unrolled to MAX_UNROLLED_ROWS, takes ~22 M; resnet50
+# takes 45 k. A spec past the bound is a hang.
+STEP_BOUND = 60_000_000
 
 
 def fuzz_settings(share: float):
@@ -36,20 +40,21 @@ def fuzz_settings(share: float):
     )
 
 
-def outcome(data: bytes | str):
-    """Analyze; return the Summary or the NNShapeError. Anything else escapes and fails the test."""
-    start = time.perf_counter()
-    try:
+def outcome(data: bytes | str, steps: int | None = STEP_BOUND):
+    """Analyze; return the Summary or the NNShapeError. Anything else escapes and fails the test,
+    and so does a spec that costs more than ``steps`` calls (None: the test bounds it otherwise)."""
+    def analyze():
         source = Source.from_bytes("<fuzz>", data) if isinstance(data, bytes) else Source("<fuzz>", data)
-        result = nnshape.summarize(source)
+        return nnshape.summarize(source)
+
+    try:
+        result = bounded(analyze, steps) if steps is not None else analyze()
     except nnshape.NNShapeError as err:
         text = str(err)  # rendering the report must not crash either
         assert text.startswith("<fuzz>")
         if err.span is not None:
             assert err.span.line >= 1
         result = err
-    elapsed = time.perf_counter() - start
-    assert elapsed < TIME_BOUND, f"took {elapsed:.1f}s"
     return result
 
 
@@ -221,7 +226,7 @@ def test_a_megabyte_of_layers():
 
 def test_growing_unrolled_repeat_stops_at_the_limit():
     # found by atheris (a 10 s timeout): a 1x1 conv with padding grows H and W on every pass
-    err = outcome("input 3x8x8\nrepeat 250257:\n    conv2d 8 k1 p1\n    relu\n")
+    err = outcome("input 3x8x8\nrepeat 250257:\n    conv2d 8 k1 p1\n    relu\n", steps=None)
     assert isinstance(err, nnshape.SpecLimitError) and err.code == "E0507" and err.line == 2
 
 
@@ -230,7 +235,7 @@ def test_too_many_statements_stop_the_reading():
     from nnshape.lexer import MAX_STATEMENTS
 
     text = "input 8\n" + "# a comment line is no statement\n" * 5 + "relu\n" * MAX_STATEMENTS
-    err = outcome(text)
+    err = outcome(text, steps=None)
     assert isinstance(err, nnshape.SpecLimitError) and err.code == "E0507"
     assert err.line == MAX_STATEMENTS + 6  # input, 5 comment lines, then statement 200,001
     from nnshape.lexer import tokenize  # the boundary itself: exactly MAX_STATEMENTS are read
@@ -256,10 +261,10 @@ def test_long_names_cannot_multiply_into_gigabytes():
     from nnshape.limits import MAX_ROW_TEXT
 
     name = "n" * 50_000
-    err = outcome("input 8\ndef f():\n    relu name=" + name + "\n" + "f\n" * 20_000)
+    err = outcome("input 8\ndef f():\n    relu name=" + name + "\n" + "f\n" * 20_000, steps=None)
     assert isinstance(err, nnshape.SpecLimitError) and err.code == "E0507" and err.line == 3
     assert "paths, labels and symbolic sizes" in str(err)
-    few = outcome("input 8\ndef f():\n    relu name=" + name + "\n" + "f\n" * (MAX_ROW_TEXT // 200_000))
+    few = outcome("input 8\ndef f():\n    relu name=" + name + "\n" + "f\n" * (MAX_ROW_TEXT // 200_000), steps=None)
     assert isinstance(few, nnshape.Summary)
 
 
@@ -268,7 +273,7 @@ def test_rank_is_bounded():
     row prints its shapes). Ranks over MAX_RANK are refused where they appear."""
     from nnshape.limits import MAX_RANK
 
-    err = outcome("input " + "x".join(["1"] * 30_000) + "\n" + "relu\n" * 20_000)
+    err = outcome("input " + "x".join(["1"] * 30_000) + "\n" + "relu\n" * 20_000, steps=None)
     assert isinstance(err, nnshape.SpecLimitError) and err.code == "E0506" and err.line == 1
     err = outcome("input 2x3\nrepeat 40:\n    unflatten 1 (1, -1)\n")
     assert isinstance(err, nnshape.SpecLimitError) and err.code == "E0506" and err.line == 3
@@ -280,10 +285,10 @@ def test_long_size_symbols_cannot_multiply_into_gigabytes():
     """A symbol of the input's shape prints in every row's shapes, MACs and bytes: 5,000
     characters on 20,000 rows took 1.2 GB. The rows' text bound counts symbolic sizes too."""
     symbol = "s" * 5_000
-    err = outcome(f"input ({symbol}, 8)\n" + "linear 8\n" * 20_000)
+    err = outcome(f"input ({symbol}, 8)\n" + "linear 8\n" * 20_000, steps=None)
     assert isinstance(err, nnshape.SpecLimitError) and err.code == "E0507" and err.line > 1
-    assert isinstance(outcome(f"input ({symbol}, 8)\n" + "linear 8\n" * 100), nnshape.Summary)
-    assert isinstance(outcome("input (L, 8)\n" + "linear 8\n" * 20_000), nnshape.Summary)
+    assert isinstance(outcome(f"input ({symbol}, 8)\n" + "linear 8\n" * 100, steps=None), nnshape.Summary)
+    assert isinstance(outcome("input (L, 8)\n" + "linear 8\n" * 20_000, steps=None), nnshape.Summary)
 
 
 def test_suggestions_compare_a_bounded_pool(monkeypatch):

@@ -216,3 +216,166 @@ def test_closed_stdin_is_a_read_error():
                           preexec_fn=lambda: os.close(0))
     clean(proc)
     assert proc.returncode == 1 and proc.stderr.startswith("<stdin>: error[E0001]: cannot read the spec from standard input")
+
+
+# ------------------------------------------------------------------------------ item 2: git
+
+
+def _git(cwd, *args, input=None):
+    env = {**os.environ, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t", "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@t"}
+    return subprocess.run(["git", *args], cwd=cwd, input=input, check=True, capture_output=True, env=env, timeout=HANG_GUARD).stdout
+
+
+@pytest.fixture
+def repo(tmp_path):
+    _git(tmp_path, "init", "-q")
+    (tmp_path / "net.nn").write_text(GOOD)
+    _git(tmp_path, "add", "net.nn")
+    _git(tmp_path, "commit", "-qm", "x")
+    return tmp_path
+
+
+@pytest.mark.parametrize("arg", ["git:--output=PWNED:net.nn", "git:--output=PWNED:", "git:-oPWNED:net.nn", "git:--exec-path=.:net.nn"])
+def test_a_git_revision_cannot_be_an_option(repo, arg):
+    proc = cli("diff", arg, "net.nn", cwd=repo)
+    clean(proc)
+    assert proc.returncode == 1 and "error[E0001]" in proc.stderr
+    assert sorted(p.name for p in repo.iterdir()) == [".git", "net.nn"]  # `git show --output=PWNED:net.nn` wrote 'PWNED:net.nn'
+
+
+def test_git_blobs_are_read_by_their_revision(repo):
+    (repo / "net.nn").write_text("input 3x8x8\nconv2d 5 k3\n")
+    proc = cli("diff", "git:HEAD:net.nn", "net.nn", "--format", "json", cwd=repo)
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["old"]["source"] == "git:HEAD:net.nn"
+    proc = cli("diff", "git:HEAD:missing.nn", "net.nn", cwd=repo)
+    clean(proc)
+    assert proc.returncode == 1 and "error[E0001]" in proc.stderr and "missing.nn" in proc.stderr
+
+
+def test_a_git_blob_over_the_limit_is_refused_unread(repo, monkeypatch):
+    from nnshape.commands import diff
+    from nnshape.limits import MAX_SPEC_BYTES
+
+    blob = _git(repo, "hash-object", "-w", "--stdin", input=b"#" * (MAX_SPEC_BYTES + 10)).decode().strip()
+    _git(repo, "update-index", "--add", "--cacheinfo", f"100644,{blob},big.nn")
+    _git(repo, "commit", "-qm", "big")
+    monkeypatch.chdir(repo)
+    started = []
+    real = subprocess.Popen
+    monkeypatch.setattr(subprocess, "Popen", lambda args, **kw: started.append(args) or real(args, **kw))
+    with pytest.raises(nnshape.SpecReadError) as info:
+        diff.read_any("git:HEAD:big.nn")
+    assert info.value.code == "E0003" and f"{MAX_SPEC_BYTES + 10:,} bytes" in info.value.message
+    assert not any("blob" in args for args in started)  # only `git cat-file -s` ran: the blob was never read
+    assert diff.read_any("git:HEAD:net.nn").text == GOOD  # a small one is read
+
+
+# ------------------------------------------------------------------------------ item 7: no raw exception
+
+
+@pytest.mark.parametrize("text, code, line", [
+    ("input 3\nlinear " + "9" * 4400 + "\n", "E0503", 2),  # int(): ValueError from 4,301 digits
+    ("input 3x" + "9" * 4400 + "\n", "E0503", 1),
+    ("input 3\nlinear " + "0" * 5000 + "7\n", None, None),  # leading zeros are no size
+    ("input 3x8x8\nconv2d 4 k" + "9" * 4400 + "\n", "E0201", 2),  # not a compact form: an undefined name
+    ("input 3x8x8\nconv2d 4 k9223372036854775808\n", "E0201", 2),
+    ("input 3\nlinear " + "-" * 1000 + "3\n", "E0502", 2),  # RecursionError in the parser
+    ("input 3\nlet x = " + "**".join(["1"] * 500) + "\n", "E0502", 2),
+    ("input 3\nlet x = " + "+".join(["1"] * 30_000) + "\nlinear x\n", "E0502", 2),  # RecursionError in the evaluator
+    ("input 3\nlinear " + "(" * 60 + "-" * 60 + "3" + ")" * 60 + "\n", None, None),
+], ids=["literal", "dims", "zeros", "compact", "compact-2**63", "signs", "powers", "sum", "mixed"])
+def test_huge_literals_and_deep_expressions_are_located_errors(text, code, line):
+    try:
+        result = nnshape.summarize(text)
+    except nnshape.NNShapeError as err:
+        assert (err.code, err.line) == (code, line) and err.col is not None
+        return
+    assert code is None and result.output_shape[-1] in (3, 7)
+
+
+def test_expression_depth_boundary():
+    from nnshape.limits import MAX_EXPR_DEPTH
+
+    assert nnshape.summarize("input 3\nlinear " + "+" * MAX_EXPR_DEPTH + "3\n").output_shape == (1, 3)
+    with pytest.raises(nnshape.SpecLimitError) as info:
+        nnshape.summarize("input 3\nlinear " + "+" * (MAX_EXPR_DEPTH + 1) + "3\n")
+    assert info.value.code == "E0502"
+    assert nnshape.summarize("input 3\nlet x = " + "+".join(["1"] * (MAX_EXPR_DEPTH + 1)) + "\nlinear x\n").output_shape == (1, MAX_EXPR_DEPTH + 1)
+    # signs and powers keep Python's meaning
+    s = nnshape.summarize("input 3\nlet a = -2**2\nlet b = 2**3**2\nlet c = 2**-1\nlet d = - - 3\nlinear b + a + d name=x\n")
+    assert s.output_shape == (1, 512 - 4 + 3)
+
+
+@pytest.mark.parametrize("value", ["9" * 4400, "+" * 2000 + "1", "1" + "+1" * 3000], ids=["digits", "signs", "sum"])
+def test_set_values_cannot_crash_the_cli(tmp_path, value):
+    (tmp_path / "n.nn").write_text("input (L, 3)\nrelu\n")
+    proc = cli("summary", "n.nn", "--set", "L=" + value, cwd=tmp_path)
+    clean(proc)
+    assert proc.returncode == 2 and "--set" in proc.stderr
+
+
+@pytest.mark.parametrize("option", ["--batch", "--depth"])
+@pytest.mark.parametrize("value", ["9" * 5000, "\u0663", "9223372036854775808"], ids=["digits", "arabic", "2**63"])
+def test_integer_options_are_ascii_and_bounded(tmp_path, option, value):
+    (tmp_path / "n.nn").write_text(GOOD)
+    proc = cli("summary", "n.nn", option, value, cwd=tmp_path)
+    clean(proc)
+    assert proc.returncode == 2 and option in proc.stderr
+
+
+@pytest.mark.parametrize("call, code", [
+    (lambda: nnshape.summarize(None), "E0004"),
+    (lambda: nnshape.summarize(b"input 3\nrelu\n"), "E0004"),
+    (lambda: nnshape.summarize(3), "E0004"),
+    (lambda: nnshape.summarize(["input 3"]), "E0004"),
+    (lambda: nnshape.summarize("input 3\nrelu\n", dtype=None), "E0306"),
+    (lambda: nnshape.summarize("input 3\nrelu\n", optimizer=["adam"]), "E0306"),
+    (lambda: nnshape.summarize("input (L, 3)\nrelu\n", bindings="L"), "E0005"),
+    (lambda: nnshape.summarize("input (L, 3)\nrelu\n", bindings={3: 4}), "E0005"),
+    (lambda: nnshape.summarize("input (L, 3)\nrelu\n", L=object()), "E0005"),
+    (lambda: nnshape.summarize("input (L, 3)\nrelu\n", L=10**5000), "E0503"),
+    (lambda: nnshape.summarize("input (L, 3)\nrelu\n", L=float("nan")), "E0503"),
+    (lambda: nnshape.summarize("input 3\nrelu\n", batch=10**5000), "E0320"),
+    (lambda: nnshape.summarize("input 3\nrelu\n", batch=2**63), "E0320"),
+    (lambda: nnshape.summarize("input 3 " + " " * 300), None),  # OSError: File name too long
+    (lambda: nnshape.summarize("input 3" + "#" * 5000), None),
+    (lambda: nnshape.summarize("input 3\x00"), "E0104"),
+    (lambda: nnshape.summarize("models/missing.nn"), "E0001"),
+    (lambda: nnshape.verify(None, device="meta"), "E0004"),
+    (lambda: nnshape.verify("input 3\nrelu\n", device=["cpu"]), "E0321"),
+])
+def test_api_misuse_is_one_exception_family(call, code):
+    try:
+        call()
+    except nnshape.NNShapeError as err:
+        assert err.code == code, str(err)
+        str(err)  # and it renders
+        return
+    assert code is None
+
+
+def test_a_one_line_spec_is_text_and_a_path_is_a_path(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "n.nn").write_text(GOOD)
+    assert nnshape.summarize("n.nn").source == "n.nn"
+    assert nnshape.summarize("input 3 # " + "x" * 4000).source == "<string>"
+    os.mkfifo(tmp_path / "f.nn")
+    with pytest.raises(nnshape.SpecReadError):  # refused as a file (not read as the text 'f.nn', not waited on)
+        nnshape.summarize("f.nn")
+
+
+def test_one_bad_spec_does_not_stop_check(tmp_path):
+    for name, text in {"a.nn": GOOD, "b.nn": "input 3\nlinear " + "9" * 4400 + "\n", "c.nn": "input 3\nlinear " + "-" * 999 + "3\n", "d.nn": GOOD}.items():
+        (tmp_path / name).write_text(text)
+    proc = cli("check", "a.nn", "b.nn", "c.nn", "d.nn", cwd=tmp_path)
+    clean(proc)
+    assert proc.returncode == 1
+    assert proc.stdout.count("ok   ") == 2 and "FAIL b.nn: invalid spec: error[E0503]" in proc.stdout and "2 of 4 specs failed" in proc.stdout
+
+
+@pytest.mark.parametrize("text", ["input 3\nlinear \uff18\n", "input \u0663x\u0663\u0662x\u0663\u0662\n", "input 3\nlinear 1\u0660\n"])
+def test_non_ascii_digits_are_not_numbers(text):
+    with pytest.raises(nnshape.SpecSyntaxError) as info:
+        nnshape.summarize(text)
+    assert info.value.code == "E0104" and "ASCII" in info.value.hint

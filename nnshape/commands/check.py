@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 import click
 
-from ..cli import EXIT_INVALID, EXIT_OK, bindings_option, echo_warnings, read_spec
+from ..cli import Count, EXIT_INVALID, EXIT_OK, bindings_option, echo_warnings, read_spec
 from ..memory import OPTIMIZER_STATES
 from ..tensor import MEMORY_DTYPES
 from ._planning import planning_options, take
@@ -97,7 +97,7 @@ def _count_option(what: str):
 @click.option("--dtype", type=click.Choice(MEMORY_DTYPES), default="float32", show_default=True, help="Dtype of parameters and activations for the memory estimate.")
 @click.option("--trainable-only/--all-params", default=None, help="Apply the parameter limits to trainable parameters only.")
 @click.option("--budget", metavar="FILE", type=click.Path(dir_okay=False), help="TOML budget file: one table of limits per spec path or glob (see docs/ci.md).")
-@click.option("--batch", "-b", type=click.IntRange(min=1), default=1, show_default=True, help="Batch size N (MACs are counted at this batch).")
+@click.option("--batch", "-b", type=Count(min=1), default=1, show_default=True, help="Batch size N (MACs are counted at this batch).")
 @click.option("--set", "sets", multiple=True, metavar="NAME=VALUE", help="Bind a name used in the specs (repeatable).")
 @click.option("--format", "-f", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
 @click.option("--annotate", type=click.Choice(["github"]), default=None, help="Also print GitHub Actions annotations (::error file=…,line=…::…) on stdout.")

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import click
 
-from ..cli import bindings_option, echo_warnings, fail, read_spec
+from ..cli import Count, bindings_option, echo_warnings, fail, read_spec
 
 
 @click.command()
 @click.argument("spec", metavar="SPEC")
-@click.option("--line", "-l", type=click.IntRange(min=1), default=None, help="Only the layers written on this line (a block or def call: the layers inside it).")
-@click.option("--batch", "-b", type=click.IntRange(min=1), default=1, show_default=True, help="Batch size N.")
+@click.option("--line", "-l", type=Count(min=1), default=None, help="Only the layers written on this line (a block or def call: the layers inside it).")
+@click.option("--batch", "-b", type=Count(min=1), default=1, show_default=True, help="Batch size N.")
 @click.option("--set", "sets", multiple=True, metavar="NAME=VALUE", help="Bind a name used in the spec (repeatable).")
 @click.option("--quiet", "-q", is_flag=True, help="Do not print warnings.")
 def explain(spec: str, line: int | None, batch: int, sets: tuple[str, ...], quiet: bool) -> None:

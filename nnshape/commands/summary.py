@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from ..cli import bindings_option, echo_chunks, echo_warnings, fail, read_spec, table_width, width_options
+from ..cli import Count, bindings_option, echo_chunks, echo_warnings, fail, read_spec, table_width, width_options
 from ..memory import OPTIMIZER_STATES
 from ..render import FORMATS
 from ..tensor import MEMORY_DTYPES
@@ -13,9 +13,9 @@ from ._planning import parallel, planning_options, take
 
 @click.command()
 @click.argument("spec", metavar="SPEC")
-@click.option("--batch", "-b", type=click.IntRange(min=1), default=1, show_default=True, help="Batch size N (shown first in shapes).")
+@click.option("--batch", "-b", type=Count(min=1), default=1, show_default=True, help="Batch size N (shown first in shapes).")
 @click.option("--set", "sets", multiple=True, metavar="NAME=VALUE", help="Bind a name used in the spec (repeatable).")
-@click.option("--depth", "-d", type=click.IntRange(min=0), default=None, help="Expand blocks down to this depth (0 = top level); deeper rows fold into their block.")
+@click.option("--depth", "-d", type=Count(min=0), default=None, help="Expand blocks down to this depth (0 = top level); deeper rows fold into their block.")
 @click.option("--format", "-f", "fmt", type=click.Choice(FORMATS), default="table", show_default=True)
 @click.option("--columns", "-c", default="", metavar="LIST", help="Extra columns, comma-separated: input, kernel, rf (receptive field size/jump/start), params%, macs%, path, line (or 'all').")
 @click.option("--dtype", type=click.Choice(MEMORY_DTYPES), default="float32", show_default=True, help="Dtype of parameters and float activations, for memory.")

@@ -12,7 +12,7 @@ import sys
 
 import click
 
-from ..cli import EXIT_INVALID, EXIT_NO_TORCH, bindings_option, fail, read_spec
+from ..cli import Count, EXIT_INVALID, EXIT_NO_TORCH, bindings_option, fail, read_spec
 from ..formatting import human_bytes
 from ..tensor import VERIFY_DTYPES
 
@@ -21,7 +21,7 @@ from ..tensor import VERIFY_DTYPES
 @click.argument("spec", metavar="SPEC")
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda", "meta"]), default="auto", show_default=True,
               help="auto: cuda if available, else cpu; meta: shapes, parameters and MACs without memory.")
-@click.option("--batch", "-b", type=click.IntRange(min=1), default=1, show_default=True, help="Batch size N.")
+@click.option("--batch", "-b", type=Count(min=1), default=1, show_default=True, help="Batch size N.")
 @click.option("--dtype", type=click.Choice(VERIFY_DTYPES), default=None,
               help="Dtype of the parameters and float inputs (default: as the spec declares its inputs).")
 @click.option("--set", "sets", multiple=True, metavar="NAME=VALUE", help="Bind a name used in the spec (repeatable).")

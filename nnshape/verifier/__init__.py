@@ -20,11 +20,11 @@ DTYPES = VERIFY_DTYPES
 def analyze_spec(spec, *, batch: int = 1, bindings: dict[str, Any] | None = None):
     """(Summary, Plan) of a spec given as text, a path, a Source, or a Summary read from a file."""
     from ..analysis import analyze_with_plan
-    from ..api import load_source
+    from ..api import check_batch, check_bindings, load_source
     from ..parser import parse
     from ..source import Source
 
-    values = dict(bindings or {})
+    values = check_bindings(bindings)
     if isinstance(spec, Summary):
         # a Summary keeps the text it was made from: analyze it again, with the same options
         source = Source(spec.source, spec.source_text)
@@ -58,9 +58,13 @@ def verify(
     """
     from .runner import run
 
-    if dtype is not None and dtype not in DTYPES:
-        raise SpecArgumentError("unknown dtype for verify", found=repr(dtype), expected=", ".join(DTYPES), code="E0306")
-    summary, plan = analyze_spec(spec, batch=batch, bindings={**(bindings or {}), **named_bindings})
+    from ..api import check_bindings
+
+    if dtype is not None and (not isinstance(dtype, str) or dtype not in DTYPES):
+        raise SpecArgumentError("unknown dtype for verify", found=repr(dtype)[:80], expected=", ".join(DTYPES), code="E0306")
+    if not isinstance(device, str):
+        raise SpecArgumentError("unknown device", found=repr(device)[:80], expected="auto, cpu, cuda or meta", code="E0321")
+    summary, plan = analyze_spec(spec, batch=batch, bindings=check_bindings(bindings, named_bindings))
     return run(summary, plan, device=device, dtype=None if dtype == "float32" else dtype, train_step=train_step, progress=progress)
 
 
