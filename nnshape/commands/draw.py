@@ -6,17 +6,17 @@ import sys
 
 import click
 
-from ..cli import EXIT_MISSING, bindings_option, echo_warnings, fail, read_spec
+from ..cli import EXIT_MISSING, Count, bindings_option, echo_warnings, fail, read_spec
 
 
 @click.command()
 @click.argument("spec", metavar="SPEC")
 @click.option("--output", "-o", "output", required=True, type=click.Path(dir_okay=False, writable=True, allow_dash=True), help="Where to write: net.svg, net.png, net.pdf or net.dot ('-' for stdout, with --format).")
 @click.option("--format", "-f", "fmt", type=click.Choice(["svg", "png", "pdf", "dot"]), default=None, help="The format (default: from the file name).")
-@click.option("--depth", "-d", type=click.IntRange(min=0), default=None, help="Draw blocks down to this depth (0 = top level); deeper blocks become one node with their totals.")
+@click.option("--depth", "-d", type=Count(min=0), default=None, help="Draw blocks down to this depth (0 = top level); deeper blocks become one node with their totals.")
 @click.option("--direction", type=click.Choice(["TB", "LR"], case_sensitive=False), default="TB", show_default=True, help="Top to bottom or left to right.")
 @click.option("--shade", type=click.Choice(["macs", "params", "memory"]), default=None, help="Shade nodes by MACs, parameters or activation memory (all copies) instead of colouring by kind.")
-@click.option("--batch", "-b", type=click.IntRange(min=1), default=1, show_default=True, help="Batch size N (shown first in shapes).")
+@click.option("--batch", "-b", type=Count(min=1), default=1, show_default=True, help="Batch size N (shown first in shapes).")
 @click.option("--set", "sets", multiple=True, metavar="NAME=VALUE", help="Bind a name used in the spec (repeatable).")
 @click.option("--dtype", type=click.Choice(["float32", "float16", "bfloat16", "int8", "float64"]), default="float32", show_default=True, help="Dtype of activations (for --shade memory).")
 @click.option("--quiet", "-q", is_flag=True, help="Do not print warnings.")

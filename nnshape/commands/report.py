@@ -6,15 +6,15 @@ import sys
 
 import click
 
-from ..cli import EXIT_MISSING, bindings_option, echo_warnings, fail, read_spec
+from ..cli import EXIT_MISSING, Count, bindings_option, echo_warnings, fail, read_spec
 
 
 @click.command()
 @click.argument("spec", metavar="SPEC")
 @click.option("--output", "-o", "output", required=True, type=click.Path(dir_okay=False, writable=True, allow_dash=True), help="The HTML file to write ('-' for stdout).")
-@click.option("--depth", "-d", type=click.IntRange(min=0), default=None, help="Fold the diagram's blocks below this depth (default: as deep as fits).")
+@click.option("--depth", "-d", type=Count(min=0), default=None, help="Fold the diagram's blocks below this depth (default: as deep as fits).")
 @click.option("--direction", type=click.Choice(["TB", "LR"], case_sensitive=False), default="TB", show_default=True, help="The diagram top to bottom or left to right.")
-@click.option("--batch", "-b", type=click.IntRange(min=1), default=1, show_default=True, help="Batch size N (shown first in shapes).")
+@click.option("--batch", "-b", type=Count(min=1), default=1, show_default=True, help="Batch size N (shown first in shapes).")
 @click.option("--set", "sets", multiple=True, metavar="NAME=VALUE", help="Bind a name used in the spec (repeatable).")
 @click.option("--dtype", type=click.Choice(["float32", "float16", "bfloat16", "int8", "float64"]), default="float32", show_default=True, help="Dtype of parameters and float activations, for memory.")
 @click.option("--optimizer", type=click.Choice(["sgd", "momentum", "adam", "adamw"]), default="adam", show_default=True, help="Optimizer for the training-memory estimate.")
