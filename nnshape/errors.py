@@ -12,7 +12,6 @@ from typing import TYPE_CHECKING
 
 from .limits import MAX_SHOWN
 from .safetext import one_line
-from .source import Source, Span
 
 if TYPE_CHECKING:  # annotations only: source.py raises these errors, so no import back at run time
     from .source import Source, Span
