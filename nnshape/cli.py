@@ -115,7 +115,7 @@ def width_options(command):
     """`--width N` and `--wide`: how wide a table may be (default: the terminal's width; a pipe or
     a file gets whole lines)."""
     command = click.option("--wide", is_flag=True, help="Never shorten labels or leave out columns, whatever the terminal's width.")(command)
-    return click.option("--width", type=click.IntRange(min=40), default=None, metavar="N", help="Fit the table to N columns (default: the terminal's width).")(command)
+    return click.option("--width", type=Count(min=40), default=None, metavar="N", help="Fit the table to N columns (default: the terminal's width).")(command)
 
 
 def table_width(width: int | None, wide: bool) -> int | None:
