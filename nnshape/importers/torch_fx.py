@@ -1,0 +1,342 @@
+"""`nnshape import torch`: an ``nn.Module`` -> spec text, proven against the module.
+
+The module is traced with torch.fx (leaf modules are the ones nnshape has a kind for), every node
+is run once on the example inputs, the dataflow is written as blocks (torch_emit), and the spec
+is verified at once: its parameters, buffers, output shape and MACs must equal the module's own
+(``FlopCounterMode`` FLOPs / 2, math attention kernel), or the import fails.
+
+Importing ``MODULE:CALLABLE`` runs that code, by design: it is the user's own model code. A
+Hugging Face model (a ``transformers.PreTrainedModel``) is imported from its config by the hf
+importer and verified the same way.
+"""
+
+from __future__ import annotations
+
+import importlib
+import re
+import sys
+
+from .errors import ImportFailure
+
+_TARGET = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*\Z")
+_SHAPE = re.compile(r"(\d+(?:x\d+)*)(?::(\w+))?\Z")
+MAX_INPUT_ELEMENTS = 1 << 28  # an --input larger than this (per sample) is refused
+
+
+def _torch():
+    try:
+        import torch  # noqa: F401
+    except ImportError:
+        raise ImportFailure(
+            "nnshape import torch needs PyTorch, which is not installed", hint="install it with: pip install 'nnshape[torch]'",
+            code="E0601",
+        ) from None
+    import torch
+
+    return torch
+
+
+# ----------------------------------------------------------------------------- the CLI's target
+
+
+def parse_inputs(shapes, batch: int = 2):
+    """``3x224x224`` / ``128:int64`` -> example tensors (batch 2: a view that hard-codes the batch
+    shows up as an error instead of passing by chance)."""
+    torch = _torch()
+    out = []
+    for text in shapes or ("3x224x224",):
+        match = _SHAPE.match(text.strip())
+        if not match:
+            raise ImportFailure(f"--input {text!r} is not a shape", expected="e.g. 3x224x224 or 128:int64", code="E0725")
+        sizes = [int(s) for s in match.group(1).split("x")]
+        dtype_name = match.group(2) or "float32"
+        dtype = getattr(torch, dtype_name, None)
+        if not isinstance(dtype, torch.dtype):
+            raise ImportFailure(f"--input {text!r}: unknown dtype {dtype_name!r}", expected="float32, int64, ...", code="E0725")
+        count = 1
+        for s in sizes:
+            count *= s
+        if not sizes or min(sizes) < 1 or count > MAX_INPUT_ELEMENTS:
+            raise ImportFailure(f"--input {text!r}: sizes must be positive and at most {MAX_INPUT_ELEMENTS:,} elements",
+                                code="E0725")
+        if dtype.is_floating_point:
+            out.append(torch.randn(batch, *sizes, dtype=dtype))
+        else:
+            out.append(torch.zeros(batch, *sizes, dtype=dtype))
+    return tuple(out)
+
+
+def _kwarg(text: str):
+    name, sep, raw = text.partition("=")
+    if not sep or not name.isidentifier():
+        raise ImportFailure(f"--arg {text!r} is not NAME=VALUE", code="E0720")
+    raw = raw.strip()
+    low = raw.lower()
+    if low in ("true", "false"):
+        return name, low == "true"
+    if low == "none":
+        return name, None
+    for cast in (int, float):
+        try:
+            return name, cast(raw)
+        except ValueError:
+            pass
+    return name, raw
+
+
+def load_target(target: str, kwargs=()):
+    """Import MODULE, find CALLABLE, call it: the module it returns."""
+    torch = _torch()
+    module_name, sep, attr = target.partition(":")
+    if not sep or not _TARGET.match(module_name) or not _TARGET.match(attr):
+        raise ImportFailure(f"{target!r} is not MODULE:CALLABLE", expected="e.g. torchvision.models:resnet50", code="E0720")
+    try:
+        mod = importlib.import_module(module_name)
+    except Exception as exc:  # the user's code: any exception is a report, not a traceback
+        raise ImportFailure(f"cannot import {module_name}: {type(exc).__name__}: {exc}", code="E0720") from None
+    obj = mod
+    for part in attr.split("."):
+        obj = getattr(obj, part, None)
+        if obj is None:
+            raise ImportFailure(f"{module_name} has no {attr}", code="E0720")
+    args = dict(_kwarg(a) for a in kwargs)
+    try:
+        built = obj(**args) if callable(obj) and not isinstance(obj, torch.nn.Module) else obj
+    except Exception as exc:
+        raise ImportFailure(f"{target}(...) raised {type(exc).__name__}: {exc}", code="E0721") from None
+    if not isinstance(built, torch.nn.Module):
+        raise ImportFailure(f"{target} gave a {type(built).__name__}, not an nn.Module", code="E0721")
+    return built
+
+
+def import_target(target: str, inputs=(), *, kwargs=(), allow_partial: bool = False, verify: bool = True):
+    module = load_target(target, kwargs)
+    example = parse_inputs(inputs)
+    text = import_torch(module, example, allow_partial=allow_partial, verify=verify, source=target)
+    params = sum(p.numel() for p in module.parameters())
+    return text, f"{type(module).__name__}, {params:,} parameters" + ("" if verify else ", not verified")
+
+
+# ----------------------------------------------------------------------------- the Python API
+
+
+def import_torch(module, example_inputs=None, *, allow_partial: bool = False, verify: bool = True, source: str | None = None) -> str:
+    """Spec text for ``module`` run on ``example_inputs`` (a tensor, or a tuple in forward's order;
+    dim 0 is the batch). Default: one 2×3×224×224 image batch."""
+    torch = _torch()
+    if not isinstance(module, torch.nn.Module):
+        raise ImportFailure(f"import_torch needs an nn.Module, got {type(module).__name__}", code="E0721")
+    if example_inputs is None:
+        example_inputs = parse_inputs(None)
+    elif isinstance(example_inputs, torch.Tensor):
+        example_inputs = (example_inputs,)
+    else:
+        example_inputs = tuple(example_inputs)
+    was_training = module.training
+    module.eval()
+    try:
+        hf = _hf_model(module)
+        if hf is not None:
+            text = _import_hf_module(module, hf, example_inputs, source)
+        else:
+            text = _import_traced(module, example_inputs, allow_partial, source)
+        if verify and not text.startswith("# PARTIAL"):
+            verify_spec(text, module, example_inputs)
+        return text
+    finally:
+        module.train(was_training)
+
+
+def _hf_model(module):
+    transformers = sys.modules.get("transformers")
+    if transformers is None:
+        return None
+    base = getattr(transformers, "PreTrainedModel", None)
+    return base if base is not None and isinstance(module, base) else None
+
+
+def _import_hf_module(module, _base, example_inputs, source) -> str:
+    from .hf import import_hf
+    from .hf_models import MODEL_TYPES
+
+    config = module.config
+    model = MODEL_TYPES.get(getattr(config, "model_type", None))
+    arch = type(module).__name__
+    if model is None or arch not in model.architectures:
+        raise ImportFailure(
+            f"{arch}: a transformers model nnshape cannot import",
+            expected="a model type and class of `nnshape import hf --list`",
+            found=f"{getattr(config, 'model_type', '?')} / {arch}",
+            code="E0707",
+        )
+    import json
+
+    data = json.loads(config.to_json_string(use_diff=False))
+    data["architectures"] = [arch]
+    text = import_hf(data)
+    lines = text.splitlines()
+    lines[0] = f"# nnshape import torch {source or arch} (a transformers model: imported from its config)"
+    return "\n".join(lines) + "\n"
+
+
+def _trace(module):
+    torch = _torch()
+    import torch.fx as fx
+
+    from . import torch_map
+
+    class Tracer(fx.Tracer):
+        def is_leaf_module(self, m, qualname):
+            if torch_map.is_leaf(m):
+                return True
+            return super().is_leaf_module(m, qualname)
+
+        def call_module(self, m, forward, args, kwargs):
+            if isinstance(m, torch.nn.Transformer):
+                # encoder(src) -> memory, decoder(tgt, memory): masks change no count
+                src, tgt = args[0], args[1]
+                memory = self.call_module(m.encoder, m.encoder.forward, (src,), {})
+                return self.call_module(m.decoder, m.decoder.forward, (tgt, memory), {})
+            return super().call_module(m, forward, args, kwargs)
+
+    root = module
+    if type(module) is torch.nn.Transformer:
+        root = _TransformerForward(module)
+    tracer = Tracer()
+    graph = tracer.trace(root)
+    return fx.GraphModule(tracer.root, graph)
+
+
+def _TransformerForward(transformer):
+    """nn.Transformer as the two calls it makes (its forward checks shapes in Python)."""
+    torch = _torch()
+
+    class Transformer(torch.nn.Module):
+        def __init__(self, t):
+            super().__init__()
+            self.encoder = t.encoder
+            self.decoder = t.decoder
+
+        def forward(self, src, tgt):
+            return self.decoder(tgt, self.encoder(src))
+
+    return Transformer(transformer)
+
+
+def _import_traced(module, example_inputs, allow_partial: bool, source: str | None) -> str:
+    from .torch_emit import Planner, Problem, write
+    from .torch_ir import Builder, normalize
+    from .torch_map import Unmappable
+
+    try:
+        gm = _trace(module)
+    except Exception as exc:
+        raise ImportFailure(
+            f"torch.fx cannot trace {type(module).__name__}: {type(exc).__name__}: {str(exc).splitlines()[0][:300]}",
+            hint="data-dependent control flow (an `if` on a tensor's values) cannot be written as a spec; "
+            "shape-dependent `if`s can be avoided by tracing at the shape you want",
+            code="E0722",
+        ) from None
+    try:
+        graph = Builder(gm, module, example_inputs).build()
+        normalize(graph)
+        plan = Planner(graph).plan()
+    except Unmappable as exc:
+        raise ImportFailure(f"{type(module).__name__}: {exc}", code="E0723") from None
+    except Exception as exc:
+        raise ImportFailure(f"running the traced {type(module).__name__} failed: {type(exc).__name__}: {exc}", code="E0722") from None
+    for name, uses in graph.shared:
+        plan.problems.append(Problem(name, "shared weights", f"applied {uses} times with the same parameters "
+                                                             "(needs `reuse`, not in this version of the language)"))
+    unused = _unused(module, graph)
+    if unused:
+        plan.problems.append(Problem(unused[0], "unused parameters", "parameters that forward never reads "
+                                     f"({', '.join(unused[:4])}{' ...' if len(unused) > 4 else ''}): a spec describes what runs"))
+    shape_text = ", ".join("x".join(map(str, t.shape)) for t in example_inputs)
+    header = [f"nnshape import torch {source or type(module).__name__}", f"traced with torch.fx at input {shape_text}"]
+    text, problems = write(plan, graph.inputs, allow_partial, header)
+    problems = plan.problems
+    if problems:
+        listed = [str(p) for p in problems]
+        if not allow_partial:
+            raise ImportFailure(
+                f"{type(module).__name__}: {len(problems)} op(s) have no exact spec form; first: {listed[0]}",
+                notes=tuple(listed[:20]),
+                hint="--allow-partial writes the mapped part with a comment for each",
+                code="E0723",
+            )
+        text = "# PARTIAL: not verified; these ops are not in the spec:\n" + "".join(f"#   {p}\n" for p in listed) + text
+    from .hf import check_spec
+
+    try:
+        check_spec(text, type(module).__name__)
+    except ImportFailure:
+        if not allow_partial:
+            raise
+    return text
+
+
+def _unused(module, graph) -> list:
+    owners = {}
+    for name, mod in module.named_modules():
+        for pname, p in mod.named_parameters(recurse=False):
+            owners.setdefault(id(p), f"{name}.{pname}" if name else pname)
+    return [owners[pid] for pid in owners if pid not in graph.used_params]
+
+
+# ----------------------------------------------------------------------------- verification
+
+
+def measure(module, example_inputs):
+    """(params, buffers, MACs, output shape) of the module itself, as the tests' oracle measures."""
+    torch = _torch()
+    from torch.utils.flop_counter import FlopCounterMode
+
+    from ..verifier.runner import counting_flags
+
+    counter = FlopCounterMode(display=False)
+    with counting_flags(), torch.no_grad(), counter:
+        out = module(*example_inputs)
+    first = out
+    while not isinstance(first, torch.Tensor):
+        if isinstance(first, dict):
+            first = next(iter(first.values()))
+        elif isinstance(first, (tuple, list)):
+            first = first[0]
+        elif hasattr(first, "logits") and first.logits is not None:
+            first = first.logits
+        elif hasattr(first, "last_hidden_state"):
+            first = first.last_hidden_state
+        else:
+            raise ImportFailure(f"the module returns {type(first).__name__}, not a tensor", code="E0724")
+    params = sum(p.numel() for p in module.parameters())
+    buffers = sum(b.numel() for b in module.buffers())
+    return params, buffers, counter.get_total_flops() // 2, tuple(first.shape)
+
+
+def verify_spec(text: str, module, example_inputs) -> None:
+    """The spec's summary must equal the module's own numbers (E0724 names what differs)."""
+    import nnshape
+
+    batch = example_inputs[0].shape[0] if example_inputs else 1
+    bindings = {}
+    if "input input_ids L" in text:
+        bindings["L"] = example_inputs[0].shape[1]
+    summary = nnshape.summarize(text, batch=batch, **bindings)
+    params, buffers, macs, shape = measure(module, example_inputs)
+    hf = _hf_model(module) is not None
+    if hf:  # transformers' non-persistent buffers are recomputed constants (docs/importers.md)
+        persistent = set(module.state_dict(keep_vars=True))
+        buffers = sum(b.numel() for n, b in module.named_buffers() if n in persistent)
+    got = (summary.total_params, summary.total_buffers, summary.total_macs, tuple(summary.output_shape))
+    want = (params, buffers, macs, shape)
+    if got != want:
+        names = ("parameters", "buffers", "MACs", "output shape")
+        diffs = [f"{n}: spec {g:,} vs module {m:,}" if isinstance(g, int) else f"{n}: spec {g} vs module {m}"
+                 for n, g, m in zip(names, got, want) if g != m]
+        raise ImportFailure(
+            f"the written spec does not match {type(module).__name__}: {diffs[0]}",
+            notes=tuple(diffs),
+            hint="--no-verify writes it all the same; please report the module (this is a gap in the importer)",
+            code="E0724",
+        )

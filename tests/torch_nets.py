@@ -1,0 +1,338 @@
+"""Small networks in the styles of the torchvision zoo, written here (torchvision cannot run beside
+the CPU torch of the tests): what `nnshape import torch` must import exactly."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+
+class BasicBlock(nn.Module):
+    """ResNet's: an in-place add of the identity or of a 1×1 projection."""
+
+    def __init__(self, cin, cout, stride=1):
+        super().__init__()
+        self.conv1 = nn.Conv2d(cin, cout, 3, stride, 1, bias=False)
+        self.bn1 = nn.BatchNorm2d(cout)
+        self.relu = nn.ReLU(inplace=True)
+        self.conv2 = nn.Conv2d(cout, cout, 3, 1, 1, bias=False)
+        self.bn2 = nn.BatchNorm2d(cout)
+        self.downsample = None
+        if stride != 1 or cin != cout:
+            self.downsample = nn.Sequential(nn.Conv2d(cin, cout, 1, stride, bias=False), nn.BatchNorm2d(cout))
+
+    def forward(self, x):
+        identity = x
+        out = self.relu(self.bn1(self.conv1(x)))
+        out = self.bn2(self.conv2(out))
+        if self.downsample is not None:
+            identity = self.downsample(x)
+        out += identity
+        return self.relu(out)
+
+
+class ResNetStyle(nn.Module):
+    def __init__(self, classes=10):
+        super().__init__()
+        self.conv1 = nn.Conv2d(3, 16, 7, 2, 3, bias=False)
+        self.bn1 = nn.BatchNorm2d(16)
+        self.relu = nn.ReLU(inplace=True)
+        self.maxpool = nn.MaxPool2d(3, 2, 1)
+        self.layer1 = nn.Sequential(BasicBlock(16, 16), BasicBlock(16, 16), BasicBlock(16, 16))
+        self.layer2 = nn.Sequential(BasicBlock(16, 32, 2), BasicBlock(32, 32))
+        self.avgpool = nn.AdaptiveAvgPool2d((1, 1))
+        self.fc = nn.Linear(32, classes)
+
+    def forward(self, x):
+        x = self.maxpool(self.relu(self.bn1(self.conv1(x))))
+        x = self.layer2(self.layer1(x))
+        x = torch.flatten(self.avgpool(x), 1)
+        return self.fc(x)
+
+
+class ConvBN(nn.Sequential):
+    def __init__(self, cin, cout, k, **kw):
+        super().__init__(nn.Conv2d(cin, cout, k, bias=False, **kw), nn.BatchNorm2d(cout, eps=0.001), nn.ReLU(inplace=True))
+
+
+class InceptionBlock(nn.Module):
+    """Inception-v3's: four branches concatenated, one of them forking again."""
+
+    def __init__(self, cin):
+        super().__init__()
+        self.branch1x1 = ConvBN(cin, 8, 1)
+        self.branch3x3_1 = ConvBN(cin, 8, 1)
+        self.branch3x3_2a = ConvBN(8, 8, (1, 3), padding=(0, 1))
+        self.branch3x3_2b = ConvBN(8, 8, (3, 1), padding=(1, 0))
+        self.branch_pool = ConvBN(cin, 4, 1)
+
+    def forward(self, x):
+        b1 = self.branch1x1(x)
+        b3 = self.branch3x3_1(x)
+        b3 = torch.cat([self.branch3x3_2a(b3), self.branch3x3_2b(b3)], 1)
+        bp = F.avg_pool2d(x, kernel_size=3, stride=1, padding=1)
+        bp = self.branch_pool(bp)
+        return torch.cat([b1, b3, bp], 1)
+
+
+class InceptionStyle(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.stem = ConvBN(3, 12, 3, stride=2)
+        self.mixed = InceptionBlock(12)
+        self.fc = nn.Linear(28, 5)
+
+    def forward(self, x):
+        x = self.mixed(self.stem(x))
+        x = F.adaptive_avg_pool2d(x, (1, 1))
+        x = F.dropout(x, training=self.training)
+        return self.fc(torch.flatten(x, 1))
+
+
+class SqueezeExcitation(nn.Module):
+    def __init__(self, c, squeeze):
+        super().__init__()
+        self.avgpool = nn.AdaptiveAvgPool2d(1)
+        self.fc1 = nn.Conv2d(c, squeeze, 1)
+        self.fc2 = nn.Conv2d(squeeze, c, 1)
+        self.activation = nn.ReLU()
+        self.scale_activation = nn.Hardsigmoid()
+
+    def forward(self, x):
+        scale = self.scale_activation(self.fc2(self.activation(self.fc1(self.avgpool(x)))))
+        return scale * x
+
+
+class InvertedResidual(nn.Module):
+    """MobileNet-v3's: expand, depthwise, squeeze-excite, project; a residual when shapes allow."""
+
+    def __init__(self, cin, cexp, cout, stride):
+        super().__init__()
+        self.use_res = stride == 1 and cin == cout
+        self.block = nn.Sequential(
+            nn.Sequential(nn.Conv2d(cin, cexp, 1, bias=False), nn.BatchNorm2d(cexp), nn.Hardswish()),
+            nn.Sequential(nn.Conv2d(cexp, cexp, 3, stride, 1, groups=cexp, bias=False), nn.BatchNorm2d(cexp), nn.Hardswish()),
+            SqueezeExcitation(cexp, 8),
+            nn.Sequential(nn.Conv2d(cexp, cout, 1, bias=False), nn.BatchNorm2d(cout)),
+        )
+
+    def forward(self, x):
+        out = self.block(x)
+        if self.use_res:
+            out = out + x
+        return out
+
+
+class MobileNetStyle(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.features = nn.Sequential(
+            nn.Sequential(nn.Conv2d(3, 16, 3, 2, 1, bias=False), nn.BatchNorm2d(16), nn.Hardswish()),
+            InvertedResidual(16, 32, 16, 1),
+            InvertedResidual(16, 48, 24, 2),
+            InvertedResidual(24, 64, 24, 1),
+        )
+        self.avgpool = nn.AdaptiveAvgPool2d(1)
+        self.classifier = nn.Sequential(nn.Linear(24, 32), nn.Hardswish(), nn.Dropout(0.2), nn.Linear(32, 10))
+
+    def forward(self, x):
+        x = self.avgpool(self.features(x))
+        return self.classifier(torch.flatten(x, 1))
+
+
+class DenseLayer(nn.Module):
+    def __init__(self, cin, growth):
+        super().__init__()
+        self.norm1 = nn.BatchNorm2d(cin)
+        self.relu1 = nn.ReLU(inplace=True)
+        self.conv1 = nn.Conv2d(cin, growth, 3, padding=1, bias=False)
+
+    def forward(self, inputs):
+        prev = [inputs] if isinstance(inputs, torch.Tensor) else inputs
+        x = torch.cat(prev, 1)
+        return self.conv1(self.relu1(self.norm1(x)))
+
+
+class DenseStyle(nn.Module):
+    """DenseNet's block: every layer reads the concatenation of all earlier outputs."""
+
+    def __init__(self, layers=3, growth=4):
+        super().__init__()
+        self.stem = nn.Conv2d(3, 8, 3, padding=1)
+        self.layers = nn.ModuleList(DenseLayer(8 + i * growth, growth) for i in range(layers))
+        self.head = nn.Linear(8 + layers * growth, 3)
+
+    def forward(self, x):
+        features = [self.stem(x)]
+        for layer in self.layers:
+            features.append(layer(features))
+        x = torch.cat(features, 1)
+        return self.head(torch.flatten(F.adaptive_avg_pool2d(x, 1), 1))
+
+
+class ShuffleBlock(nn.Module):
+    """ShuffleNet-v2's: split the channels, transform one half, concatenate, shuffle."""
+
+    def __init__(self, c):
+        super().__init__()
+        half = c // 2
+        self.branch2 = nn.Sequential(nn.Conv2d(half, half, 1, bias=False), nn.BatchNorm2d(half), nn.ReLU(),
+                                     nn.Conv2d(half, half, 3, padding=1, groups=half, bias=False), nn.BatchNorm2d(half))
+
+    def forward(self, x):
+        x1, x2 = x.chunk(2, dim=1)
+        out = torch.cat((x1, self.branch2(x2)), dim=1)
+        b, c, h, w = out.size()
+        out = out.view(b, 2, c // 2, h, w).transpose(1, 2).contiguous()
+        return out.view(b, c, h, w)
+
+
+class ShuffleStyle(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv1 = nn.Conv2d(3, 16, 3, 2, 1)
+        self.stage = nn.Sequential(ShuffleBlock(16), ShuffleBlock(16))
+        self.fc = nn.Linear(16, 4)
+
+    def forward(self, x):
+        x = self.stage(self.conv1(x))
+        return self.fc(x.mean([2, 3]))
+
+
+class EncoderBlock(nn.Module):
+    def __init__(self, d, heads):
+        super().__init__()
+        self.ln_1 = nn.LayerNorm(d, eps=1e-6)
+        self.self_attention = nn.MultiheadAttention(d, heads, batch_first=True)
+        self.ln_2 = nn.LayerNorm(d, eps=1e-6)
+        self.mlp = nn.Sequential(nn.Linear(d, 4 * d), nn.GELU(), nn.Dropout(0.0), nn.Linear(4 * d, d), nn.Dropout(0.0))
+
+    def forward(self, inp):
+        x = self.ln_1(inp)
+        x, _ = self.self_attention(x, x, x, need_weights=False)
+        x = x + inp
+        return x + self.mlp(self.ln_2(x))
+
+
+class ViTStyle(nn.Module):
+    """torchvision's ViT: patches by a strided conv, a class token, learned positions, pre-norm blocks."""
+
+    def __init__(self, image=32, patch=8, d=32, heads=4, layers=2, classes=10):
+        super().__init__()
+        self.patch = patch
+        self.conv_proj = nn.Conv2d(3, d, patch, patch)
+        self.class_token = nn.Parameter(torch.zeros(1, 1, d))
+        n = (image // patch) ** 2 + 1
+        self.pos_embedding = nn.Parameter(torch.randn(1, n, d) * 0.02)
+        self.layers = nn.Sequential(*[EncoderBlock(d, heads) for _ in range(layers)])
+        self.ln = nn.LayerNorm(d, eps=1e-6)
+        self.head = nn.Linear(d, classes)
+
+    def forward(self, x):
+        n, c, h, w = x.shape
+        x = self.conv_proj(x)
+        x = x.reshape(n, x.shape[1], (h // self.patch) * (w // self.patch)).permute(0, 2, 1)
+        x = torch.cat([self.class_token.expand(n, -1, -1), x], dim=1)
+        x = x + self.pos_embedding
+        x = self.ln(self.layers(x))
+        return self.head(x[:, 0])
+
+
+class LayerScaleBlock(nn.Module):
+    """ConvNeXt's: depthwise conv, channels-last LayerNorm, MLP, a learned per-channel scale."""
+
+    def __init__(self, c):
+        super().__init__()
+        self.dwconv = nn.Conv2d(c, c, 7, padding=3, groups=c)
+        self.norm = nn.LayerNorm(c, eps=1e-6)
+        self.pw1 = nn.Linear(c, 4 * c)
+        self.pw2 = nn.Linear(4 * c, c)
+        self.gamma = nn.Parameter(torch.full((c, 1, 1), 1e-6))
+
+    def forward(self, x):
+        y = self.dwconv(x).permute(0, 2, 3, 1)
+        y = self.pw2(F.gelu(self.pw1(self.norm(y)))).permute(0, 3, 1, 2)
+        return x + self.gamma * y
+
+
+class ConvNeXtStyle(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.stem = nn.Conv2d(3, 16, 4, 4)
+        self.blocks = nn.Sequential(LayerScaleBlock(16), LayerScaleBlock(16))
+        self.head = nn.Linear(16, 7)
+
+    def forward(self, x):
+        x = self.blocks(self.stem(x))
+        return self.head(x.mean((-2, -1)))
+
+
+class LSTMTagger(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.embed = nn.Embedding(50, 16)
+        self.lstm = nn.LSTM(16, 24, num_layers=2, batch_first=True, bidirectional=True)
+        self.out = nn.Linear(48, 5)
+
+    def forward(self, ids):
+        x, _ = self.lstm(self.embed(ids))
+        return self.out(x)
+
+
+def transformer():
+    return nn.Transformer(d_model=32, nhead=4, num_encoder_layers=2, num_decoder_layers=2, dim_feedforward=64, batch_first=True)
+
+
+# unmappable on purpose
+
+
+class DataDependent(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(8, 8)
+
+    def forward(self, x):
+        if x.sum() > 0:
+            return self.fc(x)
+        return x
+
+
+class CustomOp(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(8, 8)
+        self.bil = nn.Bilinear(8, 8, 4)
+
+    def forward(self, x):
+        y = self.fc(x)
+        return self.bil(y, x)
+
+
+class Shared(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(8, 8)
+
+    def forward(self, x):
+        return self.fc(torch.relu(self.fc(x)))
+
+
+class SkipAcross(nn.Module):
+    """A tensor read after other merges (a U-Net skip) and one read by two different ops later."""
+
+    def __init__(self):
+        super().__init__()
+        self.enc1 = nn.Conv2d(3, 8, 3, padding=1)
+        self.enc2 = nn.Conv2d(8, 8, 3, stride=2, padding=1)
+        self.mid = nn.Conv2d(8, 8, 3, padding=1)
+        self.up = nn.Upsample(scale_factor=2.0, mode="nearest")
+        self.dec = nn.Conv2d(16, 4, 3, padding=1)
+        self.gate = nn.Conv2d(8, 4, 1)
+
+    def forward(self, x):
+        e1 = self.enc1(x)
+        e2 = self.enc2(e1)
+        m = self.mid(e2) + e2
+        d = self.dec(torch.cat([self.up(m), e1], 1))
+        return d * torch.sigmoid(self.gate(e1))
