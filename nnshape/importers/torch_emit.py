@@ -525,4 +525,27 @@ def write(plan: Plan, inputs: list, allow_partial: bool, header: list) -> tuple[
         else:
             with w.block(f"from {plan.names[entry.id]}"):
                 writer.emit_items(w, items, ())
+    _unique_names(w.lines)
     return w.text(), writer.problems
+
+
+def _unique_names(lines: list) -> None:
+    """A module applied twice (ResNet's one `relu`) names one row; names are unique per block."""
+    import re
+
+    stack: list = [(-1, set())]
+    for i, (text, comment) in enumerate(lines):
+        stripped = text.lstrip()
+        if not stripped or stripped.startswith("#"):
+            continue
+        indent = len(text) - len(stripped)
+        while stack and stack[-1][0] >= indent:
+            stack.pop()
+        used = stack[-1][1]
+        match = re.search(r" name=([A-Za-z_][A-Za-z0-9_]*)$", text)
+        if match:
+            if match.group(1) in used:
+                lines[i] = (text[: match.start()], comment)
+            else:
+                used.add(match.group(1))
+        stack.append((indent, set()))

@@ -110,9 +110,14 @@ def load_target(target: str, kwargs=()):
 
 
 def import_target(target: str, inputs=(), *, kwargs=(), allow_partial: bool = False, verify: bool = True):
-    module = load_target(target, kwargs)
-    example = parse_inputs(inputs)
-    text = import_torch(module, example, allow_partial=allow_partial, verify=verify, source=target)
+    from ..source import Source
+
+    try:
+        module = load_target(target, kwargs)
+        example = parse_inputs(inputs)
+        text = import_torch(module, example, allow_partial=allow_partial, verify=verify, source=target)
+    except ImportFailure as err:
+        raise err.with_source(Source(target if _TARGET.match(target.replace(":", ".")) else "<target>", "")) from None
     params = sum(p.numel() for p in module.parameters())
     return text, f"{type(module).__name__}, {params:,} parameters" + ("" if verify else ", not verified")
 

@@ -255,7 +255,7 @@ class Builder:
             unmappable = f"{what} returns {type(first).__name__}"
             first = torch.empty(0)
         mapper = M.module_mapper(module)
-        if mapper is None and unmappable is None:
+        if mapper is None:
             unmappable = f"no spec kind for {type(module).__module__}.{type(module).__qualname__}"
         # side names are filled in by the emitter (the value's name), so keep Values for now
         v = self.add_op(node, "unary", primary, side=side, module=module, module_name=name, what=what,
