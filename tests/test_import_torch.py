@@ -212,3 +212,22 @@ def test_docs_example_is_real():
     shown = re.search(r"A ResNet-style network.*?```text\n(.*?)```", doc, re.S).group(1)
     spec = nnshape.import_torch(T.ResNetStyle(), torch.randn(2, 3, 64, 64))
     assert spec.split("\n", 2)[2] == shown
+
+
+def test_shape_dependent_control_flow_falls_back_to_torch_export():
+    module, x = T.ShapeDependent(), torch.randn(2, 3, 16, 16)
+    spec = nnshape.import_torch(module, x)
+    assert "traced with torch.export" in spec and "maxpool2d 2" in spec and "residual:" in spec
+    assert numbers(spec, batch=2) == oracle(module, x)
+    with pytest.raises(ImportFailure) as info:
+        nnshape.import_torch(module, x, tracer="fx")
+    assert info.value.code == "E0722"
+
+
+@pytest.mark.parametrize("name", ["resnet", "inception", "densenet", "vit", "convnext", "lstm", "skip"])
+def test_torch_export_path_gives_the_same_numbers(name):
+    make, inputs, _ = NETS[name]
+    torch.manual_seed(0)
+    module, x = make(), inputs()
+    spec = nnshape.import_torch(module, x, tracer="export")
+    assert numbers(spec, batch=x[0].shape[0]) == oracle(module, x), spec

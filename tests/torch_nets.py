@@ -336,3 +336,23 @@ class SkipAcross(nn.Module):
         m = self.mid(e2) + e2
         d = self.dec(torch.cat([self.up(m), e1], 1))
         return d * torch.sigmoid(self.gate(e1))
+
+
+class ShapeDependent(nn.Module):
+    """Python control flow on a size: torch.fx cannot trace it, torch.export can."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(3, 8, 3, padding=1)
+        self.bn = nn.BatchNorm2d(8)
+        self.attn = nn.MultiheadAttention(8, 2, batch_first=True)
+        self.head = nn.Linear(8, 4)
+
+    def forward(self, x):
+        if x.shape[-1] > 8:
+            x = F.max_pool2d(x, 2)
+        y = torch.relu(self.bn(self.conv(x)))
+        z = y.flatten(2).transpose(1, 2)
+        a, _ = self.attn(z, z, z)
+        z = z + a
+        return self.head(z[:, 0])

@@ -125,9 +125,11 @@ def import_target(target: str, inputs=(), *, kwargs=(), allow_partial: bool = Fa
 # ----------------------------------------------------------------------------- the Python API
 
 
-def import_torch(module, example_inputs=None, *, allow_partial: bool = False, verify: bool = True, source: str | None = None) -> str:
+def import_torch(module, example_inputs=None, *, allow_partial: bool = False, verify: bool = True, source: str | None = None,
+                 tracer: str = "auto") -> str:
     """Spec text for ``module`` run on ``example_inputs`` (a tensor, or a tuple in forward's order;
-    dim 0 is the batch). Default: one 2×3×224×224 image batch."""
+    dim 0 is the batch). Default: one 2×3×224×224 image batch. ``tracer``: "auto" (torch.fx, and
+    torch.export where fx fails), "fx" or "export"."""
     torch = _torch()
     if not isinstance(module, torch.nn.Module):
         raise ImportFailure(f"import_torch needs an nn.Module, got {type(module).__name__}", code="E0721")
@@ -144,7 +146,7 @@ def import_torch(module, example_inputs=None, *, allow_partial: bool = False, ve
         if hf is not None:
             text = _import_hf_module(module, hf, example_inputs, source)
         else:
-            text = _import_traced(module, example_inputs, allow_partial, source)
+            text = _import_traced(module, example_inputs, allow_partial, source, tracer)
         if verify and not text.startswith("# PARTIAL"):
             verify_spec(text, module, example_inputs)
         return text
@@ -228,20 +230,36 @@ def _TransformerForward(transformer):
     return Transformer(transformer)
 
 
-def _import_traced(module, example_inputs, allow_partial: bool, source: str | None) -> str:
+def _import_traced(module, example_inputs, allow_partial: bool, source: str | None, tracer: str = "auto") -> str:
     from .torch_emit import Planner, Problem, write
     from .torch_ir import Builder, normalize
     from .torch_map import Unmappable
 
+    if tracer not in ("auto", "fx", "export"):
+        raise ImportFailure(f"unknown tracer {tracer!r}", expected="auto, fx or export", code="E0722")
+    tracer_name = "torch.fx"
     try:
+        if tracer == "export":
+            raise RuntimeError("torch.export asked for")
         gm = _trace(module)
     except Exception as exc:
-        raise ImportFailure(
-            f"torch.fx cannot trace {type(module).__name__}: {type(exc).__name__}: {str(exc).splitlines()[0][:300]}",
-            hint="data-dependent control flow (an `if` on a tensor's values) cannot be written as a spec; "
-            "shape-dependent `if`s can be avoided by tracing at the shape you want",
-            code="E0722",
-        ) from None
+        if tracer == "fx":
+            raise ImportFailure(f"torch.fx cannot trace {type(module).__name__}: {type(exc).__name__}: {exc}",
+                                code="E0722") from None
+        fx_error = f"{type(exc).__name__}: {str(exc).strip().splitlines()[0][:300] if str(exc).strip() else ''}"
+        try:
+            from .torch_export import export_graph
+
+            gm = export_graph(module, example_inputs)
+            tracer_name = "torch.export" if tracer == "export" else "torch.export (torch.fx could not)"
+        except Exception as exc2:
+            export_error = f"{type(exc2).__name__}: {str(exc2).strip().splitlines()[0][:300] if str(exc2).strip() else ''}"
+            raise ImportFailure(
+                f"neither torch.fx nor torch.export can trace {type(module).__name__}: {fx_error}",
+                notes=(f"torch.fx: {fx_error}", f"torch.export: {export_error}"),
+                hint="data-dependent control flow (an `if` on a tensor's values) has no single spec",
+                code="E0722",
+            ) from None
     try:
         graph = Builder(gm, module, example_inputs).build()
         normalize(graph)
@@ -258,7 +276,7 @@ def _import_traced(module, example_inputs, allow_partial: bool, source: str | No
         plan.problems.append(Problem(unused[0], "unused parameters", "parameters that forward never reads "
                                      f"({', '.join(unused[:4])}{' ...' if len(unused) > 4 else ''}): a spec describes what runs"))
     shape_text = ", ".join("x".join(map(str, t.shape)) for t in example_inputs)
-    header = [f"nnshape import torch {source or type(module).__name__}", f"traced with torch.fx at input {shape_text}"]
+    header = [f"nnshape import torch {source or type(module).__name__}", f"traced with {tracer_name} at input {shape_text}"]
     text, problems = write(plan, graph.inputs, allow_partial, header)
     problems = plan.problems
     if problems:

@@ -276,7 +276,12 @@ class Builder:
     # -- functions and methods --------------------------------------------------------------------
     def call_function(self, node):
         target = node.target
-        name = target if isinstance(target, str) else getattr(target, "__name__", str(target))
+        if isinstance(target, torch._ops.OpOverload):  # an aten op of torch.export's graph
+            name = target.overloadpacket.__name__
+            target = ATEN.get(name, name)
+            name = target if isinstance(target, str) else name
+        else:
+            name = target if isinstance(target, str) else getattr(target, "__name__", str(target))
         try:
             self._function(node, target, name)
         except Unmappable as exc:
@@ -288,6 +293,10 @@ class Builder:
                             what=name, unmappable=str(exc), result=first)
 
     def _function(self, node, target, name):
+        if name == "select" and isinstance(target, str):  # aten.select(x, dim, index)
+            return self.aten_index(node, "select")
+        if name == "slice" and isinstance(target, str):  # aten.slice(x, dim, start, end, step)
+            return self.aten_index(node, "slice")
         rv = self.rv
         result = rv[node]
         args = node.args
@@ -379,6 +388,27 @@ class Builder:
         else:  # unbind
             d = node.args[1] if len(node.args) > 1 else node.kwargs.get("dim", 0)
         return self.const(d)
+
+    def aten_index(self, node, kind):
+        src = self.flowing(node.args[0])
+        args = [self.const(a) for a in node.args[1:]]
+        rank = len(src.shape)
+        dim = _norm_dim(args[0] if args else 0, rank)
+        if dim == 0:
+            raise Unmappable("an index into the batch dim")
+        if kind == "select":
+            line = f"select dim={dim} index={args[1]}"
+        else:
+            start = args[1] if len(args) > 1 and args[1] is not None else 0
+            end = args[2] if len(args) > 2 else None
+            step = args[3] if len(args) > 3 else 1
+            if end is not None and end >= src.shape[dim]:
+                end = None
+            line = f"slice {dim} {start}" + (f" {end}" if end is not None else (" none" if step != 1 else ""))
+            line += f" {step}" if step != 1 else ""
+            if start == 0 and end is None and step == 1:
+                return self.neutral(node, node.args[0], "a full slice")
+        self.add_op(node, "unary", [src], lines=[line], what=kind)
 
     def neutral(self, node, a, what):
         src = self.flowing(a)
@@ -488,7 +518,7 @@ class Builder:
             if dim is None:
                 raise Unmappable(f"{name} without dim")
             return [f"{name.replace('_', '')} dim={dim}"]
-        if target is F.dropout or name in ("dropout", "dropout2d", "alpha_dropout", "feature_alpha_dropout"):
+        if target is F.dropout or name in ("dropout", "dropout2d", "alpha_dropout", "feature_alpha_dropout", "to", "clone", "detach"):
             return None
         if name == "flatten":
             start, end = arg(0, "start_dim", 0), arg(1, "end_dim", -1)
@@ -552,6 +582,14 @@ class Builder:
                 text += M.keys(ceil_mode=(arg(3, "ceil_mode", False), False),
                                count_include_pad=(arg(4, "count_include_pad", True), True))
             return [text]
+        if name in ("upsample_nearest2d", "upsample_bilinear2d"):
+            mode = name[len("upsample_"):-2]
+            align = arg(1, "align_corners") if mode == "bilinear" else None
+            return [M.upsample_line(_Shapes(src.shape, out), mode, align)]
+        if name == "constant_pad_nd":
+            pad = tuple(arg(0, "pad"))
+            fill = arg(1, "value", 0)
+            return [f"pad {value(pad)}" + (f" value={value(float(fill))}" if fill else "")]
         if name == "interpolate" or name == "upsample":
             return [M.upsample_line(_Shapes(src.shape, out), arg(2, "mode", "nearest"), arg(3, "align_corners"))]
         if name == "pad":
@@ -621,6 +659,8 @@ class Builder:
         for s in static:
             if not self._is_parameter(s):
                 raise Unmappable(f"{name} with a buffer as its weight")
+        if target in (F.conv1d, F.conv2d, F.conv3d) or name in ("conv1d", "conv2d", "conv3d"):
+            target = {"conv1d": F.conv1d, "conv2d": F.conv2d, "conv3d": F.conv3d}.get(name, target)
         if target is F.linear or name == "linear":
             w = weights[0]
             return [f"linear {w.shape[0]}" + ("" if len(static) > 1 else " bias=false")]
@@ -644,6 +684,29 @@ class Builder:
                 groups=(args[4] if len(args) > 4 else kw.get("groups", 1), 1))
             return [text + ("" if len(static) > 1 else " bias=false")]
         raise Unmappable(f"{name} with a module's tensor")
+
+
+# aten ops of a torch.export graph -> the torch function or method name the mapping knows
+ATEN = {
+    "relu": torch.relu, "relu_": torch.relu, "sigmoid": torch.sigmoid, "tanh": torch.tanh, "hardswish": F.hardswish,
+    "hardswish_": F.hardswish, "hardsigmoid": F.hardsigmoid, "silu": F.silu, "silu_": F.silu, "gelu": F.gelu,
+    "mish": F.mish, "elu": F.elu, "selu": torch.selu, "leaky_relu": F.leaky_relu, "hardtanh": F.hardtanh,
+    "hardtanh_": F.hardtanh, "_softmax": "softmax", "_log_softmax": "log_softmax", "dropout": F.dropout,
+    "clone": "clone", "contiguous": "contiguous", "detach": "detach", "alias": "clone", "_to_copy": "to",
+    "_unsafe_view": "view", "view": "view", "reshape": "reshape", "permute": "permute", "transpose": "transpose",
+    "unsqueeze": "unsqueeze", "squeeze": "squeeze", "flatten": "flatten", "mean": "mean", "sum": "sum",
+    "amax": "amax", "add": operator.add, "add_": operator.add, "mul": operator.mul, "mul_": operator.mul,
+    "sub": operator.sub, "div": operator.truediv, "cat": torch.cat, "matmul": torch.matmul, "bmm": torch.bmm,
+    "mm": torch.mm, "linear": F.linear, "conv1d": F.conv1d, "conv2d": F.conv2d, "conv3d": F.conv3d,
+    "layer_norm": F.layer_norm, "max_pool1d": F.max_pool1d, "max_pool2d": F.max_pool2d, "max_pool3d": F.max_pool3d,
+    "avg_pool1d": F.avg_pool1d, "avg_pool2d": F.avg_pool2d, "avg_pool3d": F.avg_pool3d,
+    "adaptive_avg_pool1d": F.adaptive_avg_pool1d, "adaptive_avg_pool2d": F.adaptive_avg_pool2d,
+    "adaptive_avg_pool3d": F.adaptive_avg_pool3d, "constant_pad_nd": "constant_pad_nd", "pad": F.pad,
+    "roll": torch.roll, "channel_shuffle": "channel_shuffle", "pixel_shuffle": "pixel_shuffle",
+    "split": "split", "chunk": "chunk", "unbind": "unbind", "expand": "expand", "select": "select", "slice": "slice",
+    "exp": torch.exp, "neg": torch.neg, "sqrt": torch.sqrt, "rsqrt": torch.rsqrt, "pow": "pow",
+    "upsample_nearest2d": "upsample_nearest2d", "upsample_bilinear2d": "upsample_bilinear2d",
+}
 
 
 @dataclass
