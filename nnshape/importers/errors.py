@@ -13,4 +13,8 @@ class ImportFailure(NNShapeError):
     code = "E0700"
 
 
-__all__ = ["ImportFailure"]
+class Unmappable(Exception):
+    """One op of a traced module that the spec language cannot say exactly (why, in the message)."""
+
+
+__all__ = ["ImportFailure", "Unmappable"]

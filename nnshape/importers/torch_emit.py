@@ -14,7 +14,7 @@ from __future__ import annotations
 import keyword
 from dataclasses import dataclass, field
 
-from .torch_map import Unmappable
+from .errors import Unmappable
 from .writer import SpecWriter
 
 RESERVED = {"input", "let", "output", "def", "block", "repeat", "residual", "shortcut", "concat", "add", "multiply",
@@ -464,9 +464,7 @@ class Writer:
                 self.branch_body(w, short, inner_prefix)
             return
         if m.merge == "matmul":
-            from .hf_models.common import has_kind
-
-            if not has_kind("matmul") and "matmul" not in _block_keywords():
+            if "matmul" not in _block_keywords():
                 self.problems.append(Problem(".".join(m.path), "matmul", "the `matmul:` block is not in this version of the language"))
                 w.comment(f"NOT MAPPED: {'.'.join(m.path) or '(forward)'}: a matmul of two computed tensors")
                 return
@@ -492,12 +490,9 @@ class Writer:
 
 
 def _block_keywords() -> set:
-    try:
-        from ..parser import BLOCK_KEYWORDS  # type: ignore[attr-defined]
+    from ..syntax import BLOCK_KEYWORDS
 
-        return set(BLOCK_KEYWORDS)
-    except Exception:
-        return set()
+    return set(BLOCK_KEYWORDS)
 
 
 def write(plan: Plan, inputs: list, allow_partial: bool, header: list) -> tuple[str, list]:

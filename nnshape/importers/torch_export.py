@@ -11,9 +11,6 @@ from __future__ import annotations
 
 import operator
 
-import torch
-import torch.fx as fx
-
 from . import torch_map
 
 
@@ -33,7 +30,11 @@ def _leaf_of(node, root) -> str | None:
     return None
 
 
-def export_graph(module, example_inputs) -> fx.GraphModule:
+def export_graph(module, example_inputs):
+    """An fx.GraphModule of ``module`` from torch.export, in the form torch.fx's trace has."""
+    import torch
+    import torch.fx as fx
+
     program = torch.export.export(module, tuple(example_inputs), strict=False)
     graph = program.graph
     signature = program.graph_signature

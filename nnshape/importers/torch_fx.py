@@ -233,7 +233,7 @@ def _TransformerForward(transformer):
 def _import_traced(module, example_inputs, allow_partial: bool, source: str | None, tracer: str = "auto") -> str:
     from .torch_emit import Planner, Problem, write
     from .torch_ir import Builder, normalize
-    from .torch_map import Unmappable
+    from .errors import Unmappable
 
     if tracer not in ("auto", "fx", "export"):
         raise ImportFailure(f"unknown tracer {tracer!r}", expected="auto, fx or export", code="E0722")
@@ -339,13 +339,13 @@ def measure(module, example_inputs):
 
 def verify_spec(text: str, module, example_inputs) -> None:
     """The spec's summary must equal the module's own numbers (E0724 names what differs)."""
-    import nnshape
+    from ..api import summarize
 
     batch = example_inputs[0].shape[0] if example_inputs else 1
     bindings = {}
     if "input input_ids L" in text:
         bindings["L"] = example_inputs[0].shape[1]
-    summary = nnshape.summarize(text, batch=batch, **bindings)
+    summary = summarize(text, batch=batch, **bindings)
     params, buffers, macs, shape = measure(module, example_inputs)
     hf = _hf_model(module) is not None
     if hf:  # transformers' non-persistent buffers are recomputed constants (docs/importers.md)

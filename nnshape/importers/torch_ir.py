@@ -10,17 +10,26 @@ memory), a *merge* (add, multiply, concatenate, matmul of two or more flowing te
 
 from __future__ import annotations
 
-import math
+import functools
 import operator
 from dataclasses import dataclass, field
 
-import torch
-import torch.fx as fx
-import torch.nn as nn
-import torch.nn.functional as F
-
 from . import torch_map as M
-from .torch_map import Unmappable, value
+from .errors import Unmappable
+from .torch_map import value
+
+torch = fx = nn = F = None  # bound by _load() when a Builder is made: importing this module loads no torch
+
+
+def _load() -> None:
+    global torch, fx, nn, F
+    if torch is None:
+        import torch as torch_
+        import torch.fx as fx_
+        import torch.nn as nn_
+        import torch.nn.functional as F_
+
+        torch, fx, nn, F = torch_, fx_, nn_, F_
 
 
 @dataclass(eq=False)
@@ -28,7 +37,7 @@ class Value:
     id: int
     name: str
     shape: tuple
-    dtype: torch.dtype
+    dtype: object  # torch.dtype
     producer: "Op | None" = None
 
     def __repr__(self) -> str:
@@ -68,21 +77,23 @@ class Graph:
     used_params: set  # ids of parameters the forward reaches
 
 
-class _Recorder(fx.Interpreter):
-    """Runs the traced graph and keeps each node's result (tensors as shape and dtype only)."""
+def _record(gm, example_inputs) -> dict:
+    """Run the traced graph once and keep each node's result."""
+    results: dict = {}
 
-    def __init__(self, gm):
-        super().__init__(gm)
-        self.results: dict = {}
+    class Recorder(fx.Interpreter):
+        def run_node(self, n):
+            result = super().run_node(n)
+            results[n] = result
+            return result
 
-    def run_node(self, n):
-        result = super().run_node(n)
-        self.results[n] = result
-        return result
+    with torch.no_grad():
+        Recorder(gm).run(*example_inputs)
+    return results
 
 
 def _is_tensor(x) -> bool:
-    return isinstance(x, torch.Tensor)
+    return torch is not None and isinstance(x, torch.Tensor)
 
 
 def _flat(args):
@@ -102,13 +113,11 @@ def _norm_dim(dim: int, rank: int) -> int:
 class Builder:
     """fx.GraphModule + example inputs -> Graph."""
 
-    def __init__(self, gm: fx.GraphModule, root: nn.Module, example_inputs: tuple):
+    def __init__(self, gm, root, example_inputs: tuple):
+        _load()
         self.gm = gm
         self.root = root
-        recorder = _Recorder(gm)
-        with torch.no_grad():
-            recorder.run(*example_inputs)
-        self.rv = recorder.results
+        self.rv = _record(gm, example_inputs)
         self.values: dict = {}  # fx node -> Value
         self.tuples: dict = {}  # fx node -> (source Value, pieces) for chunk/split
         self.module_tuple: dict = {}  # fx node -> Value (the first output of a tuple-returning module)
@@ -233,7 +242,6 @@ class Builder:
         primary = [self.flowing(args[0])]
         side = {}
         unmappable = None
-        lines = []
         if isinstance(module, nn.MultiheadAttention):
             q, k, v = (self._arg(node, i, key) for i, key in enumerate(("query", "key", "value")))
             if not (k is v):
@@ -241,7 +249,7 @@ class Builder:
             elif k is not q:
                 side["kv"] = self.flowing(k)
         else:
-            positions = M.SIDE_INPUTS.get(type(module), {})
+            positions = M.side_inputs(module)
             side_nodes = []
             for pos, key in positions.items():
                 a = self._arg(node, pos, key)
@@ -278,7 +286,7 @@ class Builder:
         target = node.target
         if isinstance(target, torch._ops.OpOverload):  # an aten op of torch.export's graph
             name = target.overloadpacket.__name__
-            target = ATEN.get(name, name)
+            target = aten_table().get(name, name)
             name = target if isinstance(target, str) else name
         else:
             name = target if isinstance(target, str) else getattr(target, "__name__", str(target))
@@ -330,7 +338,6 @@ class Builder:
         tensors = [a for a in _flat([args, node.kwargs]) if isinstance(a, fx.Node) and (self.dynamic(a) or self.is_static(a))]
         dyn = [a for a in tensors if self.dynamic(a)]
         static = [a for a in tensors if self.is_static(a)]
-        numbers = [a for a in _flat([args]) if isinstance(a, (int, float)) and not isinstance(a, bool)]
 
         # merges and their parameter forms
         if name in ("add", "iadd", "add_", "__add__", "__radd__", "sub", "isub", "__sub__", "sub_", "__rsub__"):
@@ -421,9 +428,8 @@ class Builder:
         self.add_op(node, "merge", [self.flowing(a) for a in dyn], merge=kind, dim=dim, what=kind)
 
     def _static_tensor(self, node):
-        roots = self.static.get(node, set())
         result = self.rv.get(node)
-        return result if _is_tensor(result) else (None if not roots else None)
+        return result if _is_tensor(result) else None
 
     def _is_parameter(self, node) -> bool:
         roots = self.static.get(node, set())
@@ -499,8 +505,9 @@ class Builder:
 
         if static:
             return self.with_params(target, name, src, static, args, kw)
-        if target in M.ACTIVATION_FUNCTIONS or (isinstance(target, str) and target in M.ACTIVATION_METHODS):
-            kind = M.ACTIVATION_FUNCTIONS.get(target) if not isinstance(target, str) else M.ACTIVATION_METHODS[target]
+        acts = M.activation_functions()
+        if target in acts or (isinstance(target, str) and target in M.ACTIVATION_METHODS):
+            kind = acts.get(target) if not isinstance(target, str) else M.ACTIVATION_METHODS[target]
             if kind == "gelu" and arg(0, "approximate", "none") == "tanh":
                 return ["gelu approximate='tanh'"]
             if kind == "leakyrelu":
@@ -610,7 +617,7 @@ class Builder:
             return [f"pixelshuffle {arg(0, 'upscale_factor')}"]
         if name == "getitem":
             return self.indexing(args[0], src, out)
-        if target in M.NEUTRAL_FUNCTIONS or (isinstance(target, str) and target in M.NEUTRAL_METHODS):
+        if target in M.neutral_functions() or (isinstance(target, str) and target in M.NEUTRAL_METHODS):
             if out != src.shape:
                 raise Unmappable(f"{name} changes the shape")
             return None
@@ -686,27 +693,30 @@ class Builder:
         raise Unmappable(f"{name} with a module's tensor")
 
 
-# aten ops of a torch.export graph -> the torch function or method name the mapping knows
-ATEN = {
-    "relu": torch.relu, "relu_": torch.relu, "sigmoid": torch.sigmoid, "tanh": torch.tanh, "hardswish": F.hardswish,
-    "hardswish_": F.hardswish, "hardsigmoid": F.hardsigmoid, "silu": F.silu, "silu_": F.silu, "gelu": F.gelu,
-    "mish": F.mish, "elu": F.elu, "selu": torch.selu, "leaky_relu": F.leaky_relu, "hardtanh": F.hardtanh,
-    "hardtanh_": F.hardtanh, "_softmax": "softmax", "_log_softmax": "log_softmax", "dropout": F.dropout,
-    "clone": "clone", "contiguous": "contiguous", "detach": "detach", "alias": "clone", "_to_copy": "to",
-    "_unsafe_view": "view", "view": "view", "reshape": "reshape", "permute": "permute", "transpose": "transpose",
-    "unsqueeze": "unsqueeze", "squeeze": "squeeze", "flatten": "flatten", "mean": "mean", "sum": "sum",
-    "amax": "amax", "add": operator.add, "add_": operator.add, "mul": operator.mul, "mul_": operator.mul,
-    "sub": operator.sub, "div": operator.truediv, "cat": torch.cat, "matmul": torch.matmul, "bmm": torch.bmm,
-    "mm": torch.mm, "linear": F.linear, "conv1d": F.conv1d, "conv2d": F.conv2d, "conv3d": F.conv3d,
-    "layer_norm": F.layer_norm, "max_pool1d": F.max_pool1d, "max_pool2d": F.max_pool2d, "max_pool3d": F.max_pool3d,
-    "avg_pool1d": F.avg_pool1d, "avg_pool2d": F.avg_pool2d, "avg_pool3d": F.avg_pool3d,
-    "adaptive_avg_pool1d": F.adaptive_avg_pool1d, "adaptive_avg_pool2d": F.adaptive_avg_pool2d,
-    "adaptive_avg_pool3d": F.adaptive_avg_pool3d, "constant_pad_nd": "constant_pad_nd", "pad": F.pad,
-    "roll": torch.roll, "channel_shuffle": "channel_shuffle", "pixel_shuffle": "pixel_shuffle",
-    "split": "split", "chunk": "chunk", "unbind": "unbind", "expand": "expand", "select": "select", "slice": "slice",
-    "exp": torch.exp, "neg": torch.neg, "sqrt": torch.sqrt, "rsqrt": torch.rsqrt, "pow": "pow",
-    "upsample_nearest2d": "upsample_nearest2d", "upsample_bilinear2d": "upsample_bilinear2d",
-}
+@functools.cache
+def aten_table() -> dict:
+    """aten ops of a torch.export graph -> the torch function or method name the mapping knows."""
+    _load()
+    return {
+        "relu": torch.relu, "relu_": torch.relu, "sigmoid": torch.sigmoid, "tanh": torch.tanh, "hardswish": F.hardswish,
+        "hardswish_": F.hardswish, "hardsigmoid": F.hardsigmoid, "silu": F.silu, "silu_": F.silu, "gelu": F.gelu,
+        "mish": F.mish, "elu": F.elu, "selu": torch.selu, "leaky_relu": F.leaky_relu, "hardtanh": F.hardtanh,
+        "hardtanh_": F.hardtanh, "_softmax": "softmax", "_log_softmax": "log_softmax", "dropout": F.dropout,
+        "clone": "clone", "contiguous": "contiguous", "detach": "detach", "alias": "clone", "_to_copy": "to",
+        "_unsafe_view": "view", "view": "view", "reshape": "reshape", "permute": "permute", "transpose": "transpose",
+        "unsqueeze": "unsqueeze", "squeeze": "squeeze", "flatten": "flatten", "mean": "mean", "sum": "sum",
+        "amax": "amax", "add": operator.add, "add_": operator.add, "mul": operator.mul, "mul_": operator.mul,
+        "sub": operator.sub, "div": operator.truediv, "cat": torch.cat, "matmul": torch.matmul, "bmm": torch.bmm,
+        "mm": torch.mm, "linear": F.linear, "conv1d": F.conv1d, "conv2d": F.conv2d, "conv3d": F.conv3d,
+        "layer_norm": F.layer_norm, "max_pool1d": F.max_pool1d, "max_pool2d": F.max_pool2d, "max_pool3d": F.max_pool3d,
+        "avg_pool1d": F.avg_pool1d, "avg_pool2d": F.avg_pool2d, "avg_pool3d": F.avg_pool3d,
+        "adaptive_avg_pool1d": F.adaptive_avg_pool1d, "adaptive_avg_pool2d": F.adaptive_avg_pool2d,
+        "adaptive_avg_pool3d": F.adaptive_avg_pool3d, "constant_pad_nd": "constant_pad_nd", "pad": F.pad,
+        "roll": torch.roll, "channel_shuffle": "channel_shuffle", "pixel_shuffle": "pixel_shuffle",
+        "split": "split", "chunk": "chunk", "unbind": "unbind", "expand": "expand", "select": "select", "slice": "slice",
+        "exp": torch.exp, "neg": torch.neg, "sqrt": torch.sqrt, "rsqrt": torch.rsqrt, "pow": "pow",
+        "upsample_nearest2d": "upsample_nearest2d", "upsample_bilinear2d": "upsample_bilinear2d",
+    }
 
 
 @dataclass

@@ -8,18 +8,11 @@ inject spec syntax. Imports torch: loaded only by the torch importer.
 
 from __future__ import annotations
 
+import functools
 import math
-import operator
 
-import torch
-import torch.nn as nn
-import torch.nn.functional as F
-
+from .errors import Unmappable
 from .writer import fmt_float
-
-
-class Unmappable(Exception):
-    """An op the spec language cannot say (exactly): the message says what and why."""
 
 
 def value(v) -> str:
@@ -34,7 +27,7 @@ def value(v) -> str:
         if not math.isfinite(v):
             raise Unmappable(f"the value {v} is not a finite number")
         return fmt_float(v)
-    if isinstance(v, (tuple, list, torch.Size)):
+    if isinstance(v, (tuple, list)):
         items = list(v)
         if items and all(isinstance(i, int) and not isinstance(i, bool) and i >= 0 for i in items) and len(items) > 1:
             return "x".join(map(str, items))
@@ -70,6 +63,8 @@ def keys(**pairs) -> str:
 
 
 def _conv(m, op):
+    import torch.nn as nn
+
     dims = len(m.kernel_size)
     transposed = isinstance(m, nn.modules.conv._ConvTransposeNd)
     kind = f"{'convtranspose' if transposed else 'conv'}{dims}d"
@@ -92,6 +87,8 @@ def _linear(m, op):
 
 
 def _bn(m, op):
+    import torch.nn as nn
+
     dims = {nn.BatchNorm1d: 1, nn.BatchNorm2d: 2, nn.BatchNorm3d: 3}.get(type(m))
     kind = f"batchnorm{dims}d" if dims else "batchnorm"
     return [kind + keys(eps=(m.eps, 1e-5), momentum=(m.momentum, 0.1), affine=(m.affine, True),
@@ -99,6 +96,8 @@ def _bn(m, op):
 
 
 def _instancenorm(m, op):
+    import torch.nn as nn
+
     dims = {nn.InstanceNorm1d: 1, nn.InstanceNorm2d: 2, nn.InstanceNorm3d: 3}[type(m)]
     return [f"instancenorm{dims}d" + keys(eps=(m.eps, 1e-5), momentum=(m.momentum, 0.1), affine=(m.affine, False),
                                           track_running_stats=(m.track_running_stats, False))]
@@ -153,6 +152,8 @@ def _softmax(kind):
 
 
 def _pool(m, op):
+    import torch.nn as nn
+
     dims = len(op.in_shape) - 2
     cls = type(m).__name__.lower()  # maxpool2d / avgpool2d ...
     k = same(m.kernel_size if isinstance(m.kernel_size, tuple) else (m.kernel_size,) * dims)
@@ -239,6 +240,10 @@ def _mha(m, op):
 
 
 def _activation_name(fn) -> str:
+    import torch
+    import torch.nn as nn
+    import torch.nn.functional as F
+
     if fn in (F.relu, torch.relu) or isinstance(fn, nn.ReLU):
         return "relu"
     if fn is F.gelu or (isinstance(fn, nn.GELU) and fn.approximate == "none"):
@@ -271,6 +276,8 @@ def _decoder_layer(m, op):
 
 def _stack(m, op, layer_mapper):
     """nn.TransformerEncoder / Decoder: its layers (a repeat when they are alike) and its norm."""
+    import torch.nn as nn
+
     lines = [layer_mapper(layer, op)[0] for layer in m.layers]
     out = []
     if len(set(lines)) == 1 and len(lines) > 1:
@@ -316,43 +323,49 @@ def _frozen_bn(m, op):
     return ["frozenbn" + keys(eps=(float(m.eps), 1e-5))]
 
 
-MODULES = {
-    nn.Conv1d: _conv, nn.Conv2d: _conv, nn.Conv3d: _conv,
-    nn.ConvTranspose1d: _conv, nn.ConvTranspose2d: _conv, nn.ConvTranspose3d: _conv,
-    nn.Linear: _linear,
-    nn.BatchNorm1d: _bn, nn.BatchNorm2d: _bn, nn.BatchNorm3d: _bn,
-    nn.InstanceNorm1d: _instancenorm, nn.InstanceNorm2d: _instancenorm, nn.InstanceNorm3d: _instancenorm,
-    nn.LayerNorm: _layernorm, nn.GroupNorm: _groupnorm, nn.RMSNorm: _rmsnorm,
-    nn.LocalResponseNorm: lambda m, op: [f"lrn {m.size}" + keys(alpha=(m.alpha, 1e-4), beta=(m.beta, 0.75), k=(m.k, 1.0))],
-    nn.Embedding: _embedding,
-    nn.Dropout: _dropout("dropout"), nn.Dropout1d: _dropout("dropout1d"), nn.Dropout2d: _dropout("dropout2d"),
-    nn.Dropout3d: _dropout("dropout3d"), nn.AlphaDropout: _dropout("alphadropout"),
-    nn.ReLU: _plain("relu"), nn.ReLU6: _plain("relu6"), nn.SiLU: _plain("silu"), nn.Sigmoid: _plain("sigmoid"),
-    nn.Tanh: _plain("tanh"), nn.Hardswish: _plain("hardswish"), nn.Hardsigmoid: _plain("hardsigmoid"),
-    nn.Mish: _plain("mish"), nn.SELU: _plain("selu"), nn.Identity: _plain("identity"), nn.GELU: _gelu,
-    nn.LeakyReLU: lambda m, op: ["leakyrelu" + keys(negative_slope=(m.negative_slope, 0.01)).replace("negative_slope=", "")],
-    nn.ELU: lambda m, op: ["elu" + keys(alpha=(m.alpha, 1.0))],
-    nn.Hardtanh: lambda m, op: ["hardtanh" + keys(min_val=(float(m.min_val), -1.0), max_val=(float(m.max_val), 1.0))],
-    nn.Softplus: lambda m, op: ["softplus" + keys(beta=(float(m.beta), 1.0), threshold=(float(m.threshold), 20.0))],
-    nn.PReLU: _prelu, nn.Softmax: _softmax("softmax"), nn.LogSoftmax: _softmax("logsoftmax"),
-    nn.MaxPool1d: _pool, nn.MaxPool2d: _pool, nn.MaxPool3d: _pool,
-    nn.AvgPool1d: _pool, nn.AvgPool2d: _pool, nn.AvgPool3d: _pool,
-    nn.AdaptiveAvgPool1d: _adaptive, nn.AdaptiveAvgPool2d: _adaptive, nn.AdaptiveAvgPool3d: _adaptive,
-    nn.AdaptiveMaxPool1d: _adaptive, nn.AdaptiveMaxPool2d: _adaptive, nn.AdaptiveMaxPool3d: _adaptive,
-    nn.Flatten: _flatten, nn.Unflatten: _unflatten, nn.Upsample: _upsample,
-    nn.PixelShuffle: lambda m, op: [f"pixelshuffle {m.upscale_factor}"],
-    nn.PixelUnshuffle: lambda m, op: [f"pixelunshuffle {m.downscale_factor}"],
-    nn.ChannelShuffle: lambda m, op: [f"channelshuffle {m.groups}"],
-    nn.ZeroPad1d: _pad_module, nn.ZeroPad2d: _pad_module, nn.ZeroPad3d: _pad_module,
-    nn.ConstantPad1d: _pad_module, nn.ConstantPad2d: _pad_module, nn.ConstantPad3d: _pad_module,
-    nn.ReflectionPad1d: _pad_module, nn.ReflectionPad2d: _pad_module, nn.ReflectionPad3d: _pad_module,
-    nn.ReplicationPad1d: _pad_module, nn.ReplicationPad2d: _pad_module, nn.ReplicationPad3d: _pad_module,
-    nn.MultiheadAttention: _mha,
-    nn.TransformerEncoderLayer: _encoder_layer, nn.TransformerDecoderLayer: _decoder_layer,
-    nn.TransformerEncoder: lambda m, op: _stack(m, op, _encoder_layer),
-    nn.TransformerDecoder: lambda m, op: _stack(m, op, _decoder_layer),
-    nn.LSTM: _recurrent, nn.GRU: _recurrent, nn.RNN: _recurrent,
-}
+@functools.cache
+def modules() -> dict:
+    """torch.nn module class -> mapper (built on first use: importing this module loads no torch)."""
+    import torch.nn as nn
+
+    return {
+        nn.Conv1d: _conv, nn.Conv2d: _conv, nn.Conv3d: _conv,
+        nn.ConvTranspose1d: _conv, nn.ConvTranspose2d: _conv, nn.ConvTranspose3d: _conv,
+        nn.Linear: _linear,
+        nn.BatchNorm1d: _bn, nn.BatchNorm2d: _bn, nn.BatchNorm3d: _bn,
+        nn.InstanceNorm1d: _instancenorm, nn.InstanceNorm2d: _instancenorm, nn.InstanceNorm3d: _instancenorm,
+        nn.LayerNorm: _layernorm, nn.GroupNorm: _groupnorm, nn.RMSNorm: _rmsnorm,
+        nn.LocalResponseNorm: lambda m, op: [f"lrn {m.size}" + keys(alpha=(m.alpha, 1e-4), beta=(m.beta, 0.75), k=(m.k, 1.0))],
+        nn.Embedding: _embedding,
+        nn.Dropout: _dropout("dropout"), nn.Dropout1d: _dropout("dropout1d"), nn.Dropout2d: _dropout("dropout2d"),
+        nn.Dropout3d: _dropout("dropout3d"), nn.AlphaDropout: _dropout("alphadropout"),
+        nn.ReLU: _plain("relu"), nn.ReLU6: _plain("relu6"), nn.SiLU: _plain("silu"), nn.Sigmoid: _plain("sigmoid"),
+        nn.Tanh: _plain("tanh"), nn.Hardswish: _plain("hardswish"), nn.Hardsigmoid: _plain("hardsigmoid"),
+        nn.Mish: _plain("mish"), nn.SELU: _plain("selu"), nn.Identity: _plain("identity"), nn.GELU: _gelu,
+        nn.LeakyReLU: lambda m, op: ["leakyrelu" + keys(negative_slope=(m.negative_slope, 0.01)).replace("negative_slope=", "")],
+        nn.ELU: lambda m, op: ["elu" + keys(alpha=(m.alpha, 1.0))],
+        nn.Hardtanh: lambda m, op: ["hardtanh" + keys(min_val=(float(m.min_val), -1.0), max_val=(float(m.max_val), 1.0))],
+        nn.Softplus: lambda m, op: ["softplus" + keys(beta=(float(m.beta), 1.0), threshold=(float(m.threshold), 20.0))],
+        nn.PReLU: _prelu, nn.Softmax: _softmax("softmax"), nn.LogSoftmax: _softmax("logsoftmax"),
+        nn.MaxPool1d: _pool, nn.MaxPool2d: _pool, nn.MaxPool3d: _pool,
+        nn.AvgPool1d: _pool, nn.AvgPool2d: _pool, nn.AvgPool3d: _pool,
+        nn.AdaptiveAvgPool1d: _adaptive, nn.AdaptiveAvgPool2d: _adaptive, nn.AdaptiveAvgPool3d: _adaptive,
+        nn.AdaptiveMaxPool1d: _adaptive, nn.AdaptiveMaxPool2d: _adaptive, nn.AdaptiveMaxPool3d: _adaptive,
+        nn.Flatten: _flatten, nn.Unflatten: _unflatten, nn.Upsample: _upsample,
+        nn.PixelShuffle: lambda m, op: [f"pixelshuffle {m.upscale_factor}"],
+        nn.PixelUnshuffle: lambda m, op: [f"pixelunshuffle {m.downscale_factor}"],
+        nn.ChannelShuffle: lambda m, op: [f"channelshuffle {m.groups}"],
+        nn.ZeroPad1d: _pad_module, nn.ZeroPad2d: _pad_module, nn.ZeroPad3d: _pad_module,
+        nn.ConstantPad1d: _pad_module, nn.ConstantPad2d: _pad_module, nn.ConstantPad3d: _pad_module,
+        nn.ReflectionPad1d: _pad_module, nn.ReflectionPad2d: _pad_module, nn.ReflectionPad3d: _pad_module,
+        nn.ReplicationPad1d: _pad_module, nn.ReplicationPad2d: _pad_module, nn.ReplicationPad3d: _pad_module,
+        nn.MultiheadAttention: _mha,
+        nn.TransformerEncoderLayer: _encoder_layer, nn.TransformerDecoderLayer: _decoder_layer,
+        nn.TransformerEncoder: lambda m, op: _stack(m, op, _encoder_layer),
+        nn.TransformerDecoder: lambda m, op: _stack(m, op, _decoder_layer),
+        nn.LSTM: _recurrent, nn.GRU: _recurrent, nn.RNN: _recurrent,
+    }
+
 
 # Modules of other libraries, by qualified class name (their library need not be importable here).
 NAMED_MODULES = {
@@ -361,15 +374,17 @@ NAMED_MODULES = {
     "torchvision.ops.misc.FrozenBatchNorm2d": _frozen_bn,
 }
 
-# side inputs: (module class, forward argument position) -> spec key
-SIDE_INPUTS = {
-    nn.TransformerDecoderLayer: {1: "memory"},
-    nn.TransformerDecoder: {1: "memory"},
-}
+def side_inputs(module) -> dict:
+    """forward's argument position -> spec key, for modules that read a named tensor."""
+    import torch.nn as nn
+
+    if isinstance(module, (nn.TransformerDecoderLayer, nn.TransformerDecoder)):
+        return {1: "memory"}
+    return {}
 
 
 def module_mapper(module):
-    mapper = MODULES.get(type(module))
+    mapper = modules().get(type(module))
     if mapper is None:
         cls = type(module)
         mapper = NAMED_MODULES.get(f"{cls.__module__}.{cls.__qualname__}")
@@ -382,20 +397,38 @@ def is_leaf(module) -> bool:
 
 # ----------------------------------------------------------------------------- functions
 
-ACTIVATION_FUNCTIONS = {
-    F.relu: "relu", torch.relu: "relu", F.relu6: "relu6", F.silu: "silu", torch.sigmoid: "sigmoid",
-    F.sigmoid: "sigmoid", torch.tanh: "tanh", F.tanh: "tanh", F.hardswish: "hardswish",
-    F.hardsigmoid: "hardsigmoid", F.mish: "mish", F.selu: "selu", torch.selu: "selu", F.elu: "elu",
-    F.relu_: "relu", torch.relu_: "relu", F.leaky_relu: "leakyrelu", F.gelu: "gelu",
-}
+@functools.cache
+def activation_functions() -> dict:
+    import operator  # noqa: F401
+
+    import torch
+    import torch.nn.functional as F
+
+    return {
+        F.relu: "relu", torch.relu: "relu", F.relu6: "relu6", F.silu: "silu", torch.sigmoid: "sigmoid",
+        F.sigmoid: "sigmoid", torch.tanh: "tanh", F.tanh: "tanh", F.hardswish: "hardswish",
+        F.hardsigmoid: "hardsigmoid", F.mish: "mish", F.selu: "selu", torch.selu: "selu", F.elu: "elu",
+        F.relu_: "relu", torch.relu_: "relu", F.leaky_relu: "leakyrelu", F.gelu: "gelu",
+    }
+
+
 ACTIVATION_METHODS = {"relu": "relu", "relu_": "relu", "sigmoid": "sigmoid", "sigmoid_": "sigmoid", "tanh": "tanh",
                       "tanh_": "tanh"}
 
 # elementwise ops with no count and no shape change: no spec line (a comment says what it was)
-NEUTRAL_FUNCTIONS = {
-    torch.exp, torch.log, torch.sqrt, torch.rsqrt, torch.abs, torch.neg, torch.clamp, torch.clip, torch.erf,
-    torch.sin, torch.cos, operator.neg, torch.nn.functional.dropout, torch.square, torch.reciprocal,
-}
+@functools.cache
+def neutral_functions() -> set:
+    """Elementwise ops with no count and no shape change: no spec line."""
+    import operator
+
+    import torch
+
+    return {
+        torch.exp, torch.log, torch.sqrt, torch.rsqrt, torch.abs, torch.neg, torch.clamp, torch.clip, torch.erf,
+        torch.sin, torch.cos, operator.neg, torch.nn.functional.dropout, torch.square, torch.reciprocal,
+    }
+
+
 NEUTRAL_METHODS = {
     "contiguous", "clone", "detach", "float", "half", "to", "type_as", "exp", "log", "sqrt", "rsqrt", "abs",
     "neg", "clamp", "clamp_min", "clamp_max", "clip", "pow", "square", "sin", "cos", "erf", "mul_", "div_",

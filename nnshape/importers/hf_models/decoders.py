@@ -3,7 +3,6 @@ gated feed-forward (llama, mistral, mixtral, qwen2, qwen2_moe, gemma, gemma2, ph
 
 from __future__ import annotations
 
-from ..writer import fmt_float
 from .common import Build, ModelType, activation, eps, has_arg, has_kind, need, num_labels, tied_linear
 
 ROPE = ("rope_theta", "rope_scaling", "rope_parameters", "partial_rotary_factor")  # elementwise: no count

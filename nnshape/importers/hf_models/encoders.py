@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from ..writer import fmt_float
 from .common import Build, ModelType, activation, emit_activation, eps, num_labels, tied_linear
 
 ENCODER_NEUTRAL = frozenset(
