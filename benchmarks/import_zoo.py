@@ -70,13 +70,33 @@ def run_one(family: str, name: str) -> dict:
     return result
 
 
+def markdown(rows: list) -> str:
+    """The table of docs/importers.md: exact models grouped per family, the others one per row."""
+    out = ["| family | models | result |", "|---|---|---|"]
+    for family in ("classification", "segmentation", "video"):
+        fam = [r for r in rows if r["family"] == family]
+        exact = [r["model"] for r in fam if r["status"] == "exact"]
+        if exact:
+            out.append(f"| {family} | {', '.join(exact)} | exact ({len(exact)} of {len(fam)}) |")
+        for r in fam:
+            if r["status"] != "exact":
+                why = r.get("reason", r["status"]).replace("|", "\\|")
+                out.append(f"| {family} | {r['model']} | not exact: {r['status']} {why} |")
+    return "\n".join(out)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--only", default="")
     parser.add_argument("--json", default=None)
     parser.add_argument("--one", nargs=2, metavar=("FAMILY", "NAME"))
     parser.add_argument("--timeout", type=int, default=900)
+    parser.add_argument("--markdown", metavar="JSON", help="print the docs table of a --json result and exit")
     args = parser.parse_args()
+    if args.markdown:
+        with open(args.markdown) as fh:
+            print(markdown(json.load(fh)))
+        return
     if args.one:
         print(json.dumps(run_one(*args.one)))
         return
