@@ -92,7 +92,8 @@ def test_every_example_exports_and_matches(spec, tmp_path):
 
 @pytest.mark.parametrize("kind_name,example", CASES, ids=[f"{k}:{e}" for k, e in CASES])
 def test_every_kind_example_exports_and_runs(kind_name, example):
-    """Each kind's examples, run for real on CPU: output shape, parameters and buffers as the Summary."""
+    """Each kind's examples, run for real on CPU: output shape, parameters and buffers as the Summary,
+    and, with the verifier network's weights, exactly the verifier network's output."""
     import torch
 
     from nnshape.verifier.export import export_source
@@ -104,11 +105,18 @@ def test_every_kind_example_exports_and_runs(kind_name, example):
     assert layout(model) == layout(built_model(summary, plan))
     assert sum(p.numel() for p in model.parameters()) == summary.total_params
     assert sum(b.numel() for b in model.buffers()) == summary.total_buffers
+    reference = built_model(summary, plan, "cpu").eval()
+    model.load_state_dict(reference.state_dict())
     model.eval()
+    args = inputs(summary, plan)
     with torch.no_grad():
-        out = model(*inputs(summary, plan))
+        torch.manual_seed(1)
+        out = model(*args)
+        torch.manual_seed(1)
+        expected = reference(*args)
     assert tuple(out.shape) == tuple(summary.output_shape)
     assert str(out.dtype) == f"torch.{summary.output_dtype}"
+    assert torch.equal(out, expected), "the exported module computes what the verifier runs (random kinds: same draws)"
 
 
 SAME_VALUES = [

@@ -181,6 +181,13 @@ def test_the_file_size_is_bounded_with_a_located_error(monkeypatch):
     assert "4 |     linear 4" in str(info.value)
 
 
+def test_too_many_copies_of_a_repeat_name_export():
+    summary, plan = analyze_spec("input 4\nrepeat 20000:\n    relu\n")
+    with pytest.raises(nnshape.NNShapeError) as info:
+        export_source(summary, plan)
+    assert info.value.code == "E0508" and "repeat 20,000: export writes every copy, at most 10,000" in str(info.value)
+
+
 def test_symbolic_sizes_export_when_no_constructor_needs_them():
     summary, plan = analyze_spec("input (L, 16)\nlinear 8\nlayernorm\nattention 2\n")
     text = export_source(summary, plan)

@@ -43,49 +43,49 @@ def tensor_args(node: LayerNode) -> tuple[str, ...]:
     return tuple(call.args.as_dict()[a.name] for a in call.kind.args if a.type == "tensor" and a.name in call.tensors)
 
 
-def walk(plan: Plan, sink, root) -> None:
+def walk(plan: Plan, sink, root, what: str = "verify builds") -> None:
     """Tell ``sink`` how to build ``plan`` into ``root`` (the Network), parents before children.
 
     ``sink.container(parent, name, cls, args, path) -> handle``: a ``cls(*args)`` of nnshape.twins
     appended to ``parent`` under ``name``; ``sink.shortcut(residual, path) -> handle``: a Seq set as
     the residual's shortcut; ``sink.layer(parent, name, node, tensors, frozen, path)``: a layer's
     twin. ``path`` is the row path a module stands for, or None for the copies of a collapsed
-    repeat that have no row of their own.
+    repeat that have no row of their own. ``what`` names the command in the error for too many copies.
     """
     for node in plan.root.children:  # top-level statements act on the first input
-        _child(sink, root, node, True, False)
+        _child(sink, root, node, True, False, what)
 
 
-def _fill(sink, parent, seq: SeqNode, record: bool, frozen: bool) -> None:
+def _fill(sink, parent, seq: SeqNode, record: bool, frozen: bool, what: str) -> None:
     for child in seq.children:
-        _child(sink, parent, child, record, frozen)
+        _child(sink, parent, child, record, frozen, what)
 
 
-def _child(sink, parent, node, record: bool, frozen: bool) -> None:
+def _child(sink, parent, node, record: bool, frozen: bool, what: str) -> None:
     name = node.path.rsplit(".", 1)[-1]
     path = node.path if record else None
     if isinstance(node, LayerNode):
         sink.layer(parent, name, node, tensor_args(node), frozen or not node.trainable, path)
     elif isinstance(node, SeqNode):  # block, def call
         module = sink.container(parent, name, "Seq", (), path)
-        _fill(sink, module, node, record, frozen or not node.trainable)
+        _fill(sink, module, node, record, frozen or not node.trainable, what)
     elif isinstance(node, ResidualNode):
         module = sink.container(parent, name, "Residual", (), path)
-        _fill(sink, module, node.body, record, frozen)
+        _fill(sink, module, node.body, record, frozen, what)
         if node.shortcut is not None:
             shortcut = sink.shortcut(module, node.shortcut.path if record else None)
-            _fill(sink, shortcut, node.shortcut, record, frozen)
+            _fill(sink, shortcut, node.shortcut, record, frozen, what)
     elif isinstance(node, MergeNode):
         module = sink.container(parent, name, "Merge", (node.op, node.dim), path)
         for branch in node.branches:
             sub = sink.container(module, branch.path.rsplit(".", 1)[-1], "Seq", (), branch.path if record else None)
-            _fill(sink, sub, branch, record, frozen)
+            _fill(sink, sub, branch, record, frozen, what)
     elif isinstance(node, RepeatNode):
         module = sink.container(parent, name, "Seq", (), path)
         copies = node.last_copies
         if copies > MAX_COPIES:
             raise SpecLimitError(
-                f"repeat {node.count:,}: verify builds every copy, at most {MAX_COPIES:,}",
+                f"repeat {node.count:,}: {what} every copy, at most {MAX_COPIES:,}",
                 hint="verify a smaller count (`--set`), or use `nnshape summary` for the analytic numbers",
                 code="E0508",
             )
@@ -95,10 +95,10 @@ def _child(sink, parent, node, record: bool, frozen: bool) -> None:
             iterations += [iterations[-1]] * (copies - 1)
         for i, it in enumerate(iterations):
             sub = sink.container(module, str(i), "Seq", (), it.path if record and i < listed else None)
-            _fill(sink, sub, it, record and i < listed, frozen)
+            _fill(sink, sub, it, record and i < listed, frozen, what)
     elif isinstance(node, FromNode):
         module = sink.container(parent, name, "From", (node.source, node.alias), path)
-        _fill(sink, module, node.body, record, frozen)
+        _fill(sink, module, node.body, record, frozen, what)
     else:  # pragma: no cover
         raise TypeError(node)
 

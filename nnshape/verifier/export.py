@@ -209,7 +209,7 @@ def export_source(summary: Summary, plan: Plan, *, class_name: str = "Model", tw
     source = Source(summary.source, summary.source_text)
     writer = _Writer(source)
     try:
-        walk(plan, writer, "self")
+        walk(plan, writer, "self", "export writes")
     except NNShapeError as err:
         raise (err if err.source is not None else err.with_source(source)) from None
     needed = _needed(writer.used)
