@@ -37,6 +37,30 @@ def verify(spec, **options):
     return run(spec, **options)
 
 
+def export(spec, path=None, *, class_name: str = "Model", twins: str = "copy", bindings=None, **named_bindings) -> str:
+    """`nnshape export`: the source of a standalone PyTorch module for the spec (written to
+    ``path`` too when given). Needs no torch. See :func:`nnshape.api.export`."""
+    from .api import export as run
+
+    return run(spec, path, class_name=class_name, twins=twins, bindings=bindings, **named_bindings)
+
+
+def check(spec, **limits_and_options):
+    """`nnshape check`: the spec against limits (``max_params="30M"``, ``output=1000``, ...): a
+    result with ``.ok`` and ``.checks``. See :func:`nnshape.api.check`."""
+    from .api import check as run
+
+    return run(spec, **limits_and_options)
+
+
+def diff(old, new, *, batch: int = 1, bindings=None, **named_bindings):
+    """`nnshape diff`: what changed from ``old`` to ``new`` (specs or Summaries), aligned on
+    structure. See :func:`nnshape.api.diff`."""
+    from .api import diff as run
+
+    return run(old, new, batch=batch, bindings=bindings, **named_bindings)
+
+
 def import_hf(config, *, head=None, ignore=(), check=True) -> str:
     """Spec text for a HuggingFace config.json (a path, its directory, or a dict): pure JSON
     reading, no transformers needed. ``head``: base | causal-lm | masked-lm | classifier (default
@@ -84,6 +108,9 @@ def __getattr__(name: str):
 __all__ = [
     "summarize",
     "verify",
+    "export",
+    "check",
+    "diff",
     "import_hf",
     "import_torch",
     "Summary",

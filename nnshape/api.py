@@ -175,3 +175,88 @@ def _parallel(options: dict[str, Any]):
         except BudgetError as err:
             raise SpecLimitError("device_memory: " + str(err).split(": ", 1)[-1], found=repr(memory), code="E0530") from None
     return make_parallel(**options)
+
+
+def export(
+    spec: str | os.PathLike | Source | Summary,
+    path: str | os.PathLike | None = None,
+    *,
+    class_name: str = "Model",
+    twins: str = "copy",
+    bindings: dict[str, Any] | None = None,
+    **named_bindings: Any,
+) -> str:
+    """`nnshape export` from Python: the source of a standalone PyTorch module that builds the
+    spec (text, a path or a Summary), written to ``path`` too when given. Needs no torch.
+    ``twins``: "copy" (nnshape's own modules written into the file) or "import"."""
+    from .verifier import analyze_spec
+    from .verifier.export import export_source
+
+    summary, plan = analyze_spec(spec, bindings={**(bindings or {}), **named_bindings})
+    text = export_source(summary, plan, class_name=class_name, twins=twins)
+    if path is not None:
+        Path(path).write_text(text, encoding="utf-8")
+    return text
+
+
+def check(
+    spec: str | os.PathLike | Source | Summary,
+    *,
+    output: str | int | tuple | None = None,
+    max_params: int | str | None = None,
+    min_params: int | str | None = None,
+    max_macs: int | str | None = None,
+    max_memory: int | str | None = None,
+    memory_for: str = "training",
+    trainable_only: bool = False,
+    batch: int = 1,
+    dtype: str = "float32",
+    optimizer: str = "adam",
+    amp: bool = False,
+    bindings: dict[str, Any] | None = None,
+    **named_bindings: Any,
+):
+    """`nnshape check` from Python: the spec's result against the limits given (counts as ints or
+    as `nnshape check` writes them: "30M", "2GB"; ``output`` per sample, batch excluded). Returns
+    the SpecResult (``.ok``, ``.checks``, ``.summary``, ``.to_dict()`` as one `check` JSON result);
+    an invalid spec raises its NNShapeError, a malformed limit a ValueError (BudgetError)."""
+    from .budget import Limit, Limits, make_limit
+    from .commands.check import SpecResult, evaluate
+
+    if memory_for not in ("training", "inference"):
+        raise ValueError(f"memory_for must be 'training' or 'inference', not {memory_for!r}")
+    given = {"output": output, "max-params": max_params, "min-params": min_params, "max-macs": max_macs, "max-memory": max_memory}
+    limits = {
+        key.replace("-", "_"): make_limit(key, "x".join(map(str, raw)) if isinstance(raw, tuple) else raw, f"nnshape.check({key.replace('-', '_')}=...)")
+        for key, raw in given.items()
+        if raw is not None
+    }
+    if trainable_only:
+        limits["trainable_only"] = Limit(True, "true", "nnshape.check(trainable_only=True)")
+    values = {**(bindings or {}), **named_bindings}
+    if isinstance(spec, Summary):
+        summary = spec
+        values = {**dict(spec.bindings), **values}
+    else:
+        summary = summarize(spec, batch=batch, dtype=dtype, optimizer=optimizer, amp=amp, bindings=values)
+    result = SpecResult(summary.source, summary)
+    result.checks = evaluate(summary.source, summary, Limits(**limits), values, memory_for)
+    return result
+
+
+def diff(
+    old: str | os.PathLike | Source | Summary,
+    new: str | os.PathLike | Source | Summary,
+    *,
+    batch: int = 1,
+    bindings: dict[str, Any] | None = None,
+    **named_bindings: Any,
+):
+    """`nnshape diff` from Python: a :class:`nnshape.compare.Diff` of two specs (text, paths or
+    Summaries): ``.rows`` aligned on structure, ``.counts()``, ``.totals()``, ``.changed``,
+    ``.to_dict()`` (the JSON); ``str()`` of it is the table. Raises NNShapeError for a bad spec."""
+    from .compare import compare
+
+    values = {**(bindings or {}), **named_bindings}
+    sides = [s if isinstance(s, Summary) else summarize(s, batch=batch, bindings=values) for s in (old, new)]
+    return compare(*sides)

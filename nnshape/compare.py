@@ -361,6 +361,14 @@ class Diff:
             **({"layers": [r.to_dict() for r in self.rows]} if layers else {}),
         }
 
+    def __str__(self) -> str:
+        """The changed rows and totals, as `nnshape diff` prints them in a pipe."""
+        return to_table(self)
+
+    def __repr__(self) -> str:
+        c = self.counts()
+        return f"<Diff {self.old.source} -> {self.new.source}: {c['added']} added, {c['removed']} removed, {c['changed']} changed>"
+
     def json_chunks(self):
         """``to_dict()`` as JSON text in pieces, one row each (render.data.json_chunks)."""
         from .render.data import json_chunks

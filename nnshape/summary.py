@@ -109,7 +109,7 @@ class InputInfo:
         return {"name": self.name, "shape": [to_json(d) for d in self.shape], "dtype": self.dtype, "line": self.line}
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class Summary:
     source: str
     batch: int
@@ -132,6 +132,31 @@ class Summary:
     @property
     def non_trainable_params(self) -> Dim:
         return self.total_params - self.trainable_params
+
+    def __str__(self) -> str:
+        """The table and compact footer, as `nnshape summary` prints them in a pipe."""
+        from .render import render
+
+        return render(self, "table", color=False)
+
+    def __repr__(self) -> str:
+        from .formatting import count, shape
+
+        return f"<Summary {self.source}: {len(self.layers):,} rows, {count(self.total_params)} params, {count(self.total_macs)} MACs, output {shape(self.output_shape)}>"
+
+    def __rich_console__(self, console, options):
+        """`rich.print(summary)`: the coloured table, fitted to the console's width."""
+        from rich.text import Text
+
+        from .render import render
+
+        yield Text.from_ansi(render(self, "table", color=True, width=options.max_width).rstrip("\n"))
+
+    def _repr_html_(self) -> str:
+        """A notebook shows the table (escaped HTML, no script, no Graphviz)."""
+        from .render.html import to_html_table
+
+        return to_html_table(self)
 
     @property
     def total_flops(self) -> Dim:
