@@ -349,8 +349,9 @@ def kind_hint(word: str, defs: list[str] | tuple[str, ...] = ()) -> str | None:
 
 
 def num(value: Dim) -> str:
-    """A count for explanations: 9,408 (symbolic sizes as their polynomial)."""
-    return f"{value:,}" if isinstance(value, int) else str(value)
+    """A count for explanations: 9,408; a symbolic one as its polynomial, its coefficients
+    separated the same way (2,359,296·L)."""
+    return f"{value:,}" if isinstance(value, int) else value.format(group=True) if hasattr(value, "format") else str(value)
 
 
 def product(*factors: Dim) -> str:

@@ -150,3 +150,40 @@ def test_explain_block_line_brings_its_layers(tmp_path) -> None:
     spec.write_text("input 8x8x8\nresidual:\n  conv 8 k3 p1\n  relu\n")
     out = CliRunner().invoke(main, ["explain", str(spec), "--line", "2"])
     assert out.exit_code == 0 and "conv 8" in out.output and "relu" in out.output
+
+
+def test_merges_are_explained_after_their_branches():
+    """concat, add, multiply and residual rows get formulas too; their `params = … = N` and
+    `MACs = … = N` end in the row's values (the branches' totals), like every explanation."""
+    import nnshape
+    from nnshape.render.explain import explain_text, explained_rows
+
+    spec = (
+        "input 3x8x8\nconcat:\n    branch:\n        conv2d 4 k1\n    branch:\n        conv2d 4 k3 p1\n"
+        "residual:\n    conv2d 8 k1\nadd:\n    branch:\n        identity\n    branch:\n        gap\n"
+    )
+    s = nnshape.summarize(spec, explain=True)
+    rows = explained_rows(s)
+    kinds = [r.kind for r in rows]
+    assert kinds == ["conv2d", "conv2d", "concat", "conv2d", "residual", "identity", "gap", "add"]
+    concat = next(r for r in rows if r.kind == "concat")
+    assert concat.explain[0] == "concat along dim 1: 4 + 4 = 8 → 1×8×8×8"
+    assert concat.explain[-2] == f"params = 16 + 112 = {concat.params:,} (the branches')"
+    assert concat.explain[-1].startswith(f"MACs = 768 + 6,912 = {concat.macs:,} ")
+    add = next(r for r in rows if r.kind == "add")
+    assert add.explain[0] == "add: 1×8×8×8 + 1×8×1×1 → 1×8×8×8 (element by element, PyTorch broadcasting)"
+    assert "512 element-wise additions" in add.explain[-1]
+    residual = next(r for r in rows if r.kind == "residual")
+    assert residual.explain[0] == "residual: body 1×8×8×8 + input 1×8×8×8 → 1×8×8×8 (equal shapes)"
+    text = explain_text(s)
+    assert text.index("0.1.0  conv2d") < text.index("0  concat  (line 2)")  # the merge comes after its branches
+    import re
+
+    for row in rows:  # `params = … N` and `MACs = … N` (then an optional remark in brackets)
+        assert re.fullmatch(rf"params = (.* = )?{row.params:,}( \(.*\))?", row.explain[-2]), row.explain[-2]
+        assert re.fullmatch(rf"MACs = (.* = )?{row.macs:,}( \(.*\))?", row.explain[-1]), row.explain[-1]
+
+
+def test_symbolic_numbers_in_explanations_have_separators():
+    lines = lines_of("input (L, 768)\nlinear 3072\n")
+    assert lines[-1] == "MACs = L · 768·3072 = 2,359,296·L"

@@ -13,7 +13,7 @@ from ..plan import FromNode, ResidualNode, SeqNode
 from ..syntax import Block, expr_text
 from ..tensor import format_shape
 from .fields import merge_fields
-from .merge_rules import residual_projection
+from .merge_rules import explain_residual, residual_projection
 from .rows import Context, Totals
 from .scopes import Scope
 from .tensors import Tensor
@@ -54,6 +54,7 @@ def residual(walker: "Walker", stmt: Block, shortcut: Block | None, x: Tensor, s
     inner = ctx.inner(path)
     mem.hold(x.token)  # the skip input stays live while the body runs
     body_out, totals = walker.statements(stmt.body, x, Scope(scope), inner)
+    parts = [totals.scaled(1)]  # the body's, then the shortcut's (for explain)
     body_out = body_out or x
     mem.hold(body_out.token)
     skip = x
@@ -69,6 +70,7 @@ def residual(walker: "Walker", stmt: Block, shortcut: Block | None, x: Tensor, s
         skip = skip_out or x
         rows.fill(sc_index, sc_path, "shortcut", "shortcut", shortcut.span, ctx.depth + 1, (x,), skip, sc_totals)
         totals.add(sc_totals)
+        parts.append(sc_totals)
     if body_out.info.shape != skip.info.shape:
         what = "the shortcut's output" if shortcut is not None else "its input"
         hint = None
@@ -90,7 +92,8 @@ def residual(walker: "Walker", stmt: Block, shortcut: Block | None, x: Tensor, s
     mem.release(x.token)
     info = body_out.info
     out = Tensor(info, field, mem.merge("add", [body_out.token, skip.token], mem.nbytes(info)))
-    rows.fill(row_index, path, "residual", "residual", stmt.span, ctx.depth, (x,), out, totals)
+    explain = explain_residual(body_out.info.shape, skip.info.shape, shortcut is not None, parts) if walker.explain else ()
+    rows.fill(row_index, path, "residual", "residual", stmt.span, ctx.depth, (x,), out, totals, explain=explain)
     return out, totals
 
 

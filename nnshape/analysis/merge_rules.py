@@ -115,6 +115,64 @@ def _sizes(dims) -> str:
     return "×".join(str(d) for d in dims)
 
 
+def explain_concat(branches: Branches, d: int, out: TensorInfo, parts: list) -> tuple[str, ...]:
+    """`nnshape explain` of a concat: the sizes along the joined dim add up, the others agree.
+    ``parts``: each branch's totals (params, macs), which the block's row holds."""
+    sizes = [o.shape[d] for o, _ in branches]
+    rest = "×".join("_" if i == d else str(x) for i, x in enumerate(out.shape))
+    return (
+        f"concat along dim {d}: {' + '.join(map(str, sizes))} = {out.shape[d]} → {format_shape(out.shape)}",
+        f"every other dim equal in all {len(branches)} branches: {rest}",
+        *_branch_totals(parts, "branches'", "the concat itself: 0, a copy"),
+    )
+
+
+def explain_broadcast(keyword: str, branches: Branches, out: TensorInfo, parts: list) -> tuple[str, ...]:
+    """`nnshape explain` of an add/multiply: PyTorch broadcasting of the branches' shapes."""
+    op = " + " if keyword == "add" else " ⊙ "
+    shapes = op.join(format_shape(o.shape) for o, _ in branches)
+    times = f"{len(branches) - 1}·" if len(branches) > 2 else ""
+    what = "additions" if keyword == "add" else "products"
+    return (
+        f"{keyword}: {shapes} → {format_shape(out.shape)} (element by element, PyTorch broadcasting)",
+        *_branch_totals(parts, "branches'", f"the {keyword} itself: 0, {times}{numel_text(out.shape)} element-wise {what}"),
+    )
+
+
+def explain_residual(body: tuple, skip: tuple, shortcut: bool, parts: list) -> tuple[str, ...]:
+    """`nnshape explain` of a residual: body + input (or shortcut), equal shapes."""
+    other = "shortcut" if shortcut else "input"
+    return (
+        f"residual: body {format_shape(body)} + {other} {format_shape(skip)} → {format_shape(body)} (equal shapes)",
+        *_branch_totals(parts, "body's and shortcut's" if shortcut else "body's", f"the addition itself: 0, {numel_text(body)} element-wise additions"),
+    )
+
+
+def _branch_totals(parts: list, whose: str, own: str) -> tuple[str, str]:
+    """`params = a + b = N (the branches')`: a merge row holds its branches' totals."""
+
+    def line(what: str, values: list) -> str:
+        total = sum(values[1:], values[0]) if values else 0
+        terms = " + ".join(_num(v) for v in values)
+        return f"{what} = {terms + ' = ' if len(values) > 1 else ''}{_num(total)}"
+
+    return (
+        line("params", [p.params for p in parts]) + f" (the {whose})",
+        line("MACs", [p.macs for p in parts]) + f" (the {whose}; {own})",
+    )
+
+
+def _num(value: Dim) -> str:
+    return f"{value:,}" if isinstance(value, int) else value.format(group=True)
+
+
+def numel_text(shape: tuple) -> str:
+    total: Dim = 1
+    for d in shape:
+        total = total * d
+    return f"{total:,}" if isinstance(total, int) else total.format(group=True)
+
+
 def branch_listing(branches: Branches, shown: int = 8) -> str:
     """The branches' output shapes for an error: the first few of a merge of thousands."""
     parts = [f"branch {i + 1} (line {span.line}): {format_shape(o.shape)}" for i, (o, span) in enumerate(branches[:shown])]

@@ -45,6 +45,7 @@ def merge(walker: "Walker", stmt: Block, x: Tensor, scope: Scope, ctx: Context) 
     inner = Context(path, ctx.depth + 1)
     totals = Totals()
     outputs: list[tuple[Tensor, Block]] = []
+    parts: list[Totals] = []  # each branch's totals, for explain
     node = MergeNode(path, kw, dim_value)
     ctx.record(node)
     mem.hold(x.token)  # every branch reads the block's input
@@ -68,6 +69,7 @@ def merge(walker: "Walker", stmt: Block, x: Tensor, scope: Scope, ctx: Context) 
         br_out = br_out or x
         rows.fill(br_index, br_path, "branch", "branch", child.span, ctx.depth + 1, (x,), br_out, br_totals)
         totals.add(br_totals)
+        parts.append(br_totals)
         outputs.append((br_out, child))
         mem.hold(br_out.token)  # finished branches wait for the merge
     if not outputs:
@@ -85,5 +87,11 @@ def merge(walker: "Walker", stmt: Block, x: Tensor, scope: Scope, ctx: Context) 
     mem.release(x.token)
     out = Tensor(info, field, mem.merge(kw, [o.token for o, _ in outputs], mem.nbytes(info)))
     label = stmt.keyword + (f" dim={dim_value}" if kw == "concat" and stmt.args else "")
-    rows.fill(row_index, path, kw, label, stmt.span, ctx.depth, (x,), out, totals)
+    explain = ()
+    if walker.explain:
+        if kw == "concat":
+            explain = merge_rules.explain_concat(branches, dim_value % info.rank, info, parts)
+        else:
+            explain = merge_rules.explain_broadcast(kw, branches, info, parts)
+    rows.fill(row_index, path, kw, label, stmt.span, ctx.depth, (x,), out, totals, explain=explain)
     return out, totals

@@ -121,8 +121,8 @@ class RowBook:
             )
 
     def fill(self, index: int, path: str, kind: str, label: str, span: Span, depth: int, inputs: tuple[Tensor, ...],
-             out: Tensor, totals: Totals, collapsed: int = 0) -> None:
-        """Fill a block's reserved row: its totals are its body's."""
+             out: Tensor, totals: Totals, collapsed: int = 0, explain: tuple[str, ...] = ()) -> None:
+        """Fill a block's reserved row: its totals are its body's (``explain``: a merge's formulas)."""
         self.rows[index] = LayerRow(
             path=path,
             kind=kind,
@@ -143,6 +143,7 @@ class RowBook:
             param_bytes=totals.params * self.param_bytes,
             buffer_bytes=totals.buffers * self.param_bytes,
             receptive_field=out.field,
+            explain=explain,
         )
         self.count_text(self.rows[index])
 
