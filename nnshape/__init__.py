@@ -14,7 +14,7 @@ if TYPE_CHECKING:  # pragma: no cover
 __version__ = "0.1.0"
 
 
-def summarize(spec, *, batch: int = 1, dtype: str = "float32", optimizer: str = "adam", amp: bool = False, explain: bool = False, bindings=None, **named_bindings) -> "Summary":
+def summarize(spec, *, batch: int = 1, dtype: str = "float32", optimizer: str = "adam", amp: bool = False, explain: bool = False, count_elementwise: bool = False, bindings=None, **named_bindings) -> "Summary":
     """Analyze a spec (text or a path) and return its :class:`Summary`.
 
     Keyword arguments bind names used in the spec, like ``--set``: ``summarize("m.nn", L=128)``.
@@ -23,7 +23,7 @@ def summarize(spec, *, batch: int = 1, dtype: str = "float32", optimizer: str = 
     """
     from .api import summarize as run
 
-    return run(spec, batch=batch, dtype=dtype, optimizer=optimizer, amp=amp, explain=explain, bindings=bindings, **named_bindings)
+    return run(spec, batch=batch, dtype=dtype, optimizer=optimizer, amp=amp, explain=explain, count_elementwise=count_elementwise, bindings=bindings, **named_bindings)
 
 
 def verify(spec, **options):

@@ -107,6 +107,7 @@ def summarize(
     optimizer: str = "adam",
     amp: bool = False,
     explain: bool = False,
+    count_elementwise: bool = False,
     bindings: dict[str, Any] | None = None,
     dp: int | None = None,
     zero: int | None = None,
@@ -125,7 +126,8 @@ def summarize(
 
     ``dtype`` is the dtype of parameters and activations for the memory figures; ``optimizer``
     (sgd, momentum, adam, adamw) and ``amp`` shape the training-memory estimate; ``explain``
-    fills each row's worked formulas. Other keyword arguments bind names used in the spec, like
+    fills each row's worked formulas; ``count_elementwise`` adds the FLOPs of activations, norms,
+    softmax and the like to FLOPs (docs/conventions.md). Other keyword arguments bind names used in the spec, like
     ``--set`` on the command line: ``summarize("model.nn", L=128)`` (or ``bindings={...}`` for
     names that clash with these options).
 
@@ -149,7 +151,10 @@ def summarize(
                     context=context, concurrency=concurrency, device_memory=device_memory, gpu=gpu)
     cfg = _parallel(planning)
     tree = parse(source)
-    summary = analyze(tree, source, batch=batch, bindings=values, dtype=dtype_name, optimizer=optimizer, amp=bool(amp), explain=explain)
+    summary = analyze(
+        tree, source, batch=batch, bindings=values, dtype=dtype_name, optimizer=optimizer, amp=bool(amp), explain=explain,
+        count_elementwise=bool(count_elementwise),
+    )
     if cfg is None:
         return summary
     from dataclasses import replace
@@ -221,7 +226,7 @@ def check(
     the SpecResult (``.ok``, ``.checks``, ``.summary``, ``.to_dict()`` as one `check` JSON result);
     an invalid spec raises its NNShapeError, a malformed limit a ValueError (BudgetError)."""
     from .budget import Limit, Limits, make_limit
-    from .commands.check import SpecResult, evaluate
+    from .checking import SpecResult, evaluate
 
     if memory_for not in ("training", "inference"):
         raise ValueError(f"memory_for must be 'training' or 'inference', not {memory_for!r}")

@@ -216,6 +216,21 @@ class Kind:
         same = len(result.shape) == len(call.x.shape) and tuple(result.shape[2:]) == tuple(call.x.shape[2:])
         return field if keeps and same else None
 
+    elementwise_per_element: ClassVar[int] = 0  # element-wise FLOPs per output element (an activation: 1)
+
+    def elementwise_flops(self, call: Call, result: Inference) -> Dim:
+        """The FLOPs this layer spends outside multiply-accumulates (activations, norms, softmax,
+        pooling, bias additions), counted only with ``--count-elementwise``. The convention is
+        DeepSpeed's flops profiler (which calflops reuses), extended to kinds it does not patch;
+        docs/conventions.md, "Element-wise FLOPs", gives every family's rule. The default:
+        ``elementwise_per_element`` FLOPs per output element."""
+        if not self.elementwise_per_element:
+            return 0
+        total: Dim = self.elementwise_per_element
+        for dim in result.shape:
+            total = total * dim
+        return total
+
     def explain(self, call: Call, result: Inference) -> list[str]:
         """Worked formulas with this call's numbers (``nnshape explain``). The generic form: the
         shape in → out and the totals; kinds override it with their own formulas. Every

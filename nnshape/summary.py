@@ -57,6 +57,7 @@ class LayerRow(NamedTuple):
     score_bytes: Dim = 0  # attention rows: the score matrix N×H×Lq×Lk at the activation dtype
     receptive_field: Any = None  # a Field per spatial axis (dims 2…), "global", or None (no grid)
     explain: tuple[str, ...] = ()  # worked formulas, filled only when asked (analyze(explain=True))
+    elementwise_flops: Dim = 0  # FLOPs outside MACs (activations, norms, softmax ...); only with --count-elementwise
 
     @property
     def non_trainable_params(self) -> Dim:
@@ -87,6 +88,8 @@ class LayerRow(NamedTuple):
             data["saved_bytes"] = to_json(self.saved_bytes)
         if self.score_bytes != 0:
             data["score_bytes"] = to_json(self.score_bytes)
+        if self.elementwise_flops != 0:
+            data["elementwise_flops"] = to_json(self.elementwise_flops)
         if self.collapsed:
             data["collapsed"] = self.collapsed
         if self.details:
@@ -128,6 +131,8 @@ class Summary:
     source_text: str = field(default="", repr=False, compare=False)  # what was analyzed (verify rebuilds from it)
     memory: Memory | None = None
     device_plan: Any = None  # a nnshape.planning.DevicePlan when --dp/--zero/--tp/--serve... were given
+    count_elementwise: bool = False  # FLOPs include the element-wise ones (docs/conventions.md)
+    elementwise_flops: Dim = 0  # their total (0 unless count_elementwise)
 
     @property
     def non_trainable_params(self) -> Dim:
@@ -160,7 +165,8 @@ class Summary:
 
     @property
     def total_flops(self) -> Dim:
-        return 2 * self.total_macs
+        """2 × MACs (FlopCounterMode's count), plus the element-wise FLOPs with --count-elementwise."""
+        return 2 * self.total_macs + self.elementwise_flops
 
     @property
     def backward_flops(self) -> Dim:
@@ -240,6 +246,8 @@ class Summary:
                 "forward_flops": to_json(self.total_flops),
                 "backward_flops": to_json(self.backward_flops),
                 "training_flops": to_json(self.training_flops),
+                "elementwise_flops": to_json(self.elementwise_flops),
+                "count_elementwise": self.count_elementwise,
             },
             "memory": self._memory_dict(),
             "bindings": {name: value for name, value in self.bindings},

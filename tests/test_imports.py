@@ -22,6 +22,9 @@ ROOT = PACKAGE.parent
 FACADES = {
     ("nnshape.summary", "nnshape.pictures"): "Summary.draw() / to_html(): the data class offers the pictures as methods",
     ("nnshape.summary", "nnshape.pictures.report"): "Summary.to_html(): as above",
+    ("nnshape.summary", "nnshape.render"): "print(summary) / rich.print(summary): the data class renders its table (issue 17)",
+    ("nnshape.summary", "nnshape.render.html"): "Summary._repr_html_(): the table in a notebook",
+    ("nnshape.api", "nnshape.verifier"): "nnshape.export(): the verifier's analyze_spec (which reads specs with api.load_source)",
 }
 
 

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 from ..errors import SpecArgumentError, SpecShapeError
 from ..plan import FromNode, ResidualNode, SeqNode
 from ..syntax import Block, expr_text
-from ..tensor import format_shape
+from ..tensor import format_shape, numel
 from .fields import merge_fields
 from .merge_rules import explain_residual, residual_projection
 from .rows import Context, Totals
@@ -92,6 +92,8 @@ def residual(walker: "Walker", stmt: Block, shortcut: Block | None, x: Tensor, s
     mem.release(x.token)
     info = body_out.info
     out = Tensor(info, field, mem.merge("add", [body_out.token, skip.token], mem.nbytes(info)))
+    if walker.count_elementwise:  # the addition itself
+        totals.elementwise = totals.elementwise + numel(info.shape)
     explain = explain_residual(body_out.info.shape, skip.info.shape, shortcut is not None, parts) if walker.explain else ()
     rows.fill(row_index, path, "residual", "residual", stmt.span, ctx.depth, (x,), out, totals, explain=explain)
     return out, totals

@@ -86,7 +86,8 @@ def _layer(walker: "Walker", stmt: Layer, x: Tensor, scope: Scope, ctx: Context)
         out_info = inferred.out
     trainable = universal.get("trainable", True) if universal else True
     params = result.params
-    totals = Totals(params, params if trainable else 0, result.buffers, result.macs)
+    elementwise = kind.elementwise_flops(call, result) if walker.count_elementwise else 0
+    totals = Totals(params, params if trainable else 0, result.buffers, result.macs, elementwise)
     path = ctx.child(universal.get("name") if universal else None, stmt.span)
     field = layer_field(kind, call, result, x.field)
     if kind.warns_on_field:
@@ -119,6 +120,7 @@ def _layer(walker: "Walker", stmt: Layer, x: Tensor, scope: Scope, ctx: Context)
             trainable_params=totals.trainable,
             buffers=totals.buffers,
             macs=totals.macs,
+            elementwise_flops=elementwise,
             details=result.details,
             activation_bytes=inferred.out_bytes,
             param_bytes=params * param_bytes,

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 from ..errors import SpecArgumentError, SpecSyntaxError
 from ..plan import MergeNode, SeqNode
 from ..syntax import Block, expr_text
+from ..tensor import numel
 from ..values import describe
 from . import merge_rules
 from .blocks import no_args
@@ -86,6 +87,8 @@ def merge(walker: "Walker", stmt: Block, x: Tensor, scope: Scope, ctx: Context) 
         mem.release(br_out.token)
     mem.release(x.token)
     out = Tensor(info, field, mem.merge(kw, [o.token for o, _ in outputs], mem.nbytes(info)))
+    if walker.count_elementwise and kw != "concat":  # the additions or products themselves
+        totals.elementwise = totals.elementwise + (len(outputs) - 1) * numel(info.shape)
     label = stmt.keyword + (f" dim={dim_value}" if kw == "concat" and stmt.args else "")
     explain = ()
     if walker.explain:

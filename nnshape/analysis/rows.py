@@ -26,12 +26,15 @@ class Totals:
     trainable: Dim = 0
     buffers: Dim = 0
     macs: Dim = 0
+    elementwise: Dim = 0  # element-wise FLOPs (only with --count-elementwise)
 
     def add(self, other: "Totals", times: int = 1) -> None:
         self.params = self.params + other.params * times
         self.trainable = self.trainable + other.trainable * times
         self.buffers = self.buffers + other.buffers * times
         self.macs = self.macs + other.macs * times
+        if other.elementwise != 0:
+            self.elementwise = self.elementwise + other.elementwise * times
 
     def scaled(self, times: int) -> "Totals":
         result = Totals()
@@ -144,6 +147,7 @@ class RowBook:
             buffer_bytes=totals.buffers * self.param_bytes,
             receptive_field=out.field,
             explain=explain,
+            elementwise_flops=totals.elementwise,
         )
         self.count_text(self.rows[index])
 

@@ -32,14 +32,16 @@ def analyze(
     optimizer: str = "adam",
     amp: bool = False,
     explain: bool = False,
+    count_elementwise: bool = False,
 ) -> Summary:
     """Analyze a parsed spec. Raises an NNShapeError (with the source attached) for a bad spec.
 
     ``on_layer(path, call, inference)`` is called for every layer (the verifier and the tests use
     it to build each layer's torch twin from exactly the arguments the analysis saw).
     ``explain`` fills each layer row's worked formulas (``Kind.explain``), off by default for speed.
+    ``count_elementwise`` adds each row's element-wise FLOPs (``Kind.elementwise_flops``) to FLOPs.
     """
-    walker = Walker(source, batch, bindings or {}, dtype, on_layer, optimizer=optimizer, amp=amp, explain=explain)
+    walker = Walker(source, batch, bindings or {}, dtype, on_layer, optimizer=optimizer, amp=amp, explain=explain, count_elementwise=count_elementwise)
     return _run(walker, spec)[0]
 
 
@@ -122,5 +124,7 @@ def _walk(walker: Walker, spec: Spec) -> tuple[Summary, Plan | None]:
         bindings=tuple(sorted(walker.bindings.items())),
         source_text=walker.source.text,
         memory=memory,
+        count_elementwise=walker.count_elementwise,
+        elementwise_flops=totals.elementwise,
     )
     return summary, plan

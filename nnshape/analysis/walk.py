@@ -35,7 +35,7 @@ class Walker:
 
     def __init__(
         self, source: Source, batch: int, bindings: dict[str, Any], dtype: str, on_layer=None, record: bool = False,
-        optimizer: str = "adam", amp: bool = False, explain: bool = False,
+        optimizer: str = "adam", amp: bool = False, explain: bool = False, count_elementwise: bool = False,
     ):
         self.source = source
         self.batch = batch
@@ -46,6 +46,7 @@ class Walker:
         self.optimizer = optimizer
         self.amp = amp
         self.explain = explain  # fill each layer row's worked formulas
+        self.count_elementwise = count_elementwise  # element-wise FLOPs per row (Kind.elementwise_flops)
         # activations (and the weights' working copy) are half precision under --amp
         self.act_dtype = ("bfloat16" if dtype == "bfloat16" else "float16") if amp else dtype
         self.mem = Tracker(self.act_dtype)

@@ -25,8 +25,10 @@ from ._planning import parallel, planning_options, take
 @click.option("--quiet", "-q", is_flag=True, help="Do not print warnings.")
 @width_options
 @click.option("--footer", type=click.Choice(["compact", "full"]), default="compact", show_default=True, help="Under the table: the main totals, or every total and the counting conventions.")
+@click.option("--by", "by", type=click.Choice(["kind", "family"]), default=None, help="Instead of the layers, their totals by layer kind (conv2d, linear ...) or family (conv, dense, attention ...), largest first.")
+@click.option("--count-elementwise", is_flag=True, help="Add the FLOPs of activations, norms, softmax, pooling and merges to FLOPs (DeepSpeed's convention; off: FLOPs = 2 × MACs, as FlopCounterMode counts).")
 @planning_options
-def summary(spec: str, batch: int, sets: tuple[str, ...], depth: int | None, fmt: str, columns: str, dtype: str, optimizer: str, amp: bool, explain: bool, quiet: bool, width: int | None, wide: bool, footer: str, **planning) -> None:
+def summary(spec: str, batch: int, sets: tuple[str, ...], depth: int | None, fmt: str, columns: str, dtype: str, optimizer: str, amp: bool, explain: bool, quiet: bool, width: int | None, wide: bool, footer: str, by: str | None, count_elementwise: bool, **planning) -> None:
     """Show every layer's output shape, parameters and MACs. SPEC is a file or '-' for stdin.
 
     With --dp/--zero/--tp/--pp/--serve/--gpu (any planning option), also the memory of one device
@@ -46,7 +48,8 @@ def summary(spec: str, batch: int, sets: tuple[str, ...], depth: int | None, fmt
     cfg = parallel(take(planning))
     try:
         source = read_spec(spec)
-        result = analyze(parse(source), source, batch=batch, bindings=bindings, dtype=dtype, optimizer=optimizer, amp=amp, explain=explain)
+        result = analyze(parse(source), source, batch=batch, bindings=bindings, dtype=dtype, optimizer=optimizer, amp=amp, explain=explain,
+                         count_elementwise=count_elementwise)
         if cfg is not None:
             from dataclasses import replace
 
@@ -58,7 +61,7 @@ def summary(spec: str, batch: int, sets: tuple[str, ...], depth: int | None, fmt
         fail(err)
     if not quiet:
         echo_warnings(result.warnings)
-    echo_chunks(render_chunks(result, fmt, depth=depth, columns=extra, width=table_width(width, wide), footer=footer), styled=fmt == "table")
+    echo_chunks(render_chunks(result, fmt, depth=depth, columns=extra, width=table_width(width, wide), footer=footer, by=by), styled=fmt == "table")
     if explain and fmt in ("table", "markdown"):
         from ..render.explain import explain_text
 

@@ -110,6 +110,7 @@ class Elementwise(Kind):
     """A layer that keeps the shape and has no parameters (most activations), twin ``torch.nn.<torch_class>``."""
 
     torch_class = ""
+    elementwise_per_element = 1  # one FLOP per element, as DeepSpeed counts relu/gelu/silu (--count-elementwise)
 
     def infer(self, call: Call) -> Inference:
         return Inference(call.x.shape)

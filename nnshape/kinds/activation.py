@@ -43,6 +43,7 @@ class _Softmax(Kind):
     formulas = ("output shape = input shape", "params = 0", "MACs = 0")
     torch_class = ""
     saves = "output"  # softmax's backward reads its output
+    elementwise_per_element = 1  # DeepSpeed's softmax: one FLOP per element (--count-elementwise)
 
     def infer(self, call: Call) -> Inference:
         call.dim_index(call.args.dim, "dim")
@@ -88,6 +89,7 @@ class PReLU(Kind):
     formulas = ("output shape = input shape", "params = num_parameters", "MACs = 0")
     examples = ("4x8x8 | prelu", "4x8x8 | prelu 4")
     saves = "input"
+    elementwise_per_element = 1  # DeepSpeed's prelu (--count-elementwise)
 
     def infer(self, call: Call) -> Inference:
         n = call.args.num_parameters

@@ -118,6 +118,10 @@ class MultiheadAttention(Kind):
         "input tgt 5x16\ninput src 9x6\nmha num_heads=2 kv=src kdim=6 vdim=6 causal=true",
     )
 
+    def elementwise_flops(self, call: Call, result: Inference) -> Dim:
+        """The softmax over the scores, one FLOP per score (DeepSpeed's softmax)."""
+        return result.scores
+
     def infer(self, call: Call) -> Inference:
         a = call.args
         if not a.batch_first:
@@ -253,6 +257,10 @@ class Attention(Kind):
                 code="E0407",
             )
         return heads, kv_heads, head_dim
+
+    def elementwise_flops(self, call: Call, result: Inference) -> Dim:
+        """The softmax over the scores, one FLOP per score (DeepSpeed's softmax)."""
+        return result.scores
 
     def infer(self, call: Call) -> Inference:
         a = call.args

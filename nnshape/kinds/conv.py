@@ -36,6 +36,10 @@ def _conv_args(transposed: bool) -> tuple[Arg, ...]:
 
 
 class _ConvBase(Kind):
+    def elementwise_flops(self, call: Call, result: Inference) -> Dim:
+        """DeepSpeed's convolution adds its bias: one FLOP per output element (none without bias)."""
+        return numel(result.shape) if call.args.bias else 0
+
     ndim: int = 2
     transposed: bool = False
     family = "conv"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from ..memory import Saved
 from ..registry import Arg, Call, Inference, Kind, register
+from ..symbolic import Dim
 from ..tensor import format_shape, numel
 from ..twinspec import Twin
 from .tensorops import min_rank
@@ -29,6 +30,11 @@ class LocalResponseNorm(Kind):
         "MACs = 0 (elementwise and an average pool; FlopCounterMode counts neither)",
     )
     examples = ("96x55x55 | lrn 5 k=2", "8x6x6 | lrn 5", "6x10 | localresponsenorm 3 alpha=1e-3 beta=0.5", "4x3x5x5 | lrn size=2 k2")
+
+    def elementwise_flops(self, call: Call, result: Inference) -> Dim:
+        """Not in DeepSpeed's profiler; ours: per element, `size` squares and `size − 1` additions
+        for the window's sum, then scale and shift, the power and the division: 2·size + 3."""
+        return numel(result.shape) * (2 * call.args.size + 3)
 
     def infer(self, call: Call) -> Inference:
         min_rank(call, 3, "N×C×…")

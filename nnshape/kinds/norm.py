@@ -95,6 +95,14 @@ class BatchNorm(_ChannelNorm):
     torch_class = "BatchNorm"
     args = _channel_args(True, True)
 
+    def elementwise_flops(self, call: Call, result: Inference) -> Dim:
+        """DeepSpeed's batch norm in eval: 1 FLOP per element, 2 with the affine scale and shift;
+        without running statistics it normalizes by the batch's own (as in training): 4, 5 with affine."""
+        a = call.args
+        if not a.track_running_stats:
+            return numel(result.shape) * (5 if a.affine else 4)
+        return numel(result.shape) * (2 if a.affine else 1)
+
     def saved(self, call: Call, result: Inference) -> Saved:
         return Saved(input=True, fixed=2 * STAT_BYTES * call.x.shape[1])  # save_mean, save_invstd per channel
 
@@ -124,6 +132,15 @@ class BatchNorm(_ChannelNorm):
 
 class InstanceNorm(_ChannelNorm):
     torch_class = "InstanceNorm"
+
+    def elementwise_flops(self, call: Call, result: Inference) -> Dim:
+        """DeepSpeed's instance norm: 4 FLOPs per element (mean, variance, normalize), 5 with
+        affine; with running statistics (in eval) it is the batch norm it runs: 1, 2 with affine."""
+        a = call.args
+        if a.track_running_stats:
+            return numel(result.shape) * (2 if a.affine else 1)
+        return numel(result.shape) * (5 if a.affine else 4)
+
     layouts = {1: "N×C×L", 2: "N×C×H×W", 3: "N×C×D×H×W"}
     ranks = {1: (3,), 2: (4,), 3: (5,)}
     args = _channel_args(False, False)
@@ -294,6 +311,10 @@ class LayerNorm(Kind):
         lines.append("MACs = 0")
         return lines
 
+    def elementwise_flops(self, call: Call, result: Inference) -> Dim:
+        """DeepSpeed's layer norm: 4 FLOPs per element, 5 with the affine weight."""
+        return numel(result.shape) * (5 if call.args.elementwise_affine else 4)
+
     def twin(self, call: Call) -> Twin:
         a = call.args
         return Twin.nn("LayerNorm", normalized_shape=_normalized_shape(call), eps=a.eps, elementwise_affine=a.elementwise_affine, bias=a.bias)
@@ -322,6 +343,11 @@ class RMSNorm(Kind):
         params = numel(ns) if call.args.elementwise_affine else 0
         return Inference(call.x.shape, params=params, details=(("normalized", _fmt(ns)),))
 
+    def elementwise_flops(self, call: Call, result: Inference) -> Dim:
+        """Not in DeepSpeed's profiler: counted as its layer norm (square, mean, scale: 4 per
+        element, 5 with the weight), an upper bound for RMSNorm's one pass fewer."""
+        return numel(result.shape) * (5 if call.args.elementwise_affine else 4)
+
     def twin(self, call: Call) -> Twin:
         a = call.args
         return Twin.nn("RMSNorm", normalized_shape=_normalized_shape(call), eps=a.eps, elementwise_affine=a.elementwise_affine)
@@ -348,6 +374,10 @@ class GroupNorm(Kind):
     )
     formulas = ("output shape = input shape", "params = 2·C if affine", "MACs = 0")
     examples = ("8x4x4 | groupnorm 2", "6x10 | gn 3 affine=false", "4x3x3x3 | groupnorm 4 num_channels=4 eps=1e-3", "16x5 | groupnorm 1")
+
+    def elementwise_flops(self, call: Call, result: Inference) -> Dim:
+        """DeepSpeed's group norm: 4 FLOPs per element, 5 with affine."""
+        return numel(result.shape) * (5 if call.args.affine else 4)
 
     def infer(self, call: Call) -> Inference:
         if call.x.rank < 2:

@@ -36,6 +36,8 @@ class Scale(Kind):
             )
         return d
 
+    elementwise_per_element = 1  # one multiply per element (--count-elementwise)
+
     def infer(self, call: Call) -> Inference:
         d = self.dim(call)
         return Inference(call.x.shape, params=call.x.shape[d], details=(("dim", str(d)),))

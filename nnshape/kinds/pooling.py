@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from ..memory import INDEX_BYTES, INPUT, NOTHING, Saved
 from ..registry import GLOBAL, Arg, Call, Inference, Kind, register
+from ..symbolic import Dim
 from ..tensor import numel
 from ..twinspec import Twin
 from ..values import describe
@@ -37,6 +38,10 @@ class _Spatial(Kind):
 
     ndim: int = 2
     family = "pooling"
+
+    def elementwise_flops(self, call: Call, result: Inference) -> Dim:
+        """DeepSpeed's pooling: one FLOP per input element (max and average, adaptive too)."""
+        return numel(call.x.shape)
 
     def rank_hint(self, rank: int) -> str | None:
         want = self.ndim + 2
@@ -262,6 +267,10 @@ class GlobalAvgPool(Kind):
     )
     examples = ("512x7x7 | gap", "8x10 | gap", "4x3x5x6 | gap", "2048x7x7 | globalavgpool")
     saves = "nothing"  # the backward of a mean needs only the input's shape
+
+    def elementwise_flops(self, call: Call, result: Inference) -> Dim:
+        """DeepSpeed's adaptive average pooling: one FLOP per input element."""
+        return numel(call.x.shape)
 
     def infer(self, call: Call) -> Inference:
         call.expect_rank(3, 4, 5, layout="N×C×L, N×C×H×W or N×C×D×H×W")

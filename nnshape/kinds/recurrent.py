@@ -38,6 +38,16 @@ class _Recurrent(Kind):
     family = "sequence"
     gates: int = 1
     torch_class: str = "RNN"
+    cell_ops: int = 1  # element-wise FLOPs per hidden unit and step in DeepSpeed's rule: RNN 1, GRU 7, LSTM 10
+
+    def elementwise_flops(self, call: Call, result: Inference) -> Dim:
+        """DeepSpeed's recurrent rule without its matrix part: per step, direction and layer,
+        ``cell_ops``·H (the gates' sums and products) and, with biases, the two bias vectors."""
+        a = call.args
+        n, length, _ = call.x.shape
+        hidden = a.hidden_size
+        per_step = self.cell_ops * hidden + (2 * self.gates * hidden if a.bias else 0)
+        return n * length * (2 if a.bidirectional else 1) * a.num_layers * per_step
 
     def rank_hint(self, rank: int) -> str | None:
         if rank == 2:
@@ -212,6 +222,7 @@ class LSTM(_Recurrent):
     torch_twin = "torch.nn.LSTM"
     torch_class = "LSTM"
     gates = 4
+    cell_ops = 10
     gate_names = "input, forget, cell, output"
     args = _common_args(lstm=True, rnn=False)
     formulas = ("G = 4 gate sets (input, forget, cell, output); with proj_size P the recurrent input is P",) + _FORMULAS
@@ -230,6 +241,7 @@ class GRU(_Recurrent):
     torch_twin = "torch.nn.GRU"
     torch_class = "GRU"
     gates = 3
+    cell_ops = 7
     gate_names = "reset, update, new"
     args = _common_args(lstm=False, rnn=False)
     formulas = ("G = 3 gate sets (reset, update, new)",) + _FORMULAS

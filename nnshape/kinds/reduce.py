@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from ..memory import Saved
 from ..registry import GLOBAL, Arg, Call, Inference, Kind, register
+from ..symbolic import Dim
 from ..tensor import format_shape
 from ..twinspec import Twin
 from .tensorops import batch_error, dim_list, expression_dims
@@ -28,6 +29,13 @@ class _Reduce(Kind):
         if 0 in dims:
             batch_error(call, "dim", f"a {self.name} over dim 0", f"reduce per-sample dims: `{self.name} (2, 3)` pools H×W of N×C×H×W")
         return dims
+
+    def elementwise_flops(self, call: Call, result: Inference) -> Dim:
+        """One FLOP per input element read (an addition or a comparison), as DeepSpeed's pooling."""
+        total: Dim = 1
+        for d in call.x.shape:
+            total = total * d
+        return total
 
     def infer(self, call: Call) -> Inference:
         dims = self.dims(call)

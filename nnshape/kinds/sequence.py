@@ -86,6 +86,8 @@ class Embedding(_SequenceKind):
 
 
 class _Positions(_SequenceKind):
+    elementwise_per_element = 1  # the positions are added: one FLOP per element (--count-elementwise)
+
     def saved(self, call: Call, result: Inference) -> Saved:
         """The dropout noise after adding the positions (nothing when dropout = 0)."""
         return Saved(floats=numel(call.x.shape)) if call.args.dropout > 0 else NOTHING

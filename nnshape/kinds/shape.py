@@ -325,6 +325,11 @@ class Upsample(Kind):
         "3x7x9 | upsample scale=1.5 mode='nearest-exact'",
     )
 
+    def elementwise_flops(self, call: Call, result: Inference) -> Dim:
+        """DeepSpeed's interpolate: one FLOP per output element; mode 'area' is an adaptive
+        average pool, one per input element (as pooling)."""
+        return numel(call.x.shape) if call.args.mode == "area" else numel(result.shape)
+
     def infer(self, call: Call) -> Inference:
         a = call.args
         n = call.x.rank - 2

@@ -37,6 +37,15 @@ class _TransformerLayer(Kind):
     family = "attention"
     decoder = False
 
+    def elementwise_flops(self, call: Call, result: Inference) -> Dim:
+        """Its parts by DeepSpeed's rules: layer norms (5 per element), the residual additions
+        (1 per element), the feed-forward activation (1 per hidden element), the softmax of each
+        attention (1 per score); dropout is free."""
+        n, length, dim = result.shape
+        blocks = 3 if self.decoder else 2  # self-attention, (cross-attention,) feed-forward
+        per_token = blocks * (5 + 1) * dim + call.args.dim_feedforward
+        return n * length * per_token + result.scores
+
     def infer(self, call: Call) -> Inference:
         a = call.args
         if not a.batch_first:

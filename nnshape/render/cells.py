@@ -182,7 +182,7 @@ def footer_lines(summary: Summary, footer: str = "full") -> list[tuple[str, str]
         ("Non-trainable params", fmt.count(summary.non_trainable_params)),
         ("Buffers", f"{fmt.count(summary.total_buffers)} elements (running statistics etc., not parameters)"),
         ("Total MACs", _with_human(summary.total_macs)),
-        ("Total FLOPs", _with_human(summary.total_flops)),
+        ("Total FLOPs", _with_human(summary.total_flops) + _elementwise_note(summary)),
         ("Training FLOPs", f"{_with_human(summary.training_flops)} (forward + backward = 3 × forward FLOPs)"),
         (
             f"Param memory ({summary.dtype})",
@@ -193,7 +193,10 @@ def footer_lines(summary: Summary, footer: str = "full") -> list[tuple[str, str]
     ]
     if summary.bindings:
         lines.append(("Bindings", _bindings(summary)))
-    lines.append(("Conventions", CONVENTIONS))
+    conventions = CONVENTIONS
+    if summary.count_elementwise:
+        conventions += "; --count-elementwise: FLOPs add activations, norms, softmax, pooling, biases and merges (DeepSpeed's rules)"
+    lines.append(("Conventions", conventions))
     return lines
 
 
@@ -207,8 +210,21 @@ def conventions_text() -> str:
         "instance's (each), in every output: table, markdown, JSON, CSV and diff",
         "Memory: parameters and buffers at --dtype; inference peak = the activations live at once; "
         "training = weights + gradients + optimizer state + activations saved for the backward",
+        "--count-elementwise adds the FLOPs outside multiply-accumulates, each kind's rule as DeepSpeed's flops "
+        "profiler (and calflops) counts them: activations and softmax 1 per element, layer/group/instance norm 4 "
+        "(5 with affine), batch norm in eval 1 (2 with affine), pooling 1 per input element, a convolution's bias "
+        "1 per output element, a linear's bias none, additions and products of merges 1 per element",
     ]
     return "".join(f"- {rule}\n" for rule in rules) + "\nEvery rule, with the reasons and the checks against PyTorch: docs/conventions.md\n"
+
+
+def _elementwise_note(summary: Summary) -> str:
+    """With --count-elementwise the FLOPs hold more than 2 × MACs: say how much."""
+    if not summary.count_elementwise:
+        return ""
+    value = summary.elementwise_flops
+    text = fmt.human(value) if isinstance(value, int) and value >= 1000 else fmt.count(value)
+    return f" (2 × MACs + {text} element-wise)"
 
 
 def _output(summary: Summary) -> str:
@@ -231,7 +247,7 @@ def _compact_footer(summary: Summary) -> list[tuple[str, str]]:
         ("Input", "; ".join(f"{i.name} {fmt.shape(i.shape)} {i.dtype}" for i in summary.inputs)),
         ("Output", _output(summary)),
         ("Params", params),
-        ("MACs", f"{_with_human(summary.total_macs)} = {flops_text}"),
+        ("MACs", f"{_with_human(summary.total_macs)} = {flops_text}" + _elementwise_note(summary)),
     ]
     m = summary.memory
     if m is not None:

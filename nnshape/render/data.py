@@ -14,14 +14,19 @@ from ..tensor import format_shape
 _encode = json.JSONEncoder(ensure_ascii=False, default=str).encode
 
 
-def to_json(summary: Summary) -> str:
-    """``summary.to_dict()`` as JSON (see :func:`json_chunks`)."""
-    return "".join(summary_json_chunks(summary))
+def to_json(summary: Summary, by: str | None = None) -> str:
+    """``summary.to_dict()`` as JSON (see :func:`json_chunks`); ``by``: with its ``breakdown``."""
+    return "".join(summary_json_chunks(summary, by))
 
 
-def summary_json_chunks(summary: Summary) -> Iterator[str]:
+def summary_json_chunks(summary: Summary, by: str | None = None) -> Iterator[str]:
     """:func:`to_json` in pieces, one layer row each."""
-    return json_chunks(summary.to_dict(layers=False), "layers", (row.to_dict() for row in summary.layers))
+    head = summary.to_dict(layers=False)
+    if by is not None:
+        from .breakdown import groups
+
+        head["breakdown"] = {"by": by, "groups": [g.to_dict() for g in groups(summary, by)]}
+    return json_chunks(head, "layers", (row.to_dict() for row in summary.layers))
 
 
 def json_chunks(head: dict, rows_key: str, rows: Iterable[dict]) -> Iterator[str]:

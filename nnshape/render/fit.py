@@ -11,6 +11,8 @@ asked (a wrapped number would be worse than a long line).
 
 from __future__ import annotations
 
+import re
+import textwrap
 from dataclasses import dataclass, field
 
 GAP = "   "
@@ -143,3 +145,17 @@ def _shrink(cols: list[Column], width: int, minimum: int, gap: str) -> bool:
         for c in texts:
             c.width = max(floors[id(c)], min(naturals[id(c)], low))
     return _total(cols, gap) <= width
+
+
+# spaces that must not break a line: a number and its unit, around `×`, inside a command
+_GLUE = re.compile(r"(?<=[\d)⁰¹²³⁴⁵⁶⁷⁸⁹]) (?=(?:[kMGT]?B|[kMGT]|FLOPs|elements)\b)| (?=×)|(?<=×) | (?=--)|(?<=nnshape) ")
+
+
+def wrap_value(text: str, width: int | None) -> list[str]:
+    """``text`` in lines of at most ``width`` characters, broken only at spaces that do not join a
+    number to its unit; a piece longer than ``width`` stays whole."""
+    if width is None or len(text) <= width:
+        return [text]
+    glued = _GLUE.sub("\u00a0", text)
+    pieces = textwrap.wrap(glued, max(width, 20), break_long_words=False, break_on_hyphens=False)
+    return [piece.replace("\u00a0", " ") for piece in pieces] or [text]

@@ -6,7 +6,13 @@ from ..summary import Summary
 from .cells import RIGHT, cells, columns_for, footer_lines, headers
 
 
-def to_markdown(summary: Summary, depth: int | None, extra: tuple[str, ...], footer: str = "compact") -> str:
+def to_markdown(summary: Summary, depth: int | None, extra: tuple[str, ...], footer: str = "compact", by: str | None = None) -> str:
+    if by is not None:
+        from .breakdown import to_markdown as breakdown
+
+        lines = [*breakdown(summary, by), ""]
+        lines += [f"- **{key}:** {value}" for key, value in footer_lines(summary, footer)]
+        return "\n".join(lines) + "\n"
     cols = columns_for(extra)
     rows = cells(summary, depth, cols)
     lines = ["| " + " | ".join(headers(cols, [cell.row for cell in rows])) + " |"]

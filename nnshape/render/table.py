@@ -10,24 +10,29 @@ from __future__ import annotations
 
 import io
 import os
-import re
 import sys
-import textwrap
 
 from ..summary import Summary
 from .cells import HEADERS, OPTIONAL, RIGHT, cells, columns_for, footer_lines, header_notes
-from .fit import GAP, Column, fit
+from .fit import GAP, Column, fit, wrap_value
 
 __all__ = ["GAP", "lay_out", "terminal_width", "to_table", "wrap_value"]
 
 
 def to_table(
-    summary: Summary, depth: int | None, extra: tuple[str, ...], *, color: bool | None = None, width: int | None = None, footer: str = "compact"
+    summary: Summary, depth: int | None, extra: tuple[str, ...], *, color: bool | None = None, width: int | None = None, footer: str = "compact",
+    by: str | None = None,
 ) -> str:
     """The table, then the footer (``compact`` or ``full``), fitted to ``width`` columns (None:
-    as wide as the longest line needs)."""
+    as wide as the longest line needs). ``by``: the totals per kind or family instead of the layers."""
     if color is None:
         color = _terminal_wants_color()
+    if by is not None:
+        from .breakdown import to_table as breakdown
+
+        lines = breakdown(summary, by, width)
+        footer_text = footer_block(footer_lines(summary, footer), width)
+        return "\n".join([*lines, ""] + [k + v for k, v in footer_text]) + "\n"
     cols = columns_for(extra)
     rows = cells(summary, depth, cols)
     notes_of = header_notes(cols, [cell.row for cell in rows])
@@ -81,20 +86,6 @@ def footer_block(items: list[tuple[str, str]], width: int | None) -> list[tuple[
         out.append((f"{key + ':':<{key_width}}", pieces[0]))
         out.extend((" " * key_width, piece) for piece in pieces[1:])
     return out
-
-
-# spaces that must not break a line: a number and its unit, around `×`, inside a command
-_GLUE = re.compile(r"(?<=[\d)⁰¹²³⁴⁵⁶⁷⁸⁹]) (?=(?:[kMGT]?B|[kMGT]|FLOPs|elements)\b)| (?=×)|(?<=×) | (?=--)|(?<=nnshape) ")
-
-
-def wrap_value(text: str, width: int | None) -> list[str]:
-    """``text`` in lines of at most ``width`` characters, broken only at spaces that do not join a
-    number to its unit; a piece longer than ``width`` stays whole."""
-    if width is None or len(text) <= width:
-        return [text]
-    glued = _GLUE.sub("\u00a0", text)
-    pieces = textwrap.wrap(glued, max(width, 20), break_long_words=False, break_on_hyphens=False)
-    return [piece.replace("\u00a0", " ") for piece in pieces] or [text]
 
 
 def _styled(header: list[str], rows, lines: list[str], notes: list[str], footer, columns: list[Column]) -> str:
