@@ -217,6 +217,7 @@ class Kind:
         return field if keeps and same else None
 
     elementwise_per_element: ClassVar[int] = 0  # element-wise FLOPs per output element (an activation: 1)
+    elementwise_modelled: ClassVar[bool] = True  # False: a composite kind whose element-wise FLOPs nnshape does not count yet (said under the table)
 
     def elementwise_flops(self, call: Call, result: Inference) -> Dim:
         """The FLOPs this layer spends outside multiply-accumulates (activations, norms, softmax,

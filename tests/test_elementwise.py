@@ -28,9 +28,10 @@ ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = sorted((ROOT / "examples").glob("*.nn"))
 
 COMPOSITE = {"mha", "attention", "encoderlayer", "decoderlayer", "rnn", "lstm", "gru"}  # checked by formula below
-OURS = {"lrn", "rmsnorm", "quickgelu"}  # no DeepSpeed rule: ours, checked by formula below
+OURS = {"lrn", "rmsnorm", "quickgelu", "frozenbn"}  # no DeepSpeed rule: ours, checked by formula below
+UNMODELLED = {k.name for k in registry.all_kinds() if not k.elementwise_modelled}  # counted 0, and said so
 ARITHMETIC = {"posenc", "posemb", "scale"}  # their twins' add/mul are the operation itself
-ORACLE_KINDS = sorted(k.name for k in registry.all_kinds() if k.family != "augmentation" and k.name not in COMPOSITE | OURS)
+ORACLE_KINDS = sorted(k.name for k in registry.all_kinds() if k.family != "augmentation" and k.name not in COMPOSITE | OURS | UNMODELLED)
 CASES = [(name, ex) for name in ORACLE_KINDS for ex in registry.get(name).examples]
 
 
@@ -149,6 +150,16 @@ def test_our_own_rules():
     assert row.elementwise_flops == 10 * 32
     _, row = _one("input 3x8x8\nhflip\n")
     assert row.elementwise_flops == 0  # augmentation prepares data: nothing counted
+    _, row = _one("input 4x5x5\nfrozenbn\n")
+    assert row.elementwise_flops == 2 * 4 * 5 * 5  # x·scale + shift
+
+
+def test_kinds_not_modelled_are_named_not_hidden():
+    assert UNMODELLED >= {"moe", "mamba", "mamba2"}
+    s = nnshape.summarize("input 6x16\nmoe experts=4 top_k=2 ff=24\nlinear 8\n", count_elementwise=True)
+    assert s.leaves[0].elementwise_flops == 0
+    out = CliRunner().invoke(main, ["summary", "-", "--count-elementwise"], input="input 6x16\nmoe experts=4 top_k=2 ff=24\nrelu\n").output
+    assert "not counted for moe" in out
 
 
 def test_merges_count_their_additions_and_products():

@@ -17,6 +17,7 @@ class FrozenBatchNorm(Kind):
     name = "frozenbn"
     aliases = ("frozenbatchnorm2d", "frozen_bn", "frozenbatchnorm")
     family = "norm"
+    elementwise_per_element = 2  # x·scale + shift, as batch norm in eval with affine (--count-elementwise)
     doc = "Batch norm with frozen statistics and affine terms over N×C×H×W (torchvision's FrozenBatchNorm2d)."
     torch_twin = "nnshape.FrozenBatchNorm2d (= torchvision.ops.misc.FrozenBatchNorm2d)"
     args = (

@@ -36,6 +36,7 @@ class MoE(Kind):
     name = "moe"
     aliases = ("mixture_of_experts", "sparse_moe")
     family = "dense"
+    elementwise_modelled = False  # --count-elementwise: the router's softmax and experts' activations are not counted yet
     doc = "Sparse mixture of experts on the last dim: a router picks top_k of `experts` feed-forward experts per token."
     torch_twin = "nnshape.MoE (= HF MixtralSparseMoeBlock / Qwen2MoeSparseMoeBlock / OlmoeSparseMoeBlock)"
     args = (

@@ -30,6 +30,7 @@ def _scan_details(analytic: Dim, counted: Dim) -> tuple[str, str]:
 
 class _Mixer(Kind):
     family = "sequence"
+    elementwise_modelled = False  # --count-elementwise: the scan's element-wise work is not counted yet
 
     def rank_hint(self, rank: int) -> str | None:
         return "a state-space mixer reads a sequence N×L×D; token ids go through `embedding` first"

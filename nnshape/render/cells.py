@@ -224,7 +224,17 @@ def _elementwise_note(summary: Summary) -> str:
         return ""
     value = summary.elementwise_flops
     text = fmt.human(value) if isinstance(value, int) and value >= 1000 else fmt.count(value)
-    return f" (2 × MACs + {text} element-wise)"
+    missing = unmodelled_kinds(summary)
+    gap = f"; not counted for {', '.join(missing)}" if missing else ""
+    return f" (2 × MACs + {text} element-wise{gap})"
+
+
+def unmodelled_kinds(summary: Summary) -> list[str]:
+    """The kinds in ``summary`` whose element-wise FLOPs nnshape does not count (Kind.elementwise_modelled)."""
+    from .. import registry
+
+    names = sorted({row.kind for row in summary.leaves})
+    return [n for n in names if (k := registry.find(n)) is not None and not k.elementwise_modelled]
 
 
 def _output(summary: Summary) -> str:
