@@ -200,6 +200,8 @@ def export(
     summary, plan = analyze_spec(spec, bindings={**(bindings or {}), **named_bindings})
     text = export_source(summary, plan, class_name=class_name, twins=twins)
     if path is not None:
+        from pathlib import Path
+
         Path(path).write_text(text, encoding="utf-8")
     return text
 
