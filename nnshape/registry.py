@@ -10,6 +10,9 @@ A kind is a subclass of :class:`Kind` decorated with :func:`register`: one class
 * its memory rule: ``saves = "input" | "output" | "nothing"``, or a ``saved(call, result)``
   method when the rule depends on the arguments; ``is_view = True`` when the output shares the
   input's storage;
+* ``param_tensors(call)``: the parameter tensors its twin holds, (name, shape) in the twin's
+  ``named_parameters()`` order (what FSDP pads, ZeRO hands out and tensor parallelism cuts:
+  nnshape.planning); every kind with parameters states it, the default is none;
 * optionally ``receptive_field``, ``explain`` and ``rank_hint``.
 
 The twin's ``forward`` takes the main input, then one tensor per ``tensor`` argument that is
@@ -173,6 +176,8 @@ class Call:
 
 SIMPLE_RULES = {"input": INPUT, "output": OUTPUT, "nothing": NOTHING}  # the values of Kind.saves
 
+ParamTensor = tuple[str, tuple[Dim, ...]]  # (name inside the twin, shape) of one parameter tensor
+
 
 class Kind:
     """Base class of every layer kind. Subclasses set the class attributes and the rules."""
@@ -204,6 +209,14 @@ class Kind:
 
     def rank_hint(self, rank: int) -> str | None:
         return None
+
+    def param_tensors(self, call: Call) -> tuple[ParamTensor, ...]:
+        """The parameter tensors the twin of ``call`` holds: (name, shape) as its
+        ``named_parameters()`` gives them, in that order; their sizes add up to the inferred params.
+        The device plan shards tensor by tensor (FSDP pads each to a multiple of the ranks, ZeRO
+        hands whole tensors out, tensor parallelism cuts them), so a count alone is not enough.
+        A kind without parameters keeps this default: none."""
+        return ()
 
     keeps_grid: ClassVar[bool | None] = None  # None: by family (RF_KEEPING_FAMILIES keep it)
 

@@ -64,6 +64,32 @@ def test_kind_has_every_part(kind):
             assert rf is None or rf == GLOBAL or (isinstance(rf, tuple) and all(isinstance(f, Field) for f in rf))
             lines = kind.explain(call, result)
             assert any(line.startswith("params") for line in lines) and any(line.startswith("MACs") for line in lines)
+            tensors = kind.param_tensors(call)
+            assert all(isinstance(name, str) and isinstance(shape, tuple) for name, shape in tensors)
+            assert sum((_numel(shape) for _, shape in tensors), 0) == result.params, (
+                f"param_tensors: the tensors of {kind.name} do not add up to its {result.params} params "
+                "(a kind with parameters states them: Kind.param_tensors)"
+            )
+
+
+def _numel(shape) -> int:
+    n = 1
+    for d in shape:
+        n = n * d
+    return n
+
+
+@pytest.mark.skipif(not HAS_TORCH, reason="torch is not installed")
+@pytest.mark.parametrize("kind_name,example", CASES, ids=[f"{k}:{e}" for k, e in CASES])
+def test_param_tensors_are_the_twins(kind_name, example):
+    """Kind.param_tensors names every parameter tensor of the twin with its shape, in
+    named_parameters() order: what the device plan shards (FSDP pads each, ZeRO hands out whole ones)."""
+    _, observed = analyze_with_calls(example_source(example))
+    for obs in observed:
+        call = obs.call
+        twin = call.kind.build(call)
+        theirs = [(name, tuple(p.shape)) for name, p in twin.named_parameters()]
+        assert [(name, tuple(shape)) for name, shape in call.kind.param_tensors(call)] == theirs, f"{obs.path} ({call.kind.name})"
 
 
 def test_names_are_unique_and_lowercase():

@@ -1,8 +1,9 @@
-"""Rules shared by several kinds: sliding-window output sizes and elementwise layers."""
+"""Rules shared by several kinds: sliding-window output sizes, elementwise layers and the
+parameter tensors of the torch modules several twins hold (a linear, an affine norm)."""
 
 from __future__ import annotations
 
-from ..registry import Arg, Call, Inference, Kind, register
+from ..registry import Arg, Call, Inference, Kind, ParamTensor, register
 from ..symbolic import Dim, Poly
 from ..tensor import format_shape
 from ..twinspec import Twin
@@ -99,6 +100,16 @@ def window_fields(field, kernels, strides, paddings, dilations):
     if any(not isinstance(v, int) for t in values for v in t) or len(field) != len(kernels):
         return None
     return tuple(f.window(k, s, p, d) for f, k, s, p, d in zip(field, *values))
+
+
+def linear_tensors(prefix: str, out: Dim, inp: Dim, bias: bool) -> tuple[ParamTensor, ...]:
+    """nn.Linear(inp, out) named ``prefix``: weight out×in, then bias out."""
+    return ((prefix + "weight", (out, inp)),) + (((prefix + "bias", (out,)),) if bias else ())
+
+
+def affine_tensors(prefix: str, shape: tuple[Dim, ...], weight: bool = True, bias: bool = True) -> tuple[ParamTensor, ...]:
+    """A norm's elementwise affine (weight, then bias) of ``shape``."""
+    return (((prefix + "weight", shape),) if weight else ()) + (((prefix + "bias", shape),) if bias else ())
 
 
 def pad_same(kernel: Dim, dilation: Dim) -> Dim:

@@ -106,3 +106,6 @@ class PReLU(Kind):
 
     def twin(self, call: Call) -> Twin:
         return Twin.nn("PReLU", num_parameters=call.args.num_parameters, init=call.args.init)
+
+    def param_tensors(self, call: Call):
+        return (("weight", (call.args.num_parameters,)),)

@@ -8,10 +8,11 @@ with the math attention kernel (a causal mask changes no count). Sequence length
 from __future__ import annotations
 
 from ..memory import Saved
-from ..registry import Arg, Call, Inference, Kind, num, product, register
+from ..registry import Arg, Call, Inference, Kind, ParamTensor, num, product, register
 from ..symbolic import Dim
 from ..tensor import TensorInfo, format_shape
 from ..twinspec import Twin
+from ._common import linear_tensors
 
 
 def check_sequence(call: Call, t: TensorInfo, what: str, arg: str | None = None) -> tuple[Dim, Dim, int]:
@@ -58,6 +59,20 @@ def mha_counts(n: Dim, lq: Dim, lk: Dim, dim: int, dkv: int, bias: bool) -> tupl
     params = dim * dim + 2 * dim * dkv + dim * dim + (4 * dim if bias else 0)
     macs = n * lq * dim * dim + 2 * n * lk * dkv * dim + 2 * n * lq * lk * dim + n * lq * dim * dim
     return params, macs
+
+
+def mha_tensors(prefix: str, dim: Dim, dkv: Dim, bias: bool, bias_kv: bool = False) -> tuple[ParamTensor, ...]:
+    """nn.MultiheadAttention's tensors: one packed in-projection when k and v have the query's
+    width (else q/k/v_proj_weight), in_proj_bias, bias_k/bias_v, then out_proj."""
+    if dkv == dim:
+        out: tuple[ParamTensor, ...] = ((prefix + "in_proj_weight", (3 * dim, dim)),)
+    else:
+        out = tuple((prefix + f"{p}_proj_weight", (dim, dim if p == "q" else dkv)) for p in "qkv")
+    if bias:
+        out += ((prefix + "in_proj_bias", (3 * dim,)),)
+    if bias_kv:
+        out += ((prefix + "bias_k", (1, 1, dim)), (prefix + "bias_v", (1, 1, dim)))
+    return out + linear_tensors(prefix + "out_proj.", dim, dim, bias)
 
 
 def scores_lines(n: Dim, heads: int, lq: Dim, lk: Dim, head_dim: int) -> list[str]:
@@ -194,6 +209,10 @@ class MultiheadAttention(Kind):
         )
         return Twin.own("MHA", mha=mha, causal=a.causal)
 
+    def param_tensors(self, call: Call):
+        dkv = call.tensors["kv"].shape[-1] if "kv" in call.tensors else call.x.shape[-1]
+        return mha_tensors("mha.", call.x.shape[-1], dkv, call.args.bias, call.args.add_bias_kv)
+
     def saved(self, call: Call, result: Inference) -> Saved:
         """The transposed copies of the inputs that feed the packed in-projection, then the core."""
         a = call.args
@@ -309,6 +328,15 @@ class Attention(Kind):
             "Attention", dim=dim, dkv=dkv, heads=heads, kv_heads=kv_heads, head_dim=hd, bias=a.bias, causal=a.causal,
             rope=a.rope, dropout=a.dropout,
         )
+
+    def param_tensors(self, call: Call):
+        """q_proj, k_proj, v_proj and o_proj, each a linear (weight, bias)."""
+        dim = call.x.shape[-1]
+        dkv = call.tensors["kv"].shape[-1] if "kv" in call.tensors else dim
+        heads, kv_heads, hd = self.heads(call, dim)
+        b = call.args.bias
+        return (linear_tensors("q_proj.", heads * hd, dim, b) + linear_tensors("k_proj.", kv_heads * hd, dkv, b)
+                + linear_tensors("v_proj.", kv_heads * hd, dkv, b) + linear_tensors("o_proj.", dim, heads * hd, b))
 
     def saved(self, call: Call, result: Inference) -> Saved:
         """The inputs (the projections' weight gradients), the core, and rope's cos and sin tables."""

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..registry import Arg, Call, Inference, Kind, num, product, register
+from ..registry import Arg, Call, Inference, Kind, ParamTensor, num, product, register
 from ..symbolic import Dim
 from ..tensor import format_shape, numel
 from ..twinspec import Twin
@@ -87,6 +87,13 @@ class _ConvBase(Kind):
         if a.groups != 1:
             out.append(("groups", str(a.groups)))
         return tuple(out)
+
+    def param_tensors(self, call: Call) -> tuple[ParamTensor, ...]:
+        """weight C_out×C_in/g×K… (transposed: C_in×C_out/g×K…), then bias C_out."""
+        a = call.args
+        cin = call.x.shape[1]
+        io = (cin, a.out_channels // a.groups) if self.transposed else (a.out_channels, cin // a.groups)
+        return (("weight", io + tuple(a.kernel_size)),) + ((("bias", (a.out_channels,)),) if a.bias else ())
 
 
 class Conv(_ConvBase):

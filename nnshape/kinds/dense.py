@@ -5,6 +5,7 @@ from __future__ import annotations
 from ..registry import GLOBAL, Arg, Call, Field, FieldWarning, Inference, Kind, num, product, register
 from ..tensor import format_shape, numel
 from ..twinspec import Twin
+from ._common import linear_tensors
 
 _START = Field(1, 1, 0)  # the field of a network input's positions: no window has acted yet
 
@@ -82,3 +83,6 @@ class Linear(Kind):
 
     def twin(self, call: Call) -> Twin:
         return Twin.nn("Linear", in_features=call.x.shape[-1], out_features=call.args.out_features, bias=call.args.bias)
+
+    def param_tensors(self, call: Call):
+        return linear_tensors("", call.args.out_features, call.x.shape[-1], call.args.bias)

@@ -11,6 +11,7 @@ from __future__ import annotations
 from ..registry import Arg, Call, Inference, Kind, num, product, register
 from ..tensor import format_shape, numel
 from ..twinspec import Twin
+from ._common import linear_tensors
 
 ACTIVATIONS = ("silu", "gelu", "gelu_tanh", "relu")
 
@@ -22,6 +23,15 @@ def hidden_saved(ff: int, gated: bool, activation: str) -> int:
     if gated:
         return (3 if activation == "relu" else 4) * ff
     return (1 if activation == "relu" else 2) * ff
+
+
+def ffn_tensors(prefix: str, dim: int, ff: int, gated: bool, bias: bool) -> tuple:
+    """One expert's linears as nnshape.twins.Expert names them: gate_proj, up_proj, down_proj
+    (gated) or fc1, fc2."""
+    if gated:
+        return (linear_tensors(prefix + "gate_proj.", ff, dim, bias) + linear_tensors(prefix + "up_proj.", ff, dim, bias)
+                + linear_tensors(prefix + "down_proj.", dim, ff, bias))
+    return linear_tensors(prefix + "fc1.", ff, dim, bias) + linear_tensors(prefix + "fc2.", dim, ff, bias)
 
 
 def ffn_counts(dim: int, ff: int, gated: bool, bias: bool) -> tuple[int, int]:
@@ -148,3 +158,16 @@ class MoE(Kind):
         return Twin.own("MoE", dim=self.check(call), experts=a.num_experts, top_k=a.top_k, ff=a.ff, gated=a.gated,
                         activation=a.activation, bias=a.bias, norm_topk_prob=a.norm_topk_prob, shared_ff=a.shared_ff,
                         shared_gate=a.shared_gate)
+
+    def param_tensors(self, call: Call):
+        """The router ``gate``, each of ``experts.i``, then ``shared_expert`` and its gate."""
+        a = call.args
+        dim = self.check(call)
+        out = linear_tensors("gate.", a.num_experts, dim, False)
+        for i in range(a.num_experts):
+            out += ffn_tensors(f"experts.{i}.", dim, a.ff, a.gated, a.bias)
+        if a.shared_ff:
+            out += ffn_tensors("shared_expert.", dim, a.shared_ff, a.gated, a.bias)
+            if a.shared_gate:
+                out += linear_tensors("shared_expert_gate.", 1, dim, False)
+        return out

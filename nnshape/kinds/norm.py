@@ -7,6 +7,7 @@ from ..registry import Arg, Call, Inference, Kind, num, register
 from ..symbolic import Dim, Poly
 from ..tensor import format_shape, numel
 from ..twinspec import Twin
+from ._common import affine_tensors
 
 _LAYOUT = {1: "N×C or N×C×L", 2: "N×C×H×W", 3: "N×C×D×H×W"}
 _RANKS = {1: (2, 3), 2: (4,), 3: (5,)}
@@ -79,6 +80,9 @@ class _ChannelNorm(Kind):
             f"{self.torch_class}{self.twin_ndim(call)}d", num_features=call.x.shape[1], eps=a.eps, momentum=a.momentum,
             affine=a.affine, track_running_stats=a.track_running_stats,
         )
+
+    def param_tensors(self, call: Call):
+        return affine_tensors("", (call.x.shape[1],), call.args.affine, call.args.affine)
 
 
 def _channel_args(affine: bool, track: bool) -> tuple[Arg, ...]:
@@ -319,6 +323,10 @@ class LayerNorm(Kind):
         a = call.args
         return Twin.nn("LayerNorm", normalized_shape=_normalized_shape(call), eps=a.eps, elementwise_affine=a.elementwise_affine, bias=a.bias)
 
+    def param_tensors(self, call: Call):
+        affine = call.args.elementwise_affine
+        return affine_tensors("", tuple(_normalized_shape(call)), affine, affine and call.args.bias)
+
     def saved(self, call: Call, result: Inference) -> Saved:
         return Saved(input=True, fixed=2 * STAT_BYTES * _rows(call, len(_normalized_shape(call))))  # mean, rstd per row
 
@@ -351,6 +359,9 @@ class RMSNorm(Kind):
     def twin(self, call: Call) -> Twin:
         a = call.args
         return Twin.nn("RMSNorm", normalized_shape=_normalized_shape(call), eps=a.eps, elementwise_affine=a.elementwise_affine)
+
+    def param_tensors(self, call: Call):
+        return affine_tensors("", tuple(_normalized_shape(call)), call.args.elementwise_affine, False)
 
     def saved(self, call: Call, result: Inference) -> Saved:
         """The input, rstd per row and, with a weight, the normalized input the weight's gradient reads."""
@@ -398,6 +409,9 @@ class GroupNorm(Kind):
     def twin(self, call: Call) -> Twin:
         a = call.args
         return Twin.nn("GroupNorm", num_groups=a.num_groups, num_channels=call.x.shape[1], eps=a.eps, affine=a.affine)
+
+    def param_tensors(self, call: Call):
+        return affine_tensors("", (call.x.shape[1],), call.args.affine, call.args.affine)
 
     def saved(self, call: Call, result: Inference) -> Saved:
         return Saved(input=True, fixed=2 * STAT_BYTES * call.x.shape[0] * call.args.num_groups)  # mean, rstd per sample and group

@@ -45,3 +45,8 @@ class Scale(Kind):
     def twin(self, call: Call) -> Twin:
         d = self.dim(call)
         return Twin.own("Scale", size=call.x.shape[d], trailing=call.x.rank - 1 - d, init=call.args.init)
+
+    def param_tensors(self, call: Call):
+        """One weight of the dim's size, shaped to broadcast over the dims after it."""
+        d = self.dim(call)
+        return (("weight", (call.x.shape[d],) + (1,) * (call.x.rank - 1 - d)),)

@@ -150,6 +150,25 @@ class _Recurrent(Kind):
             kwargs["nonlinearity"] = a.nonlinearity
         return Twin.own("SequenceOnly", inner=Twin.nn(self.torch_class, **kwargs))
 
+    def param_tensors(self, call: Call):
+        """Per layer and direction (suffix _lN, _reverse): weight_ih, weight_hh, bias_ih, bias_hh
+        and LSTM's weight_hr, as nn.RNN/LSTM/GRU (held as ``inner``) names them."""
+        a = call.args
+        gh, h = self.gates * a.hidden_size, a.hidden_size
+        proj = getattr(a, "proj_size", 0) or 0
+        dirs = 2 if a.bidirectional else 1
+        out = []
+        for layer in range(a.num_layers):
+            inp = call.x.shape[-1] if layer == 0 else dirs * (proj or h)
+            for d in range(dirs):
+                sfx = f"_l{layer}" + ("_reverse" if d else "")
+                out += [("inner.weight_ih" + sfx, (gh, inp)), ("inner.weight_hh" + sfx, (gh, proj or h))]
+                if a.bias:
+                    out += [("inner.bias_ih" + sfx, (gh,)), ("inner.bias_hh" + sfx, (gh,))]
+                if proj:
+                    out.append(("inner.weight_hr" + sfx, (proj, h)))
+        return tuple(out)
+
     def saved(self, call: Call, result: Inference) -> Saved:
         """The time-major copy of the input, and per layer and direction what the CPU kernel keeps:
         LSTM its outputs, h and c and oneDNN's workspace; GRU 7 values per step and hidden unit;

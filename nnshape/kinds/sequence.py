@@ -84,6 +84,9 @@ class Embedding(_SequenceKind):
             max_norm=a.max_norm, norm_type=a.norm_type, scale_grad_by_freq=a.scale_grad_by_freq, sparse=a.sparse,
         )
 
+    def param_tensors(self, call: Call):
+        return (("weight", (call.args.num_embeddings, call.args.embedding_dim)),)
+
 
 class _Positions(_SequenceKind):
     elementwise_per_element = 1  # the positions are added: one FLOP per element (--count-elementwise)
@@ -161,6 +164,9 @@ class PosEmb(_Positions):
     def twin(self, call: Call) -> Twin:
         return Twin.own("PositionalEmbedding", max_len=call.args.max_len, dim=call.x.shape[2], dropout=call.args.dropout)
 
+    def param_tensors(self, call: Call):
+        return (("weight", (1, call.args.max_len, call.x.shape[2])),)
+
 
 @register
 class ClsToken(_SequenceKind):
@@ -180,3 +186,6 @@ class ClsToken(_SequenceKind):
 
     def twin(self, call: Call) -> Twin:
         return Twin.own("ClassToken", dim=call.x.shape[2], num_tokens=call.args.num_tokens)
+
+    def param_tensors(self, call: Call):
+        return (("token", (1, call.args.num_tokens, call.x.shape[2])),)

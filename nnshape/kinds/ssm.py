@@ -16,6 +16,7 @@ import math
 from ..registry import Arg, Call, Inference, Kind, num, product, register
 from ..symbolic import Dim
 from ..twinspec import Twin
+from ._common import linear_tensors
 from .attention import check_sequence
 
 _BIAS = Arg("bias", "bool", False, aliases=("use_bias",), doc="biases of in_proj and out_proj")
@@ -134,6 +135,25 @@ class Mamba(_Mixer):
         _, _, dim, _, rank = self.sizes(call)
         return Twin.own("Mamba", dim=dim, dt_rank=rank, d_state=a.d_state, d_conv=a.d_conv, expand=a.expand,
                         bias=a.bias, conv_bias=a.conv_bias)
+
+    def param_tensors(self, call: Call):
+        """HF MambaMixer's: A_log, D, in_proj, conv1d, x_proj, dt_proj, out_proj."""
+        a = call.args
+        _, _, dim, inner, rank = self.sizes(call)
+        s = a.d_state
+        return (
+            (("A_log", (inner, s)), ("D", (inner,)))
+            + linear_tensors("in_proj.", 2 * inner, dim, a.bias)
+            + _conv_tensors(inner, a.d_conv, a.conv_bias)
+            + linear_tensors("x_proj.", rank + 2 * s, inner, False)
+            + linear_tensors("dt_proj.", inner, rank, True)
+            + linear_tensors("out_proj.", dim, inner, a.bias)
+        )
+
+
+def _conv_tensors(channels: Dim, kernel: int, bias: bool) -> tuple:
+    """The depthwise causal conv1d: weight C×1×K, bias C."""
+    return (("conv1d.weight", (channels, 1, kernel)),) + ((("conv1d.bias", (channels,)),) if bias else ())
 
 
 def ssd_scan_macs(length: int, chunk: int, heads: int, head_dim: int, state: int, padded: bool) -> int:
@@ -285,3 +305,16 @@ class Mamba2(_Mixer):
         _, _, dim, _, heads = self.sizes(call)
         return Twin.own("Mamba2", dim=dim, heads=heads, head_dim=a.head_dim, d_state=a.d_state, groups=a.groups,
                         chunk=a.chunk, d_conv=a.d_conv, expand=a.expand, bias=a.bias, conv_bias=a.conv_bias, eps=a.eps)
+
+    def param_tensors(self, call: Call):
+        """HF Mamba2Mixer's: dt_bias, A_log, D (one per head), in_proj, conv1d, the gated norm, out_proj."""
+        a = call.args
+        _, _, dim, inner, heads = self.sizes(call)
+        conv = inner + 2 * a.groups * a.d_state
+        return (
+            (("dt_bias", (heads,)), ("A_log", (heads,)), ("D", (heads,)))
+            + linear_tensors("in_proj.", inner + conv + heads, dim, a.bias)
+            + _conv_tensors(conv, a.d_conv, a.conv_bias)
+            + (("norm.weight", (inner,)),)
+            + linear_tensors("out_proj.", dim, inner, a.bias)
+        )

@@ -12,7 +12,8 @@ from ..registry import Arg, Call, Inference, Kind, num, product, register
 from ..symbolic import Dim
 from ..tensor import format_shape
 from ..twinspec import Twin
-from .attention import check_sequence, mha_counts, scores_lines, split_heads
+from ._common import affine_tensors, linear_tensors
+from .attention import check_sequence, mha_counts, mha_tensors, scores_lines, split_heads
 
 
 def _layer_args(decoder: bool) -> tuple[Arg, ...]:
@@ -118,6 +119,18 @@ class _TransformerLayer(Kind):
             batch_first=True, norm_first=a.norm_first, bias=a.bias,
         )
         return Twin.own("Layer", layer=layer, causal=a.causal)
+
+    def param_tensors(self, call: Call):
+        """nn.Transformer{En,De}coderLayer (held as ``layer``): self_attn (and multihead_attn), linear1,
+        linear2, then its 2 (3) LayerNorms; bias=false drops every bias, the norms' too."""
+        a, d = call.args, call.x.shape[-1]
+        out = mha_tensors("layer.self_attn.", d, d, a.bias)
+        if self.decoder:
+            out += mha_tensors("layer.multihead_attn.", d, d, a.bias)
+        out += linear_tensors("layer.linear1.", a.dim_feedforward, d, a.bias) + linear_tensors("layer.linear2.", d, a.dim_feedforward, a.bias)
+        for i in range(1, 4 if self.decoder else 3):
+            out += affine_tensors(f"layer.norm{i}.", (d,), True, a.bias)
+        return out
 
     def saved(self, call: Call, result: Inference) -> Saved:
         """Counted tensor by tensor (math attention kernel when dropout > 0): per attention block
