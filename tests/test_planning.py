@@ -127,6 +127,22 @@ def test_fsdp_chunks_and_greedy_partition():
     assert greedy_partition([(5, 4)], 3) == [10, 5, 5]
 
 
+def test_plan_tensors_are_each_kinds_rule():
+    """The plan shards the tensors each kind states (Kind.param_tensors; tests/test_registry.py holds
+    them to the twin); planning adds only the tensor-parallel cut, and nothing without a role."""
+    from oracle import analyze_with_calls, example_source
+
+    from nnshape import registry
+    from nnshape.planning.tensors import param_tensors
+
+    for kind in registry.all_kinds():
+        for example in kind.examples:
+            for obs in analyze_with_calls(example_source(example))[1]:
+                ours = param_tensors(obs.call, obs.inference.params)
+                assert [(t.name, t.shape) for t in ours] == [(n, tuple(s)) for n, s in obs.call.kind.param_tensors(obs.call)]
+                assert all(t.cut == "none" and not t.grad_whole for t in ours)
+
+
 def test_frozen_layers_hold_no_gradient_or_state():
     spec = "input 10\nlinear 8 trainable=false\nlinear 6\n"
     d = plan(spec, dp=2, zero=0).per_device()
