@@ -53,6 +53,9 @@ class Inference:
     # what FlopCounterMode counts on the twin where ``macs`` holds an analytic part it cannot see
     # (a state-space scan); None: the two agree. verify and the tests compare the measurement with it.
     counted_macs: Dim | None = None
+    # a decode step (cache=P): elements of the keys and values the layer's cache holds after it,
+    # 2·N·kv_heads·head_dim·(P + L) (the summary's KV cache bytes; 0 without cache=)
+    kv_cache: Dim = 0
 
 
 @dataclass(frozen=True)

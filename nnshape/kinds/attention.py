@@ -13,6 +13,7 @@ from ..symbolic import Dim
 from ..tensor import TensorInfo, format_shape
 from ..twinspec import Twin
 from ._common import linear_tensors
+from .attention_options import Geometry, biases, check_options, rel_pos_buckets, window_counts, window_explain
 
 
 def check_sequence(call: Call, t: TensorInfo, what: str, arg: str | None = None) -> tuple[Dim, Dim, int]:
@@ -229,28 +230,57 @@ class Attention(Kind):
     name = "attention"
     aliases = ("attn", "gqa")
     family = "attention"
-    doc = "Multi-head attention with separate q/k/v/o projections (Llama/GPT style), grouped-query via kv_heads."
-    torch_twin = "nnshape.twins.Attention"
+    doc = ("Multi-head attention with separate q/k/v/o projections (Llama/GPT style): grouped-query, per-projection "
+           "biases, T5 relative positions, a KV-cache decode step, or attention in windows/grids of an N×H×W×C map.")
+    torch_twin = "nnshape.twins.Attention / WindowAttention"
     args = (
         Arg("num_heads", "int", positional=True, min=1, aliases=("heads", "nhead", "h"), doc="query heads H"),
         Arg("kv_heads", "int", None, min=1, aliases=("num_kv_heads", "num_key_value_heads"), doc="key/value heads (default H); must divide H"),
         Arg("head_dim", "int", None, min=1, aliases=("hd",), doc="features per head (default D/H)"),
-        Arg("bias", "bool", True, doc="biases of the q, k, v and o projections"),
+        Arg("bias", "bool", True, doc="biases of the q, k, v and o projections (the default of the four keys below)"),
+        Arg("qkv_bias", "bool", None, doc="biases of q, k and v (Qwen2: true with bias=false)"),
+        Arg("q_bias", "bool", None, doc="the q projection's bias (overrides qkv_bias and bias)"),
+        Arg("k_bias", "bool", None, doc="the k projection's bias (Whisper: false)"),
+        Arg("v_bias", "bool", None, doc="the v projection's bias"),
+        Arg("o_bias", "bool", None, aliases=("out_bias",), doc="the output projection's bias"),
         Arg("causal", "bool", False, aliases=("is_causal",), doc="causal mask; no change in counts"),
         Arg("rope", "bool", False, doc="rotary position embedding on q and k: elementwise, no params, no MACs"),
         Arg("kv", "tensor", None, aliases=("memory",), doc="named tensor for keys and values (cross-attention)"),
         Arg("dropout", "float", 0.0, min=0, max=1, doc="dropout on the attention weights (training only)"),
+        Arg("rel_pos", "any", None, aliases=("relative_attention_num_buckets",),
+            doc="T5's relative position bias with N buckets (table N × H, 0 MACs); true: the window/grid table"),
+        Arg("max_distance", "int", 128, min=1, aliases=("relative_attention_max_distance",), doc="T5: the farthest bucketed distance"),
+        Arg("cache", "int", None, min=0, aliases=("past", "past_length"),
+            doc="one decode step: P earlier tokens' keys and values come from the cache (KV cache bytes)"),
+        Arg("window", "int", None, min=1, aliases=("window_size",), doc="attention inside size×size windows of an N×H×W×C map (Swin)"),
+        Arg("shift", "int", 0, min=0, aliases=("shift_size",), doc="shifted windows: the map is rolled by this much first (Swin)"),
+        Arg("grid", "int", None, min=1, aliases=("grid_size",), doc="attention inside size×size grids strided across the map (MaxViT)"),
     )
     formulas = (
-        "output = N × Lq × D; scores N×H×Lq×Lk",
-        "params = D·H·hd (q) + 2·Dkv·Hkv·hd (k, v) + H·hd·D (o) + H·hd + 2·Hkv·hd + D (bias)",
-        "MACs = N·Lq·D·H·hd + 2·N·Lk·Dkv·Hkv·hd + 2·N·H·Lq·Lk·hd (QKᵀ, AV after repeating k/v) + N·Lq·H·hd·D",
+        "output = input shape; scores N×H×Lq×Lk (window/grid: N·groups×H×L×L, L = size²)",
+        "params = D·H·hd (q) + 2·Dkv·Hkv·hd (k, v) + H·hd·D (o) + the biases (H·hd, Hkv·hd, Hkv·hd, D) "
+        "[+ rel_pos·H (T5) | + (2·size−1)²·H (window/grid table)]",
+        "MACs = N·Lq·D·H·hd + 2·N·Lk·Dkv·Hkv·hd + 2·N·H·Lq·(P+Lk)·hd (QKᵀ, AV after repeating k/v; P = cache) + N·Lq·H·hd·D",
+        "window/grid: the projections of every (padded) token + 2·N·groups·H·L·L·hd; buffers L·L (the table's index)",
+        "KV cache (cache=P): 2·N·Hkv·hd·(P + L) elements",
     )
     examples = (
         "10x16 | attention 4",
         "9x32 | attention heads=8 kv_heads=2 bias=false causal=true rope=true",
         "6x12 | attn 3 head_dim=8 dropout=0.1",
         "input tgt 7x16\ninput src 10x24\nattention 4 kv_heads=1 kv=src rope=true",
+        "8x28 | attention heads=14 kv_heads=2 bias=false qkv_bias=true",
+        "5x16 | attention 4 k_bias=false",
+        "11x32 | attention heads=4 bias=false rel_pos=32",
+        "9x32 | attention heads=4 bias=false causal=true rel_pos=8 max_distance=20",
+        "3x32 | attention heads=8 kv_heads=2 bias=false causal=true rope=true cache=13",
+        "1x32 | attention heads=4 cache=5",
+        "14x14x24 | attention heads=3 window=7 rel_pos=true",
+        "14x14x24 | attention heads=3 window=7 shift=3 rel_pos=true",
+        "9x10x16 | attention heads=2 window=4 shift=2",
+        "7x7x16 | attention heads=2 window=7 shift=3 rel_pos=true",
+        "14x21x32 | attention heads=2 grid=7 rel_pos=true",
+        "8x8x16 | attention heads=4 kv_heads=2 grid=4 qkv_bias=false",
     )
 
     def heads(self, call: Call, dim: int) -> tuple[int, int, int]:
@@ -281,62 +311,122 @@ class Attention(Kind):
         """The softmax over the scores, one FLOP per score (DeepSpeed's softmax)."""
         return result.scores
 
-    def infer(self, call: Call) -> Inference:
-        a = call.args
+    def sequence(self, call: Call):
+        """(n, lq, lk, dim, dkv, heads, kv_heads, hd, past, buckets) of sequence attention."""
         n, lq, dim = check_sequence(call, call.x, "the query")
         kv = call.tensors.get("kv", call.x)
         _, lk, dkv = check_sequence(call, kv, "kv", arg="kv")
         heads, kv_heads, hd = self.heads(call, dim)
+        past = call.args.cache or 0
+        return n, lq, lk, dim, dkv, heads, kv_heads, hd, past, rel_pos_buckets(call, False)
+
+    def infer(self, call: Call) -> Inference:
+        a = call.args
+        if check_options(call):
+            geo = Geometry(call)
+            heads, kv_heads, hd = self.heads(call, geo.c)
+            table = bool(rel_pos_buckets(call, True))
+            params, buffers, macs, scores = window_counts(call, geo, heads, kv_heads, hd, table)
+            details = [("heads", f"{heads}×{hd}")] + geo.details()
+            details.append(("scores", format_shape((geo.n * geo.groups, heads, geo.length, geo.length))))
+            return Inference(call.x.shape, params=params, buffers=buffers, macs=macs, details=tuple(details), scores=scores)
+        n, lq, lk, dim, dkv, heads, kv_heads, hd, past, buckets = self.sequence(call)
+        bq, bk, bv, bo = biases(call)
         q, k = heads * hd, kv_heads * hd
-        params = dim * q + 2 * dkv * k + q * dim + ((q + 2 * k + dim) if a.bias else 0)
-        macs = n * lq * dim * q + 2 * n * lk * dkv * k + 2 * n * heads * lq * lk * hd + n * lq * q * dim
+        keys = past + lk
+        params = dim * q + 2 * dkv * k + q * dim + q * bq + k * bk + k * bv + dim * bo + buckets * heads
+        macs = n * lq * dim * q + 2 * n * lk * dkv * k + 2 * n * heads * lq * keys * hd + n * lq * q * dim
         details = [("heads", f"{heads}×{hd}")]
         if kv_heads != heads:
             details.append(("kv_heads", str(kv_heads)))
-        details.append(("scores", format_shape((n, heads, lq, lk))))
-        return Inference((n, lq, dim), params=params, macs=macs, details=tuple(details), scores=n * heads * lq * lk)
+        if len({bq, bk, bv, bo}) > 1:
+            details.append(("bias", " ".join(p for p, on in zip("qkvo", (bq, bk, bv, bo)) if on) or "none"))
+        if buckets:
+            details.append(("rel_pos", f"{buckets} buckets, max_distance {a.max_distance}"))
+        if a.cache is not None:
+            details.append(("cache", f"{past} cached + {lk} new keys"))
+        details.append(("scores", format_shape((n, heads, lq, keys))))
+        kv_cache = 2 * n * kv_heads * hd * keys if a.cache is not None else 0
+        return Inference((n, lq, dim), params=params, macs=macs, details=tuple(details), scores=n * heads * lq * keys,
+                         kv_cache=kv_cache)
 
     def explain(self, call: Call, result: Inference) -> list[str]:
         a = call.args
-        n, lq, dim = call.x.shape
-        kv = call.tensors.get("kv", call.x)
-        lk, dkv = kv.shape[1], kv.shape[2]
-        heads, kv_heads, hd = self.heads(call, dim)
+        if a.window is not None or a.grid is not None:
+            geo = Geometry(call)
+            heads, kv_heads, hd = self.heads(call, geo.c)
+            return window_explain(call, geo, heads, kv_heads, hd, bool(rel_pos_buckets(call, True)), result.params, result.macs)
+        n, lq, lk, dim, dkv, heads, kv_heads, hd, past, buckets = self.sequence(call)
+        bq, bk, bv, bo = biases(call)
         q, k = heads * hd, kv_heads * hd
         lines = [
             f"head_dim = {hd}" + ("" if a.head_dim is not None else f" = D / H = {dim} / {heads}")
             + (f"; {kv_heads} key/value heads, each shared by {heads // kv_heads} query heads" if kv_heads != heads else "")
         ]
-        lines += scores_lines(n, heads, lq, lk, hd)
+        if a.cache is not None:
+            lines.append(f"decode step: {lq} new tokens attend over {past} cached + {lk} new = {past + lk} keys; "
+                         f"only the new tokens are projected")
+        lines += scores_lines(n, heads, lq, past + lk, hd)
         params = f"params = {product(dim, heads, hd)} (q) + {product(2, dkv, kv_heads, hd)} (k, v) + {product(heads, hd, dim)} (o)"
-        if a.bias:
-            params += f" + {q} + {product(2, k)} + {dim} (biases)"
+        nbias = q * bq + k * bk + k * bv + dim * bo
+        if nbias:
+            params += f" + {nbias} (biases: {' '.join(p for p, on in zip('qkvo', (bq, bk, bv, bo)) if on)})"
+        if buckets:
+            params += f" + {product(buckets, heads)} (T5 relative position table, {buckets} buckets × H)"
         lines.append(f"{params} = {num(result.params)}")
         ld = _lead(n)
         lines.append(
             f"MACs = {product(*ld, lq, dim, heads, hd)} (q) + {product(2, *ld, lk, dkv, kv_heads, hd)} (k, v)"
-            f" + {product(2, *ld, heads, lq, lk, hd)} (QKᵀ, AV) + {product(*ld, lq, heads, hd, dim)} (o) = {num(result.macs)}"
+            f" + {product(2, *ld, heads, lq, past + lk, hd)} (QKᵀ, AV) + {product(*ld, lq, heads, hd, dim)} (o) = {num(result.macs)}"
         )
+        if a.cache is not None:
+            lines.append(f"KV cache = 2·{product(*ld, kv_heads, hd, past + lk)} = {num(result.kv_cache)} elements")
         return lines
 
     def twin(self, call: Call) -> Twin:
         a = call.args
-        dim = call.x.shape[-1]
-        dkv = call.tensors["kv"].shape[-1] if "kv" in call.tensors else dim
-        heads, kv_heads, hd = self.heads(call, dim)
+        flags = biases(call)
+        if check_options(call):
+            geo = Geometry(call)
+            heads, kv_heads, hd = self.heads(call, geo.c)
+            return Twin.own(
+                "WindowAttention", dim=geo.c, heads=heads, kv_heads=kv_heads, head_dim=hd, size=geo.size, grid=geo.grid,
+                shift=a.shift, rel_pos=bool(rel_pos_buckets(call, True)), biases=flags, dropout=a.dropout,
+            )
+        n, lq, lk, dim, dkv, heads, kv_heads, hd, past, buckets = self.sequence(call)
+        extra = {}
+        if flags != (a.bias,) * 4:
+            extra["biases"] = flags
+        if buckets:
+            extra.update(rel_pos=buckets, max_distance=a.max_distance)
+        if past:
+            extra["cache"] = past
         return Twin.own(
             "Attention", dim=dim, dkv=dkv, heads=heads, kv_heads=kv_heads, head_dim=hd, bias=a.bias, causal=a.causal,
-            rope=a.rope, dropout=a.dropout,
+            rope=a.rope, dropout=a.dropout, **extra,
         )
 
     def param_tensors(self, call: Call):
-        """q_proj, k_proj, v_proj and o_proj, each a linear (weight, bias)."""
-        dim = call.x.shape[-1]
-        dkv = call.tensors["kv"].shape[-1] if "kv" in call.tensors else dim
+        """The twin's tensors in named_parameters() order: the window/grid relative_position_bias_table
+        ((2·size − 1)² × H, the module's own parameter, so first), q_proj, k_proj, v_proj, o_proj
+        (weight, then bias where ``biases`` puts one), then T5's relative_attention_bias.weight
+        (buckets × H, an embedding registered after the projections)."""
+        windowed = check_options(call)
+        if windowed:
+            geo = Geometry(call)
+            dim = dkv = geo.c
+        else:
+            dim = call.x.shape[-1]
+            dkv = call.tensors["kv"].shape[-1] if "kv" in call.tensors else dim
         heads, kv_heads, hd = self.heads(call, dim)
-        b = call.args.bias
-        return (linear_tensors("q_proj.", heads * hd, dim, b) + linear_tensors("k_proj.", kv_heads * hd, dkv, b)
-                + linear_tensors("v_proj.", kv_heads * hd, dkv, b) + linear_tensors("o_proj.", dim, heads * hd, b))
+        buckets = rel_pos_buckets(call, windowed)
+        out = (("relative_position_bias_table", ((2 * geo.size - 1) ** 2, heads)),) if windowed and buckets else ()
+        bq, bk, bv, bo = biases(call)
+        out += (linear_tensors("q_proj.", heads * hd, dim, bq) + linear_tensors("k_proj.", kv_heads * hd, dkv, bk)
+                + linear_tensors("v_proj.", kv_heads * hd, dkv, bv) + linear_tensors("o_proj.", dim, heads * hd, bo))
+        if buckets and not windowed:
+            out += (("relative_attention_bias.weight", (buckets, heads)),)
+        return out
 
     def saved(self, call: Call, result: Inference) -> Saved:
         """The inputs (the projections' weight gradients), the core, and rope's cos and sin tables."""

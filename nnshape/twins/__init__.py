@@ -13,9 +13,11 @@ a file written with ``nnshape export --twins import`` does. Importing this packa
 only the verifier (lazily) and exported files do.
 """
 
+from .attention import *  # noqa: F401,F403
 from .augmentation import *  # noqa: F401,F403
 from .containers import *  # noqa: F401,F403
 from .layers import *  # noqa: F401,F403
 from .shape import *  # noqa: F401,F403
+from .windows import *  # noqa: F401,F403
 from .models import *  # noqa: F401,F403
 from .ssm import *  # noqa: F401,F403

@@ -1,10 +1,10 @@
-"""Sequences and attention, scaling and regularization: the wrappers of torch.nn's recurrent and attention modules and nnshape's own."""
+"""Sequences, scaling and regularization: the wrapper of torch.nn's recurrent modules and nnshape's own (attention: twins/attention.py)."""
 
 import torch
 from torch import nn
 
 
-# --------------------------------------------------------------------------- sequences and attention
+# --------------------------------------------------------------------------- sequences
 
 
 class SequenceOnly(nn.Module):
@@ -16,77 +16,6 @@ class SequenceOnly(nn.Module):
 
     def forward(self, x):
         return self.inner(x)[0]
-
-
-def causal_mask(lq, lk, device):
-    """Float mask, -inf above the diagonal (top-left aligned like SDPA's is_causal)."""
-    return torch.full((lq, lk), float("-inf"), device=device).triu(1)
-
-
-class MHA(nn.Module):
-    """nn.MultiheadAttention on (x[, kv]) returning the attention output only."""
-
-    def __init__(self, mha, causal=False):
-        super().__init__()
-        self.mha, self.causal = mha, causal
-
-    def forward(self, x, kv=None):
-        kv = x if kv is None else kv
-        mask = causal_mask(x.shape[1], kv.shape[1], x.device) if self.causal else None
-        return self.mha(x, kv, kv, need_weights=False, attn_mask=mask, is_causal=self.causal)[0]
-
-
-class Layer(nn.Module):
-    """A transformer encoder/decoder layer on (x[, memory]) with an optional causal mask."""
-
-    def __init__(self, layer, causal=False):
-        super().__init__()
-        self.layer, self.causal = layer, causal
-
-    def forward(self, x, memory=None):
-        mask = causal_mask(x.shape[1], x.shape[1], x.device) if self.causal else None
-        if memory is None:
-            return self.layer(x, src_mask=mask, is_causal=self.causal)
-        return self.layer(x, memory, tgt_mask=mask, tgt_is_causal=self.causal)
-
-
-def rotate(x, base=10000.0):
-    """Rotary position embedding on N×H×L×hd (rotate-half form): elementwise only."""
-    length, hd = x.shape[-2], x.shape[-1]
-    inv_freq = base ** (-torch.arange(0, hd, 2, dtype=torch.float32, device=x.device) / hd)
-    angles = torch.arange(length, dtype=torch.float32, device=x.device)[:, None] * inv_freq[None, :]
-    angles = torch.cat((angles, angles), dim=-1).to(x.dtype)
-    x1, x2 = x[..., : hd // 2], x[..., hd // 2 :]
-    return x * angles.cos() + torch.cat((-x2, x1), dim=-1) * angles.sin()
-
-
-class Attention(nn.Module):
-    """Multi-head attention with separate q/k/v/o projections; kv_heads < heads is grouped-query."""
-
-    def __init__(self, dim, dkv, heads, kv_heads, head_dim, bias=True, causal=False, rope=False, dropout=0.0):
-        super().__init__()
-        self.heads, self.kv_heads, self.head_dim = heads, kv_heads, head_dim
-        self.causal, self.rope, self.dropout = causal, rope, dropout
-        self.q_proj = nn.Linear(dim, heads * head_dim, bias=bias)
-        self.k_proj = nn.Linear(dkv, kv_heads * head_dim, bias=bias)
-        self.v_proj = nn.Linear(dkv, kv_heads * head_dim, bias=bias)
-        self.o_proj = nn.Linear(heads * head_dim, dim, bias=bias)
-
-    def forward(self, x, kv=None):
-        kv = x if kv is None else kv
-        n, lq, lk = x.shape[0], x.shape[1], kv.shape[1]
-        q = self.q_proj(x).view(n, lq, self.heads, self.head_dim).transpose(1, 2)
-        k = self.k_proj(kv).view(n, lk, self.kv_heads, self.head_dim).transpose(1, 2)
-        v = self.v_proj(kv).view(n, lk, self.kv_heads, self.head_dim).transpose(1, 2)
-        if self.rope:
-            q, k = rotate(q), rotate(k)
-        if self.kv_heads != self.heads:
-            k = k.repeat_interleave(self.heads // self.kv_heads, dim=1)
-            v = v.repeat_interleave(self.heads // self.kv_heads, dim=1)
-        out = nn.functional.scaled_dot_product_attention(
-            q, k, v, dropout_p=self.dropout if self.training else 0.0, is_causal=self.causal
-        )
-        return self.o_proj(out.transpose(1, 2).reshape(n, lq, self.heads * self.head_dim))
 
 
 class PositionalEncoding(nn.Module):
