@@ -13,7 +13,9 @@ from ..symbolic import Dim
 from ..tensor import TensorInfo, format_shape
 from ..twinspec import Twin
 from ._common import linear_tensors
-from .attention_options import Geometry, biases, check_options, rel_pos_buckets, window_counts, window_explain
+from .attention_options import (
+    CACHE, Geometry, biases, check_cache, check_options, rel_pos_buckets, window_counts, window_explain, window_saved,
+)
 
 
 def check_sequence(call: Call, t: TensorInfo, what: str, arg: str | None = None) -> tuple[Dim, Dim, int]:
@@ -90,6 +92,13 @@ def _lead(n: Dim) -> tuple:
     return (n,) if n != 1 else ()
 
 
+def math_saved(n: Dim, heads: int, lq: Dim, lk: Dim, hd: int, dropout: float) -> Dim:
+    """Floats kept by attention on the math kernel, which CPU attention takes when the mask needs a
+    gradient (a learned position bias): the scaled q, kᵀ and v (k, v repeated to H heads), the
+    softmax (with dropout also its mask and the dropped weights) and the context."""
+    return n * heads * hd * (lq + 2 * lk) + (3 if dropout > 0 else 1) * n * heads * lq * lk + n * lq * heads * hd
+
+
 def attention_saved(n: Dim, heads: int, lq: Dim, lk: Dim, hd: int, dropout: float) -> Dim:
     """Floats kept by the attention core: q, k, v (k, v repeated to H heads) and what
     scaled_dot_product_attention keeps: with dropout, the math kernel's softmax, mask and dropped
@@ -119,6 +128,7 @@ class MultiheadAttention(Kind):
         Arg("causal", "bool", False, aliases=("is_causal",), doc="causal mask; no change in counts"),
         Arg("embed_dim", "int", None, min=1, aliases=("d_model",), doc="checked against the input's last dim"),
         Arg("batch_first", "bool", True, doc="nnshape sequences are N×L×D, so only true is supported"),
+        CACHE,
     )
     formulas = (
         "output = N × Lq × D; scores N×H×Lq×Lk",
@@ -132,6 +142,8 @@ class MultiheadAttention(Kind):
         "6x8 | mha 2 add_bias_kv=true add_zero_attn=true dropout=0.1 kdim=8 vdim=8",
         "input tgt 7x16\ninput src 10x16\nmha 4 kv=src",
         "input tgt 5x16\ninput src 9x6\nmha num_heads=2 kv=src kdim=6 vdim=6 causal=true",
+        "1x16 | mha 4 causal=true cache=9",
+        "3x12 | mha heads=3 bias=false cache=4",
     )
 
     def elementwise_flops(self, call: Call, result: Inference) -> Dim:
@@ -167,13 +179,20 @@ class MultiheadAttention(Kind):
                 )
         heads = a.num_heads
         head_dim = split_heads(call, dim, heads)
+        past = check_cache(call, "add_bias_kv" if a.add_bias_kv else "add_zero_attn" if a.add_zero_attn else None)
         params, macs = mha_counts(n, lq, lk, dim, dkv, a.bias)
         extra = int(a.add_bias_kv) + int(a.add_zero_attn)
         if a.add_bias_kv:
             params += 2 * dim
-        macs = macs + 2 * n * lq * extra * dim
-        details = (("heads", f"{heads}×{head_dim}"), ("scores", format_shape((n, heads, lq, lk + extra))))
-        return Inference((n, lq, dim), params=params, macs=macs, details=details, scores=n * heads * lq * (lk + extra))
+        macs = macs + 2 * n * lq * (extra + past) * dim  # the extra keys, or the cached ones
+        keys = lk + extra + past
+        details = [("heads", f"{heads}×{head_dim}")]
+        if a.cache is not None:
+            details.append(("cache", f"{past} cached + {lk} new keys"))
+        details.append(("scores", format_shape((n, heads, lq, keys))))
+        kv_cache = 2 * n * dim * (past + lk) if a.cache is not None else 0
+        return Inference((n, lq, dim), params=params, macs=macs, details=tuple(details), scores=n * heads * lq * keys,
+                         kv_cache=kv_cache)
 
     def explain(self, call: Call, result: Inference) -> list[str]:
         a = call.args
@@ -182,9 +201,11 @@ class MultiheadAttention(Kind):
         lk, dkv = kv.shape[1], kv.shape[2]
         heads = a.num_heads
         hd = dim // heads
-        extra = int(a.add_bias_kv) + int(a.add_zero_attn)
+        extra = int(a.add_bias_kv) + int(a.add_zero_attn) + (a.cache or 0)
         lines = [f"head_dim = D / H = {dim} / {heads} = {hd}"]
-        if extra:
+        if a.cache is not None:
+            lines.append(f"decode step: {lq} new tokens attend over {a.cache} cached + {lk} new keys; only the new tokens are projected")
+        elif extra:
             lines.append(f"Lk' = Lk + {extra} = {lk + extra} (add_bias_kv / add_zero_attn append keys)")
         lines += scores_lines(n, heads, lq, lk + extra, hd)
         params = f"params = {product(dim, dim)} (W_q) + {product(2, dim, dkv)} (W_k, W_v) + {product(dim, dim)} (W_o)"
@@ -208,6 +229,8 @@ class MultiheadAttention(Kind):
             "MultiheadAttention", embed_dim=dim, num_heads=a.num_heads, dropout=a.dropout, bias=a.bias,
             add_bias_kv=a.add_bias_kv, add_zero_attn=a.add_zero_attn, kdim=dkv, vdim=dkv, batch_first=True,
         )
+        if a.cache:
+            return Twin.own("MHA", mha=mha, causal=a.causal, cache=a.cache)
         return Twin.own("MHA", mha=mha, causal=a.causal)
 
     def param_tensors(self, call: Call):
@@ -220,6 +243,10 @@ class MultiheadAttention(Kind):
         n, lq, dim = call.x.shape[0], call.x.shape[1], call.x.shape[-1]
         kv = call.tensors.get("kv")
         lk = (kv.shape[1] if kv is not None else lq) + (1 if a.add_bias_kv else 0) + (1 if a.add_zero_attn else 0)
+        if a.cache:  # the decode step: the in-projection reads the input itself; q is a view of its output
+            keys = lk + a.cache
+            floats = attention_saved(n, a.num_heads, lq, keys, dim // a.num_heads, a.dropout) + 2 * n * lq * dim
+            return Saved(input=True, floats=floats + (lq * keys if a.causal else 0))
         floats = n * lq * dim + (n * kv.shape[1] * kv.shape[-1] if kv is not None else 0)
         floats += attention_saved(n, a.num_heads, lq, lk, dim // a.num_heads, a.dropout)
         return Saved(floats=floats)
@@ -250,8 +277,7 @@ class Attention(Kind):
         Arg("rel_pos", "any", None, aliases=("relative_attention_num_buckets",),
             doc="T5's relative position bias with N buckets (table N × H, 0 MACs); true: the window/grid table"),
         Arg("max_distance", "int", 128, min=1, aliases=("relative_attention_max_distance",), doc="T5: the farthest bucketed distance"),
-        Arg("cache", "int", None, min=0, aliases=("past", "past_length"),
-            doc="one decode step: P earlier tokens' keys and values come from the cache (KV cache bytes)"),
+        CACHE,
         Arg("window", "int", None, min=1, aliases=("window_size",), doc="attention inside size×size windows of an N×H×W×C map (Swin)"),
         Arg("shift", "int", 0, min=0, aliases=("shift_size",), doc="shifted windows: the map is rolled by this much first (Swin)"),
         Arg("grid", "int", None, min=1, aliases=("grid_size",), doc="attention inside size×size grids strided across the map (MaxViT)"),
@@ -429,12 +455,24 @@ class Attention(Kind):
         return out
 
     def saved(self, call: Call, result: Inference) -> Saved:
-        """The inputs (the projections' weight gradients), the core, and rope's cos and sin tables."""
+        """The inputs (the projections' weight gradients), the core over the P + L keys, rope's cos
+        and sin tables; with T5's bias the math kernel's tensors and the int64 buckets, with a
+        decode step's causal mask the mask (Lq·Lk). Window/grid attention: see window_saved."""
         a = call.args
-        n, lq, dim = call.x.shape[0], call.x.shape[1], call.x.shape[-1]
-        lk = call.tensors.get("kv", call.x).shape[1]
-        hd = a.head_dim if a.head_dim is not None else dim // a.num_heads
-        floats = attention_saved(n, a.num_heads, lq, lk, hd, a.dropout)
+        if a.window is not None or a.grid is not None:
+            geo = Geometry(call)
+            heads, kv_heads, hd = self.heads(call, geo.c)
+            return window_saved(call, geo, heads, hd, bool(rel_pos_buckets(call, True)))
+        n, lq, lk, dim, dkv, heads, kv_heads, hd, past, buckets = self.sequence(call)
+        keys = lk + past
+        fixed: Dim = 0
+        if buckets:  # the bias table needs a gradient: the math kernel; and the int64 buckets
+            floats = math_saved(n, heads, lq, keys, hd, a.dropout)
+            fixed = 8 * lq * keys
+        else:
+            floats = attention_saved(n, heads, lq, keys, hd, a.dropout)
+            if a.causal and past:
+                floats += lq * keys  # the decode step's causal mask
         if a.rope:
-            floats += 2 * (lq + lk) * hd  # cos and sin tables
-        return Saved(input=True, inputs=True, floats=floats)
+            floats += 2 * (lq + keys) * hd  # cos and sin tables
+        return Saved(input=True, inputs=True, floats=floats, fixed=fixed)

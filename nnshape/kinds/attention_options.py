@@ -14,7 +14,8 @@ N·groups·H·L·L·head_dim each. ``rel_pos=true`` adds a learned (2·size − 
 
 from __future__ import annotations
 
-from ..registry import Call, num, product
+from ..memory import Saved
+from ..registry import Arg, Call, num, product
 from ..symbolic import Dim
 from ..tensor import format_shape
 
@@ -48,6 +49,32 @@ def rel_pos_buckets(call: Call, windowed: bool) -> int:
     return value
 
 
+CACHE = Arg("cache", "int", None, min=0, aliases=("past", "past_length"),
+            doc="one decode step: P earlier tokens' keys and values come from the cache (KV cache bytes)")
+
+
+def check_cache(call: Call, conflict: str | None = None) -> Dim:
+    """P of ``cache=P`` (0 without), or a located error where a decode step does not apply:
+    cross-attention (E0341), or ``conflict``, an option the decode step does not model (E0342)."""
+    a = call.args
+    if a.cache is None:
+        return 0
+    if call.tensors:
+        name = next(iter(call.tensors))
+        call.fail(
+            f"cache= is a decode step of self-attention; cross-attention reads its keys and values from {name}=",
+            arg="cache",
+            expected=f"cache=P without {name}=",
+            found=f"cache={a.cache} with {name}={getattr(a, name)}",
+            hint="the cross-attention of a decoder reads the encoder output: leave cache= off that layer",
+            code="E0341",
+        )
+    if conflict:
+        call.fail(f"cache= does not go with {conflict}", arg="cache", expected=f"cache=P without {conflict}",
+                  found=f"cache={a.cache} with {conflict}=true", code="E0342")
+    return a.cache
+
+
 def conflict(call: Call, arg: str, message: str, expected: str) -> None:
     call.fail(message, arg=arg, expected=expected, found=f"{arg}={call.args.as_dict().get(arg)}", code="E0342")
 
@@ -68,15 +95,8 @@ def check_options(call: Call) -> bool:
                          f"{key} without window=/grid= (or window/grid without {key})")
         if a.window is not None and not 0 <= a.shift < a.window:
             call.bad_arg("shift", "the shift moves the map by less than a window", expected=f"0 ≤ shift < window = {a.window}")
-    elif a.cache is not None and "kv" in call.tensors:
-        call.fail(
-            "cache= is a decode step of self-attention; cross-attention reads its keys and values from kv=",
-            arg="cache",
-            expected="cache=P without kv=",
-            found=f"cache={a.cache} with kv={a.kv}",
-            hint="the cross-attention of a decoder reads the encoder output: leave cache= off that layer",
-            code="E0341",
-        )
+    else:
+        check_cache(call)
     return windowed
 
 
@@ -176,3 +196,26 @@ def window_explain(call: Call, geo: Geometry, heads: int, kv_heads: int, hd: int
         f"{product(2, *lead, geo.groups, heads, geo.length, geo.length, hd)} (QKᵀ, AV) + {tok}·{product(q, c)} (o) = {num(macs)}"
     )
     return lines
+
+
+def window_saved(call: Call, geo: Geometry, heads: int, hd: int, table: bool) -> Saved:
+    """What the twin keeps (as saved_tensors_hooks sees it): the grouped tokens (a copy, unless the
+    grouping is a view of the input) and the attention's tensors — with the bias table (a mask that
+    needs a gradient) the math kernel's q, kᵀ, v, softmax and context; otherwise the fused
+    kernel's q, k, v, output and log-sum-exp, plus with a shift the windows' masks and the output
+    regrouped for the o projection."""
+    from .attention import attention_saved, math_saved
+
+    s, groups, length = geo.size, geo.groups, geo.length
+    padded = (geo.ph, geo.pw) != (geo.h, geo.w)
+    view = (geo.ph == s and geo.pw == s) if geo.grid else (not padded and not any(geo.shift) and geo.pw == s)
+    dropout = call.args.dropout
+    if table:
+        floats = math_saved(geo.n * groups, heads, length, length, hd, dropout)
+    else:
+        floats = attention_saved(geo.n * groups, heads, length, length, hd, dropout)
+        if any(geo.shift):
+            floats += groups * heads * length * length + geo.n * groups * length * heads * hd
+    if not view:
+        floats += geo.tokens * geo.c
+    return Saved(input=view, floats=floats)

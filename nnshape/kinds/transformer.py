@@ -14,6 +14,7 @@ from ..tensor import format_shape
 from ..twinspec import Twin
 from ._common import affine_tensors, linear_tensors
 from .attention import check_sequence, mha_counts, mha_tensors, scores_lines, split_heads
+from .attention_options import CACHE
 
 
 def _layer_args(decoder: bool) -> tuple[Arg, ...]:
@@ -31,6 +32,8 @@ def _layer_args(decoder: bool) -> tuple[Arg, ...]:
     ]
     if decoder:
         args.insert(2, Arg("memory", "tensor", aliases=("kv", "enc"), doc="named encoder output for cross-attention"))
+    else:
+        args.append(CACHE)  # a decoder-only model built of causal encoder layers decodes token by token
     return tuple(args)
 
 
@@ -63,10 +66,14 @@ class _TransformerLayer(Kind):
             )
         head_dim = split_heads(call, dim, a.nhead, arg="nhead")
         ff, b = a.dim_feedforward, a.bias
+        past = self.past(call)
         params, macs = mha_counts(n, length, length, dim, dim, b)
+        macs = macs + 2 * n * length * past * dim  # a decode step: QKᵀ and AV over the cached keys too
         norms = 2
-        scores: Dim = n * a.nhead * length * length
+        scores: Dim = n * a.nhead * length * (length + past)
         details = [("heads", f"{a.nhead}×{head_dim}"), ("ff", str(ff))]
+        if past or getattr(a, "cache", None) is not None:
+            details.append(("cache", f"{past} cached + {length} new keys"))
         if self.decoder:
             mem = call.tensors["memory"]
             _, lm, dm = check_sequence(call, mem, "memory", arg="memory")
@@ -85,15 +92,37 @@ class _TransformerLayer(Kind):
             details.append(("cross", format_shape((n, a.nhead, length, lm))))
         params = params + 2 * dim * ff + ((ff + dim) if b else 0) + norms * dim * (2 if b else 1)
         macs: Dim = macs + 2 * n * length * dim * ff
-        return Inference((n, length, dim), params=params, macs=macs, details=tuple(details), scores=scores)
+        kv_cache = 2 * n * dim * (past + length) if getattr(a, "cache", None) is not None else 0
+        return Inference((n, length, dim), params=params, macs=macs, details=tuple(details), scores=scores, kv_cache=kv_cache)
+
+    def past(self, call: Call) -> Dim:
+        """P of cache=P: one decode step of a causal self-attention layer, or a located error."""
+        a = call.args
+        cache = getattr(a, "cache", None)
+        if cache is None:
+            return 0
+        if not a.causal:
+            call.fail(
+                "cache= is one decode step of a causal layer; this encoder layer attends both ways",
+                arg="cache",
+                expected="causal=true with cache=P (a decoder-only stack of encoder layers)",
+                found=f"cache={cache} with causal=false",
+                hint="an encoder sees its whole input at once and keeps no KV cache: drop cache=, or set causal=true",
+                code="E0341",
+            )
+        return cache
 
     def explain(self, call: Call, result: Inference) -> list[str]:
         a = call.args
         n, length, dim = call.x.shape
         ff, b, heads = a.dim_feedforward, a.bias, a.nhead
         hd = dim // heads
-        lines = [f"head_dim = D / H = {dim} / {heads} = {hd}"] + scores_lines(n, heads, length, length, hd)
-        parts = [("self-attention", *mha_counts(n, length, length, dim, dim, b))]
+        past = self.past(call)
+        lines = [f"head_dim = D / H = {dim} / {heads} = {hd}"] + scores_lines(n, heads, length, length + past, hd)
+        p_self, m_self = mha_counts(n, length, length, dim, dim, b)
+        if past:
+            lines.append(f"decode step: {length} new tokens attend over {past} cached + {length} new keys")
+        parts = [("self-attention", p_self, m_self + 2 * n * length * past * dim)]
         if self.decoder:
             lm = call.tensors["memory"].shape[1]
             lines.append(f"cross-attention scores: N×H×L×S = {format_shape((n, heads, length, lm))}")
@@ -118,6 +147,8 @@ class _TransformerLayer(Kind):
             dim_feedforward=a.dim_feedforward, dropout=a.dropout, activation=a.activation, layer_norm_eps=a.layer_norm_eps,
             batch_first=True, norm_first=a.norm_first, bias=a.bias,
         )
+        if getattr(a, "cache", None):
+            return Twin.own("Layer", layer=layer, causal=a.causal, cache=self.past(call))
         return Twin.own("Layer", layer=layer, causal=a.causal)
 
     def param_tensors(self, call: Call):
@@ -140,6 +171,8 @@ class _TransformerLayer(Kind):
         a = call.args
         n, lt, d = call.x.shape[0], call.x.shape[1], call.x.shape[-1]
         heads, ff = a.nhead, a.dim_feedforward
+        if getattr(a, "cache", None) is not None:
+            return self.decode_saved(call)
         drop = a.dropout > 0
         nt = n * lt * d
         memory = call.tensors.get("memory")
@@ -155,6 +188,29 @@ class _TransformerLayer(Kind):
         floats += (3 if drop else 2) * n * lt * ff  # activation output (+ dropout mask) and the second linear's input
         floats += blocks * ((1 if drop else 0) * nt + nt)  # per residual block: dropout mask, LayerNorm input
         return Saved(input=True, inputs=True, floats=floats, fixed=blocks * 2 * STAT_BYTES * n * lt)
+
+
+    def decode_saved(self, call: Call) -> Saved:
+        """One decode step (cache=P), written out with the layer's modules (twins.Layer). The
+        attention: without dropout the fused kernel's q (a view of the packed in-projection's
+        output, 3·D per token), k and v over the P + L keys, output and log-sum-exp, and the causal
+        mask (L×(P+L)); with dropout the math kernel's tensors. Around it the norms' inputs and
+        outputs (3·N·L·D) and statistics, the feed-forward's hidden activations (ReLU keeps one,
+        GELU two; with dropout three: the kept one, the mask and the dropped copy) and with dropout
+        the two residual masks (N·L·D each)."""
+        from .attention import math_saved
+
+        a = call.args
+        n, lq, d = call.x.shape[0], call.x.shape[1], call.x.shape[-1]
+        heads, ff, past = a.nhead, a.dim_feedforward, self.past(call)
+        keys = past + lq
+        if a.dropout > 0:  # the hidden: the activation's kept tensor, the mask and the dropped copy
+            floats = math_saved(n, heads, lq, keys, d // heads, a.dropout) + 2 * n * lq * d + 3 * n * lq * ff
+        else:
+            floats = lq * keys + n * lq * 3 * d + 2 * n * keys * d + n * heads * lq + n * lq * d
+            floats += (1 if a.activation == "relu" else 2) * n * lq * ff
+        floats += 3 * n * lq * d
+        return Saved(input=True, floats=floats, fixed=2 * 2 * STAT_BYTES * n * lq)
 
 
 @register
@@ -173,6 +229,8 @@ class EncoderLayer(_TransformerLayer):
         "10x512 | encoderlayer 8",
         "12x32 | encoderlayer heads=4 ff=64 activation='gelu' norm_first=true",
         "9x24 | transformerencoderlayer nhead=3 dim_feedforward=40 bias=false causal=true dropout=0.0 layer_norm_eps=1e-6",
+        "1x16 | encoderlayer 4 32 causal=true cache=11",
+        "2x16 | encoderlayer 2 24 causal=true cache=5 norm_first=true activation='gelu' dropout=0.0",
     )
 
 

@@ -156,9 +156,9 @@ class Attention(nn.Module):
         if self.kv_heads != self.heads:
             k = k.repeat_interleave(self.heads // self.kv_heads, dim=1)
             v = v.repeat_interleave(self.heads // self.kv_heads, dim=1)
-        mask = None
+        mask = None  # 2-D, or 4-D contiguous: CPU attention keeps its fused kernel (another mask takes the math one)
         if self.relative_attention_bias is not None:
-            mask = self.position_bias(lq, lk, x.device).to(q.dtype)
+            mask = self.position_bias(lq, lk, x.device).to(q.dtype)[None].contiguous()
         if self.causal and (mask is not None or lq != lk):
             causal = decode_mask(lq, lk, q.dtype, x.device)
             mask = causal if mask is None else mask + causal

@@ -62,23 +62,24 @@ class WindowAttention(nn.Module):
             tokens = x.view(n, s, ph // s, s, pw // s, c).permute(0, 2, 4, 1, 3, 5).reshape(-1, s * s, c)
         else:
             tokens = x.view(n, ph // s, s, pw // s, s, c).permute(0, 1, 3, 2, 4, 5).reshape(-1, s * s, c)
-        groups, length = tokens.shape[0] // n, s * s
-        q = self.q_proj(tokens).view(-1, length, self.heads, self.head_dim).transpose(1, 2)
-        k = self.k_proj(tokens).view(-1, length, self.kv_heads, self.head_dim).transpose(1, 2)
-        v = self.v_proj(tokens).view(-1, length, self.kv_heads, self.head_dim).transpose(1, 2)
-        if self.kv_heads != self.heads:
-            k = k.repeat_interleave(self.heads // self.kv_heads, dim=1)
-            v = v.repeat_interleave(self.heads // self.kv_heads, dim=1)
-        mask = None
+        groups, length, heads, hd = tokens.shape[0] // n, s * s, self.heads, self.head_dim
+        q = self.q_proj(tokens).view(-1, length, heads, hd).transpose(1, 2)
+        k = self.k_proj(tokens).view(-1, length, self.kv_heads, hd).transpose(1, 2)
+        v = self.v_proj(tokens).view(-1, length, self.kv_heads, hd).transpose(1, 2)
+        if self.kv_heads != heads:
+            k = k.repeat_interleave(heads // self.kv_heads, dim=1)
+            v = v.repeat_interleave(heads // self.kv_heads, dim=1)
+        mask = None  # 4-D and contiguous: CPU attention keeps its fused kernel whatever the options
         if self.relative_position_bias_table is not None:
             index = self.relative_position_index.reshape(-1)
-            mask = self.relative_position_bias_table[index].view(length, length, -1).permute(2, 0, 1).to(q.dtype)
-        if shift_h or shift_w:
+            mask = self.relative_position_bias_table[index].view(length, length, -1).permute(2, 0, 1).to(q.dtype)[None].contiguous()
+        if shift_h or shift_w:  # a mask per window: the windows join the heads, the batch broadcasts
             shifted = shift_mask(ph, pw, s, shift_h, shift_w, x.device).to(q.dtype)[:, None]  # windows × 1 × L × L
-            mask = shifted if mask is None else mask + shifted
-            mask = mask.expand(groups, self.heads, length, length).repeat(n, 1, 1, 1)
+            mask = (shifted if mask is None else mask + shifted).expand(groups, heads, length, length)
+            mask = mask.reshape(1, groups * heads, length, length)
+            q, k, v = (t.reshape(n, groups * heads, length, hd) for t in (q, k, v))
         out = nn.functional.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=self.dropout if self.training else 0.0)
-        out = self.o_proj(out.transpose(1, 2).reshape(-1, length, self.heads * self.head_dim))
+        out = self.o_proj(out.reshape(-1, heads, length, hd).transpose(1, 2).reshape(-1, length, heads * hd))
         if self.grid:
             out = out.view(n, ph // s, pw // s, s, s, c).permute(0, 3, 1, 4, 2, 5).reshape(n, ph, pw, c)
         else:
