@@ -61,6 +61,7 @@ class Memory:
     optimizer_bytes: Dim
     master_weights_bytes: Dim
     training_bytes: Dim
+    kv_cache_bytes: Dim = 0  # the decode steps' KV caches (layers with cache=), apart from the totals above
 
     def to_dict(self) -> dict:
         from .symbolic import to_json
@@ -78,12 +79,13 @@ class Memory:
             "optimizer_bytes": to_json(self.optimizer_bytes),
             "master_weights_bytes": to_json(self.master_weights_bytes),
             "training_bytes": to_json(self.training_bytes),
+            "kv_cache_bytes": to_json(self.kv_cache_bytes),
         }
 
 
 def training_totals(
     *, params: Dim, trainable: Dim, buffers: Dim, dtype: str, optimizer: str, amp: bool,
-    activation_bytes: Dim, peak: Dim | None, saved: Dim,
+    activation_bytes: Dim, peak: Dim | None, saved: Dim, kv_cache: Dim = 0,
 ) -> Memory:
     """training = weights + buffers + gradients + optimizer state + saved activations.
 
@@ -102,4 +104,4 @@ def training_totals(
     opt = trainable * (4 if amp else b) * states
     buf = buffers * b
     total = weights + buf + grads + master + opt + saved
-    return Memory(dtype, optimizer, amp, weights, buf, activation_bytes, peak, saved, grads, opt, master, total)
+    return Memory(dtype, optimizer, amp, weights, buf, activation_bytes, peak, saved, grads, opt, master, total, kv_cache)

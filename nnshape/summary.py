@@ -55,6 +55,7 @@ class LayerRow(NamedTuple):
     buffer_bytes: Dim = 0
     saved_bytes: Dim = 0  # leaf rows: bytes this layer adds to the saved-for-backward total
     score_bytes: Dim = 0  # attention rows: the score matrix N×H×Lq×Lk at the activation dtype
+    kv_cache_bytes: Dim = 0  # a decode step (cache=P): its KV cache, 2·N·kv_heads·head_dim·(P+L) at the activation dtype
     receptive_field: Any = None  # a Field per spatial axis (dims 2…), "global", or None (no grid)
     explain: tuple[str, ...] = ()  # worked formulas, filled only when asked (analyze(explain=True))
     elementwise_flops: Dim = 0  # FLOPs outside MACs (activations, norms, softmax ...); only with --count-elementwise
@@ -90,6 +91,8 @@ class LayerRow(NamedTuple):
             data["score_bytes"] = to_json(self.score_bytes)
         if self.elementwise_flops != 0:
             data["elementwise_flops"] = to_json(self.elementwise_flops)
+        if self.kv_cache_bytes != 0:
+            data["kv_cache_bytes"] = to_json(self.kv_cache_bytes)
         if self.collapsed:
             data["collapsed"] = self.collapsed
         if self.details:

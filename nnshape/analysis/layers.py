@@ -127,6 +127,7 @@ def _layer(walker: "Walker", stmt: Layer, x: Tensor, scope: Scope, ctx: Context)
             buffer_bytes=totals.buffers * param_bytes,
             saved_bytes=saved,
             score_bytes=result.scores * DTYPE_BYTES[walker.act_dtype] if result.scores else 0,
+            kv_cache_bytes=result.kv_cache * DTYPE_BYTES[walker.act_dtype] if result.kv_cache else 0,
             receptive_field=field,
             explain=explain,
         )

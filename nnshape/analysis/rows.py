@@ -176,7 +176,7 @@ class RowBook:
             )
 
 
-_SIZE_FIELDS = ("params", "trainable_params", "buffers", "macs", "activation_bytes", "param_bytes", "buffer_bytes", "saved_bytes", "score_bytes")
+_SIZE_FIELDS = ("params", "trainable_params", "buffers", "macs", "activation_bytes", "param_bytes", "buffer_bytes", "saved_bytes", "score_bytes", "kv_cache_bytes")
 
 
 def _sizes(row: LayerRow):

@@ -103,6 +103,7 @@ def _walk(walker: Walker, spec: Spec) -> tuple[Summary, Plan | None]:
         optimizer=walker.optimizer, amp=walker.amp,
         activation_bytes=sum((r.activation_bytes * r.repeat for r in leaves), 0),
         peak=mem.peak if mem.peak_known else None, saved=mem.saved_bytes,
+        kv_cache=sum((r.kv_cache_bytes * r.repeat for r in leaves if r.kv_cache_bytes), 0),
     )
     plan = None
     if walker.record:

@@ -265,6 +265,8 @@ def _compact_footer(summary: Summary) -> list[tuple[str, str]]:
         peak = b(m.inference_peak_bytes) if m.inference_peak_bytes is not None else "symbolic (bind sizes with --set)"
         lines.append((f"Memory ({m.dtype})", f"{b(m.params_bytes + m.buffers_bytes)} weights, {peak} inference peak"))
         lines.append((f"Training ({m.optimizer}{', amp' if m.amp else ''})", b(m.training_bytes)))
+        if m.kv_cache_bytes != 0:
+            lines.append((f"KV cache ({m.dtype})", kv_cache_text(summary)))
         lines.extend(plan_lines(summary))  # asked for with --dp/--zero/--tp/--serve ...: always shown
     if summary.bindings:
         lines.append(("Bindings", _bindings(summary)))
@@ -285,13 +287,27 @@ def _memory_lines(summary: Summary) -> list[tuple[str, str]]:
     parts += f" + {b(m.optimizer_bytes)} {m.optimizer} state + {b(m.saved_for_backward_bytes)} saved activations"
     if m.amp:
         parts += f" (--amp: {m.dtype} activations and weights, fp32 master weights)"
+    kv = [(f"KV cache ({m.dtype})", kv_cache_text(summary))] if m.kv_cache_bytes != 0 else []
     return [
         (f"Inference peak ({m.dtype})", f"{peak} activations live at once"),
+        *kv,
         ("Saved for backward", b(m.saved_for_backward_bytes)),
         (f"Training memory ({m.optimizer})", f"{b(m.training_bytes)} = {parts}"),
         *plan_lines(summary),
         ("Memory units", "decimal: 1 kB = 10³ B, 1 MB = 10⁶ B, 1 GB = 10⁹ B"),
     ]
+
+
+def kv_cache_text(summary: Summary) -> str:
+    """`1.07 GB in 32 layers (33.55 MB each)`: the decode steps' caches, apart from the peak."""
+    m = summary.memory
+    layers = [r for r in summary.layers if not r.is_block and r.kv_cache_bytes != 0]
+    count = sum(r.repeat for r in layers)
+    text = f"{fmt.human_bytes(m.kv_cache_bytes)} in {count} layer{'s' if count != 1 else ''}"
+    sizes = {r.kv_cache_bytes for r in layers}
+    if count > 1 and len(sizes) == 1:
+        text += f" ({fmt.human_bytes(sizes.pop())} each)"
+    return text
 
 
 def _with_human(value) -> str:
