@@ -30,6 +30,9 @@ EXPECTED = {
     # built from their configs on the meta device and counted by FlopCounterMode: tests/test_examples_hf.py
     "llama3_8b.nn": ((128, 128256), 8_030_261_248, 964_891_246_592),
     "mixtral_8x7b.nn": ((128, 32000), 46_702_792_704, 1_636_114_104_320),
+    "llama_decode.nn": ((1, 128256), 8_030_261_248, 9_652_142_080),
+    # torchvision 0.29.1's swin_t() (and transformers' Swin-T): tests/test_examples_hf.py
+    "swin_t.nn": ((1000,), 28_288_354, 4_490_566_656),
 }
 
 

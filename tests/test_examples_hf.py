@@ -106,3 +106,48 @@ linear 100 bias=false
     summary = nnshape.summarize(spec, batch=2)
     assert counts[0] == counts[1] == summary.total_macs
     assert sum(p.numel() for p in model.parameters()) == summary.total_params
+
+
+def test_llama_decode_is_an_hf_decode_step():
+    """One token after 8,191 cached ones: HF's Llama with a DynamicCache of that length (meta tensors)."""
+    from torch.utils.flop_counter import FlopCounterMode
+    from transformers import DynamicCache, LlamaForCausalLM
+
+    config = llama3_8b_config()
+    past = 8191
+    with torch.device("meta"):
+        model = LlamaForCausalLM(config)
+    cache = DynamicCache(config=config)
+    for layer in range(config.num_hidden_layers):
+        kv = torch.zeros(1, config.num_key_value_heads, past, 128, device="meta")
+        cache.update(kv, kv, layer)
+    ids = torch.zeros(1, 1, dtype=torch.long, device="meta")
+    with FlopCounterMode(display=False) as counter, torch.no_grad():
+        out = model(input_ids=ids, cache=cache, use_cache=True)
+    summary = nnshape.summarize(EXAMPLES / "llama_decode.nn", dtype="bfloat16")
+    assert counter.get_total_flops() // 2 == summary.total_macs == 9_652_142_080
+    assert tuple(out.logits.shape) == summary.output_shape
+    assert sum(p.numel() for p in model.parameters()) == summary.total_params
+    # the cache after the step: every layer's keys and values for 8,192 tokens, as HF holds them
+    layers = cache.layers  # updated in place
+    held = sum(layer.keys.numel() + layer.values.numel() for layer in layers)
+    assert held * 2 == summary.memory.kv_cache_bytes == 1_073_741_824  # bfloat16
+
+
+def test_swin_t_is_the_hf_and_torchvision_model():
+    """transformers' Swin-T (SwinConfig's defaults are swin-tiny) counts what torchvision's swin_t
+    counts (28,288,354 parameters, 28,812 buffers, 4,490,566,656 MACs: docs/conventions.md)."""
+    from transformers import SwinConfig, SwinForImageClassification
+
+    from oracle import counting_flags
+    from torch.utils.flop_counter import FlopCounterMode
+
+    torch.manual_seed(0)
+    model = SwinForImageClassification(SwinConfig(num_labels=1000)).eval()
+    with counting_flags(), torch.no_grad(), FlopCounterMode(display=False) as counter:
+        logits = model(pixel_values=torch.randn(1, 3, 224, 224)).logits
+    summary = nnshape.summarize(EXAMPLES / "swin_t.nn")
+    assert (sum(p.numel() for p in model.parameters()), sum(b.numel() for b in model.buffers())) == (28_288_354, 28_812)
+    assert (summary.total_params, summary.total_buffers) == (28_288_354, 28_812)
+    assert counter.get_total_flops() // 2 == summary.total_macs == 4_490_566_656
+    assert tuple(logits.shape) == summary.output_shape
