@@ -33,6 +33,8 @@ EXPECTED = {
     "llama_decode.nn": ((1, 128256), 8_030_261_248, 9_652_142_080),
     # torchvision 0.29.1's swin_t() (and transformers' Swin-T): tests/test_examples_hf.py
     "swin_t.nn": ((1000,), 28_288_354, 4_490_566_656),
+    # torchvision 0.29.1's maxvit_t() (tests/manual/check_torchvision.py; torchvision is not a test dependency)
+    "maxvit_t.nn": ((1000,), 30_919_624, 5_558_046_720),
 }
 
 
@@ -70,4 +72,11 @@ def test_batch_scales_macs_not_params(name):
 def test_buffers_are_the_batchnorm_statistics_of_torchvision(name, buffers):
     # sum(b.numel() for b in model.buffers()) of torchvision 0.29.1's resnet50(), googlenet(aux_logits=False)
     # and resnet18(): running_mean + running_var per channel and one num_batches_tracked per BatchNorm2d
+    assert nnshape.summarize(EXAMPLES / name).total_buffers == buffers
+
+
+@pytest.mark.parametrize("name,buffers", [("swin_t.nn", 28_812), ("maxvit_t.nn", 100_472)])
+def test_buffers_are_the_relative_position_indices_of_torchvision(name, buffers):
+    # sum(b.numel() for b in model.buffers()) of torchvision 0.29.1's swin_t() (12 relative position
+    # indices of 49·49) and maxvit_t() (22 of them + the BatchNorm statistics): tests/manual/check_torchvision.py
     assert nnshape.summarize(EXAMPLES / name).total_buffers == buffers
