@@ -139,3 +139,14 @@ def test_json_and_column() -> None:
     assert layers[1]["receptive_field"] == "global"
     table = render(s, "table", columns=("rf",), color=False)
     assert "RF size/jump/start" in table and "3/2/0" in table and "global" in table
+
+
+def test_a_permute_to_channels_last_ends_a_global_field():
+    """After a squeeze-excitation (global) and `permute 0 2 3 1`, a linear acts on channels last,
+    per position (MaxViT's MLP): no W0421, and the field has ended; `flatten` keeps it global."""
+    text = ("input 8x6x6\nmultiply:\n    branch:\n        identity\n    branch:\n        gap\n        conv2d 8 k1\n"
+            "permute 0 2 3 1\nlinear 16\n")
+    s = nnshape.summarize(text)
+    assert not s.warnings
+    assert s.layers[-2].receptive_field is None and s.layers[-1].receptive_field is None
+    assert nnshape.summarize("input 8x6x6\ngap\nflatten\n").layers[-1].receptive_field == "global"

@@ -21,7 +21,15 @@ def input_field(sample: list[Dim]) -> Any:
 
 def layer_field(kind: Kind, call: Call, result: Inference, field: Any) -> Any:
     """The kind's rule on a grid; GLOBAL stays global (an output that sees everything still
-    does after any layer); no grid stays none."""
+    does after any layer), except across a view that keeps the rank but ends every grid (a
+    permute to channels last: the dims after it are no longer C then space, and a linear there
+    is no missing flatten); no grid stays none."""
+    if field == GLOBAL and kind.is_view and len(result.shape) == call.x.rank:
+        unit = tuple(Field(1, 1, 0) for _ in call.x.shape[2:])
+        try:
+            return GLOBAL if kind.receptive_field(call, result, unit) is not None else None
+        except (NeedsValue, NNShapeError):
+            return None
     if not isinstance(field, tuple):
         return field
     try:
