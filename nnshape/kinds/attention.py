@@ -14,7 +14,8 @@ from ..tensor import TensorInfo, format_shape
 from ..twinspec import Twin
 from ._common import linear_tensors
 from .attention_options import (
-    CACHE, Geometry, biases, check_cache, check_options, rel_pos_buckets, window_counts, window_explain, window_saved,
+    CACHE, Geometry, attention_saved, biases, check_cache, check_options, math_saved, rel_pos_buckets, window_counts,
+    window_explain, window_saved,
 )
 
 
@@ -90,23 +91,6 @@ def scores_lines(n: Dim, heads: int, lq: Dim, lk: Dim, head_dim: int) -> list[st
 
 def _lead(n: Dim) -> tuple:
     return (n,) if n != 1 else ()
-
-
-def math_saved(n: Dim, heads: int, lq: Dim, lk: Dim, hd: int, dropout: float) -> Dim:
-    """Floats kept by attention on the math kernel, which CPU attention takes when the mask needs a
-    gradient (a learned position bias): the scaled q, kᵀ and v (k, v repeated to H heads), the
-    softmax (with dropout also its mask and the dropped weights) and the context."""
-    return n * heads * hd * (lq + 2 * lk) + (3 if dropout > 0 else 1) * n * heads * lq * lk + n * lq * heads * hd
-
-
-def attention_saved(n: Dim, heads: int, lq: Dim, lk: Dim, hd: int, dropout: float) -> Dim:
-    """Floats kept by the attention core: q, k, v (k, v repeated to H heads) and what
-    scaled_dot_product_attention keeps: with dropout, the math kernel's softmax, mask and dropped
-    weights (3·N·H·Lq·Lk) and the context; without, the CPU flash kernel's output and log-sum-exp (N·H·Lq)."""
-    qkv = n * heads * hd * (lq + 2 * lk)
-    if dropout > 0:
-        return qkv + 3 * n * heads * lq * lk + n * lq * heads * hd
-    return qkv + n * heads * lq * hd + n * heads * lq
 
 
 @register

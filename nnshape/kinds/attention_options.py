@@ -75,6 +75,23 @@ def check_cache(call: Call, conflict: str | None = None) -> Dim:
     return a.cache
 
 
+def math_saved(n: Dim, heads: int, lq: Dim, lk: Dim, hd: int, dropout: float) -> Dim:
+    """Floats kept by attention on the math kernel, which CPU attention takes when the mask needs a
+    gradient (a learned position bias): the scaled q, kᵀ and v (k, v repeated to H heads), the
+    softmax (with dropout also its mask and the dropped weights) and the context."""
+    return n * heads * hd * (lq + 2 * lk) + (3 if dropout > 0 else 1) * n * heads * lq * lk + n * lq * heads * hd
+
+
+def attention_saved(n: Dim, heads: int, lq: Dim, lk: Dim, hd: int, dropout: float) -> Dim:
+    """Floats kept by the attention core: q, k, v (k, v repeated to H heads) and what
+    scaled_dot_product_attention keeps: with dropout, the math kernel's softmax, mask and dropped
+    weights (3·N·H·Lq·Lk) and the context; without, the CPU flash kernel's output and log-sum-exp (N·H·Lq)."""
+    qkv = n * heads * hd * (lq + 2 * lk)
+    if dropout > 0:
+        return qkv + 3 * n * heads * lq * lk + n * lq * heads * hd
+    return qkv + n * heads * lq * hd + n * heads * lq
+
+
 def conflict(call: Call, arg: str, message: str, expected: str) -> None:
     call.fail(message, arg=arg, expected=expected, found=f"{arg}={call.args.as_dict().get(arg)}", code="E0342")
 
@@ -204,8 +221,6 @@ def window_saved(call: Call, geo: Geometry, heads: int, hd: int, table: bool) ->
     needs a gradient) the math kernel's q, kᵀ, v, softmax and context; otherwise the fused
     kernel's q, k, v, output and log-sum-exp, plus with a shift the windows' masks and the output
     regrouped for the o projection."""
-    from .attention import attention_saved, math_saved
-
     s, groups, length = geo.size, geo.groups, geo.length
     padded = (geo.ph, geo.pw) != (geo.h, geo.w)
     view = (geo.ph == s and geo.pw == s) if geo.grid else (not padded and not any(geo.shift) and geo.pw == s)

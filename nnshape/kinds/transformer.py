@@ -198,7 +198,7 @@ class _TransformerLayer(Kind):
         outputs (3·N·L·D) and statistics, the feed-forward's hidden activations (ReLU keeps one,
         GELU two; with dropout three: the kept one, the mask and the dropped copy) and with dropout
         the two residual masks (N·L·D each)."""
-        from .attention import math_saved
+        from .attention_options import math_saved
 
         a = call.args
         n, lq, d = call.x.shape[0], call.x.shape[1], call.x.shape[-1]
