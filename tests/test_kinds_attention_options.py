@@ -9,6 +9,7 @@ from __future__ import annotations
 import pytest
 
 import nnshape
+from nnshape import registry
 
 from oracle import analyze_with_calls, counting_flags
 
@@ -32,6 +33,23 @@ def counted(module, *args, **kwargs) -> int:
 
 def n_params(module) -> int:
     return sum(p.numel() for p in module.parameters())
+
+
+# --------------------------------------------------------------------------- parameter tensors
+
+
+@pytest.mark.parametrize("example", registry.get("attention").examples)
+def test_param_tensors_name_the_twins_tensors(example):
+    """Every option's tensors (biases, T5's bucket table, the window table) in named_parameters()
+    order with their shapes, and they add up to the counted params (what the device plan shards)."""
+    from oracle import example_source
+
+    _, observed = analyze_with_calls(example_source(example))
+    for obs in (o for o in observed if o.call.kind.name == "attention"):
+        ours = [(name, tuple(shape)) for name, shape in obs.call.kind.param_tensors(obs.call)]
+        theirs = [(name, tuple(p.shape)) for name, p in obs.call.kind.build(obs.call).named_parameters()]
+        assert ours == theirs
+        assert sum(torch.Size(shape).numel() for _, shape in ours) == obs.inference.params
 
 
 # --------------------------------------------------------------------------- biases
