@@ -228,3 +228,26 @@ if HAS_TORCH:
     def test_generated_networks_verify_exactly(text):
         report = verify(text, device="cpu", batch=2)
         assert report.ok, text + "\n" + failures(report)
+
+
+def test_recurrent_layers_are_counted_without_cudnn():
+    """On CUDA, cuDNN runs an RNN/LSTM/GRU as one kernel FlopCounterMode counts as 0 (seen on an
+    H200: every recurrent layer's MACs read 0); the counting pass turns cuDNN off for those layers
+    only, and restores the flag and the module's hooks afterwards."""
+    torch = pytest.importorskip("torch")
+    from nnshape.verifier.runner import counting_flags
+
+    lstm, linear = torch.nn.LSTM(4, 3), torch.nn.Linear(3, 2)
+    seen = {}
+    before = torch.backends.cudnn.enabled
+    with counting_flags(torch.nn.ModuleList([lstm, linear])):
+        def note(name):
+            return lambda module, args: seen.update({name: torch.backends.cudnn.enabled})  # None: args unchanged
+
+        lstm.register_forward_pre_hook(note("lstm"))
+        linear.register_forward_pre_hook(note("linear"))
+        out, _ = lstm(torch.zeros(5, 4))
+        linear(out)
+    assert seen == {"lstm": False, "linear": before}
+    assert torch.backends.cudnn.enabled == before
+    assert len(lstm._forward_pre_hooks) == 1 and not lstm._forward_hooks  # only the test's own hook is left

@@ -318,7 +318,7 @@ def measure(module, example_inputs):
     from ..verifier.runner import counting_flags
 
     counter = FlopCounterMode(display=False)
-    with counting_flags(), torch.no_grad(), counter:
+    with counting_flags(module), torch.no_grad(), counter:
         out = module(*example_inputs)
     first = out
     while not isinstance(first, torch.Tensor):

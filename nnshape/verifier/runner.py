@@ -43,13 +43,31 @@ def import_torch():
 
 
 @contextlib.contextmanager
-def counting_flags():
-    """Make every matmul visible to FlopCounterMode (the same flags as the test oracle)."""
+def counting_flags(model=None):
+    """Make every matmul visible to FlopCounterMode (the same flags as the test oracle).
+
+    With ``model``, its recurrent layers also run without cuDNN: on CUDA, cuDNN runs a whole
+    RNN/LSTM/GRU as one opaque kernel that FlopCounterMode counts as 0, where PyTorch's own CUDA
+    path runs the same matmuls through the dispatcher (as oneDNN's absence does on the CPU).
+    Only those layers: every other layer keeps cuDNN (its kernels are counted as they are).
+    """
     import torch
     from torch.nn.attention import SDPBackend, sdpa_kernel
 
     fast = torch.backends.mha.get_fastpath_enabled()
     torch.backends.mha.set_fastpath_enabled(False)
+    cudnn = torch.backends.cudnn.enabled
+    handles = []
+
+    def off(module, args):
+        torch.backends.cudnn.enabled = False
+
+    def back(module, args, out):
+        torch.backends.cudnn.enabled = cudnn
+
+    for module in () if model is None else model.modules():
+        if isinstance(module, torch.nn.RNNBase):
+            handles += [module.register_forward_pre_hook(off), module.register_forward_hook(back)]
     try:
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message=".*oneDNN.*")  # torch's note about Intel GPUs
@@ -57,6 +75,9 @@ def counting_flags():
                 yield
     finally:
         torch.backends.mha.set_fastpath_enabled(fast)
+        torch.backends.cudnn.enabled = cudnn
+        for handle in handles:
+            handle.remove()
 
 
 def resolve_device(device: str) -> str:
@@ -247,7 +268,7 @@ def _run(summary: Summary, plan: Plan, *, device: str, dtype: str | None, train_
     out = None
     counter = FlopCounterMode(display=False)
     try:
-        with counting_flags(), torch.no_grad(), counter:
+        with counting_flags(model), torch.no_grad(), counter:
             out = model(*make_inputs(plan, device, torch_dtype))
     except Exception as exc:  # noqa: BLE001 - torch disagreed badly enough to raise: report it on the layer
         failed_at = active[-1] if active else None
