@@ -154,12 +154,26 @@ def test_our_own_rules():
     assert row.elementwise_flops == 2 * 4 * 5 * 5  # x·scale + shift
 
 
-def test_kinds_not_modelled_are_named_not_hidden():
-    assert UNMODELLED >= {"moe", "mamba", "mamba2"}
-    s = nnshape.summarize("input 6x16\nmoe experts=4 top_k=2 ff=24\nlinear 8\n", count_elementwise=True)
-    assert s.leaves[0].elementwise_flops == 0
+def test_kinds_not_modelled_are_named_not_hidden(monkeypatch):
+    """A kind whose element-wise FLOPs are not modelled (Kind.elementwise_modelled = False; none
+    today) counts 0 and the footer names it, so no total is silently low."""
+    moe = registry.get("moe")
+    monkeypatch.setattr(type(moe), "elementwise_modelled", False)
+    monkeypatch.setattr(type(moe), "elementwise_flops", lambda self, call, result: 0)
     out = CliRunner().invoke(main, ["summary", "-", "--count-elementwise"], input="input 6x16\nmoe experts=4 top_k=2 ff=24\nrelu\n").output
     assert "not counted for moe" in out
+
+
+def test_moe_and_mamba_count_their_activations():
+    """The mixers' rules, spelled out (the oracle above checks them on the twins too)."""
+    _, row = _one("input 6x16\nmoe experts=4 top_k=2 ff=24 shared_ff=8\n", batch=2)
+    tokens = 2 * 6
+    assert row.elementwise_flops == tokens * (4 + 2 + 2 * 24 + 8 + 1)  # softmax, renormalizing sum, acts, shared act, gate
+    _, row = _one("input 7x32\nmamba\n")
+    assert row.elementwise_flops == 64 * (7 + 3) + 3 * 7 * 64  # conv bias on L+K-1 outputs; silu, softplus, silu(gate)
+    _, row = _one("input 5x8\nmamba2 heads=2 head_dim=4 d_state=6 groups=2 chunk=16 expand=1\n")
+    conv = 8 + 2 * 2 * 6
+    assert row.elementwise_flops == conv * (5 + 3) + 5 * (conv + 2 + 2 * 8)
 
 
 def test_merges_count_their_additions_and_products():

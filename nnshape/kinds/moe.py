@@ -46,7 +46,6 @@ class MoE(Kind):
     name = "moe"
     aliases = ("mixture_of_experts", "sparse_moe")
     family = "dense"
-    elementwise_modelled = False  # --count-elementwise: the router's softmax and experts' activations are not counted yet
     doc = "Sparse mixture of experts on the last dim: a router picks top_k of `experts` feed-forward experts per token."
     torch_twin = "nnshape.MoE (= HF MixtralSparseMoeBlock / Qwen2MoeSparseMoeBlock / OlmoeSparseMoeBlock)"
     args = (
@@ -102,6 +101,17 @@ class MoE(Kind):
             params += shared_params + (dim if a.shared_gate else 0)
             macs += tokens * shared_macs + (tokens * dim if a.shared_gate else 0)
         return dim, tokens, params, macs
+
+    def elementwise_flops(self, call: Call, result: Inference):
+        """--count-elementwise: the router's softmax (T·E), the sum that renormalizes the k weights
+        (T·k), the experts' activation on each routed token slot (T·k·ff), the shared expert's
+        activation (T·shared_ff) and its sigmoid gate (T); one FLOP per element, as DeepSpeed."""
+        a = call.args
+        _, tokens, _, _ = self.counts(call)
+        total = tokens * (a.num_experts + (a.top_k if a.norm_topk_prob else 0) + a.top_k * a.ff)
+        if a.shared_ff:
+            total = total + tokens * (a.shared_ff + (1 if a.shared_gate else 0))
+        return total
 
     def infer(self, call: Call) -> Inference:
         a = call.args

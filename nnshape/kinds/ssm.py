@@ -31,7 +31,6 @@ def _scan_details(analytic: Dim, counted: Dim) -> tuple[str, str]:
 
 class _Mixer(Kind):
     family = "sequence"
-    elementwise_modelled = False  # --count-elementwise: the scan's element-wise work is not counted yet
 
     def rank_hint(self, rank: int) -> str | None:
         return "a state-space mixer reads a sequence N×L×D; token ids go through `embedding` first"
@@ -87,6 +86,14 @@ class Mamba(_Mixer):
         scan = 3 * n * length * inner * s
         seen = n * length * inner * s
         return params, rest, scan, seen
+
+    def elementwise_flops(self, call: Call, result: Inference) -> Dim:
+        """--count-elementwise: the conv's bias on its L + K − 1 outputs, the SiLU after it, the
+        softplus of Δ and the SiLU of the gate (N·L·E each); the scan's exp, products and sums are
+        arithmetic, which DeepSpeed's convention leaves out."""
+        a = call.args
+        n, length, _, inner, _ = self.sizes(call)
+        return n * inner * ((length + a.d_conv - 1) if a.conv_bias else 0) + 3 * n * length * inner
 
     def infer(self, call: Call) -> Inference:
         _, _, _, inner, rank = self.sizes(call)
@@ -253,6 +260,15 @@ class Mamba2(_Mixer):
         scan = n * ssd_scan_macs(steps, a.chunk, heads, p, s, padded=False)
         seen = n * ssd_scan_macs(steps, a.chunk, heads, p, s, padded=True)
         return params, rest, scan, seen, conv
+
+    def elementwise_flops(self, call: Call, result: Inference) -> Dim:
+        """--count-elementwise: over the conv's C = E + 2·G·S channels its bias on L + K − 1 outputs
+        and the SiLU (N·L·C); the softplus of Δ (N·L·H); the gated RMSNorm's SiLU of the gate and
+        its mean of squares (N·L·E each); the chunked scan is arithmetic (exp, cumsum, products)."""
+        a = call.args
+        n, length, _, inner, heads = self.sizes(call)
+        conv = inner + 2 * a.groups * a.d_state
+        return n * conv * ((length + a.d_conv - 1) if a.conv_bias else 0) + n * length * (conv + heads + 2 * inner)
 
     def infer(self, call: Call) -> Inference:
         a = call.args
