@@ -283,6 +283,7 @@ class RowChange:
                 "output_shape": [to_json(d) for d in row.output_shape],
                 "params": to_json(row.params), "trainable_params": to_json(row.trainable_params),
                 "buffers": to_json(row.buffers), "macs": to_json(row.macs),
+                **({"shares": {"what": row.shares[0], "path": row.shares[1]}} if row.shares is not None else {}),
             }
 
         return {
@@ -302,7 +303,7 @@ def _changes(old: LayerRow, new: LayerRow) -> tuple[str, ...]:
         found.append("kind")
     if " ".join(old.label.split()) != " ".join(new.label.split()):
         found.append("label")
-    for attr in ("input_shapes", "output_shape", "dtype", "repeat", "params", "trainable_params", "buffers", "macs"):
+    for attr in ("input_shapes", "output_shape", "dtype", "repeat", "params", "trainable_params", "buffers", "macs", "shares"):
         if getattr(old, attr) != getattr(new, attr):
             found.append(attr)
     return tuple(found)
@@ -413,7 +414,7 @@ def _shape_change(rc: RowChange) -> str:
 
 def _label(rc: RowChange) -> str:
     def one(row: LayerRow) -> str:
-        return row.label + (f" × {row.repeat:,}" if row.repeat > 1 else "")
+        return row.label + (f" × {row.repeat:,}" if row.repeat > 1 else "") + (f" ({row.shares_text})" if row.shares else "")
 
     if rc.old and rc.new and one(rc.old) != one(rc.new):
         return f"{one(rc.old)} → {one(rc.new)}"

@@ -23,6 +23,7 @@ _TOKEN = re.compile(
       (?P<DIMS>[0-9]+(?:x[0-9]+)+(?![A-Za-z0-9_.]))
     | (?P<FLOAT>[0-9][0-9_]*\.[0-9]*(?:[eE][+-]?[0-9]+)?|\.[0-9]+(?:[eE][+-]?[0-9]+)?|[0-9][0-9_]*[eE][+-]?[0-9]+)
     | (?P<INT>[0-9][0-9_]*)
+    | (?P<PATH>[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z0-9_]+)+)
     | (?P<NAME>[A-Za-z_][A-Za-z0-9_]*)
     | (?P<STRING>'[^'\n]*'|"[^"\n]*")
     | (?P<OP>\*\*|//|[=(),:+\-*/%\[\]])
@@ -35,7 +36,7 @@ _TOKEN = re.compile(
 
 
 class Token(NamedTuple):
-    kind: str  # NAME INT FLOAT DIMS STRING OP
+    kind: str  # NAME PATH INT FLOAT DIMS STRING OP (PATH: a dotted row path, `encoder.shared`)
     text: str
     span: Span
     space_before: bool = True

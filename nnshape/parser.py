@@ -29,6 +29,7 @@ from .syntax import (
     Statement,
     TupleExpr,
     Unary,
+    expr_text,
 )
 from .limits import MAX_NESTING, MAX_EXPR_DEPTH
 
@@ -150,6 +151,8 @@ class _Parser:
             )
         colon = next((i for i, tok in enumerate(tokens) if tok.is_op(":") and _top_level(tokens, i)), None)
         word = first.text.lower()
+        if colon == 1 and len(tokens) > 2 and word not in BLOCK_KEYWORDS and word != "def":
+            return self.labelled(line, index, depth), index + 1
         if word == "def":
             return self.definition(line, index, depth, colon)
         if colon is not None:
@@ -173,10 +176,42 @@ class _Parser:
             while not stream.done:
                 tok = stream.expect_name("a tensor name")
                 names.append(Name(tok.text, tok.span))
+                if not stream.done and stream.peek().is_op(","):  # `output logits, hidden`
+                    stream.next()
+                    if stream.done:
+                        raise stream.error("a tensor name after ','", "output NAME, NAME")
             if not names:
                 raise stream.error("the name of the tensor to output", "output NAME")
             return Output(tuple(names), first.span), index + 1
         return Layer(first.text.lower(), self.arguments(stream), first.span), index + 1
+
+    def labelled(self, line: LogicalLine, index: int, depth: int) -> Layer:
+        """``NAME: kind args``: a layer line (or def call) whose row is named NAME, as ``name=NAME``
+        names it; ``tie=``/``reuse`` find it by that name. Any word but a block keyword may be a
+        label, a kind's name included (``relu: relu``)."""
+        label, _colon, *rest = line.tokens
+        inline = LogicalLine(rest[0].span.col - 1, tuple(rest), line.line)
+        statement, _ = _Parser(self.source, [inline]).statement(0, depth)
+        if not isinstance(statement, Layer) or statement.kind == "def":
+            raise SpecSyntaxError(
+                "a label names a layer line or a def call",
+                rest[0].span,
+                expected=f"`{label.text}: KIND args...` (a layer or a call of a def)",
+                found=f"'{rest[0].text}'",
+                hint="a block is named with `block NAME:`; a tensor with `as NAME`",
+                code="E0170",
+            )
+        named = next((arg for arg in statement.args if arg.key == "name"), None)
+        if named is not None:
+            raise SpecSyntaxError(
+                "the row is named twice: by a label and by name=",
+                named.span,
+                expected=f"either `{label.text}: ...` or `name=...`",
+                found=f"label '{label.text}' and name={expr_text(named.value)}",
+                code="E0170",
+            )
+        arg = Argument("name", Name(label.text, label.span), label.span, label.span)
+        return statement._replace(args=(arg,) + statement.args)
 
     def input(self, first: Token, stream: _Stream) -> Input:
         name = None
@@ -513,6 +548,8 @@ class _Stream:
             lowered = tok.text.lower()
             if lowered in _LITERALS:
                 return Const(_LITERALS[lowered], tok.span)
+            return Name(tok.text, tok.span)
+        if tok.kind == "PATH":  # a dotted row path: `tie=encoder.shared`, `reuse encoder.block`
             return Name(tok.text, tok.span)
         if tok.is_op("(", "["):
             closer = ")" if tok.text == "(" else "]"

@@ -20,6 +20,8 @@ class LayerNode:
     call: Call
     inference: Inference
     trainable: bool = True  # False: `trainable=false` on the layer (its parameters are frozen)
+    shares: tuple[str, str] | None = None  # ("weight" | "module", path): the layer at path lends it its
+    # weight (`tie=`) or all its parameters and buffers (`reuse`, `repeat N shared:`); counted there once
 
 
 @dataclass
@@ -56,6 +58,7 @@ class RepeatNode:
     count: int
     collapsed: bool
     iterations: list[SeqNode] = field(default_factory=list)
+    shared: bool = False  # `repeat N shared:`: the passes after the first use the first one's weights
 
     @property
     def last_copies(self) -> int:
@@ -78,7 +81,7 @@ Node = Union[LayerNode, SeqNode, ResidualNode, MergeNode, RepeatNode, FromNode]
 class Plan:
     inputs: list[tuple[str, TensorInfo]]
     root: SeqNode
-    output: str | None = None
+    output: str | tuple[str, ...] | None = None  # the output's name; names for several (`output a, b`)
 
     def walk(self) -> Iterator[tuple[LayerNode, int]]:
         """Every layer node in network order, with how many copies of it the built network holds

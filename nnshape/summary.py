@@ -59,6 +59,14 @@ class LayerRow(NamedTuple):
     receptive_field: Any = None  # a Field per spatial axis (dims 2…), "global", or None (no grid)
     explain: tuple[str, ...] = ()  # worked formulas, filled only when asked (analyze(explain=True))
     elementwise_flops: Dim = 0  # FLOPs outside MACs (activations, norms, softmax ...); only with --count-elementwise
+    shares: tuple[str, str] | None = None  # (what, path): its weight ("weight", `tie=`) or all its
+    # parameters and buffers ("module": `reuse`, a later pass of `repeat N shared:`) are the row's at path
+
+    @property
+    def shares_text(self) -> str:
+        """``tied to wte`` / ``shared with 3.0.attn`` (empty for a row that shares nothing): the
+        same words in the table, markdown, CSV and diff."""
+        return share_text(self.shares)
 
     @property
     def non_trainable_params(self) -> Dim:
@@ -101,7 +109,18 @@ class LayerRow(NamedTuple):
         data["receptive_field"] = [f.to_dict() for f in rf] if isinstance(rf, tuple) else rf
         if self.explain:
             data["explain"] = list(self.explain)
+        if self.shares is not None:
+            data["shares"] = {"what": self.shares[0], "path": self.shares[1]}
         return data
+
+
+def share_text(shares: tuple[str, str] | None) -> str:
+    """What a row shares, in words: ``tied to PATH`` (its weight is that layer's) or ``shared with
+    PATH`` (it is that layer or block again: every parameter and buffer)."""
+    if shares is None:
+        return ""
+    what, path = shares
+    return f"tied to {path}" if what == "weight" else f"shared with {path}"
 
 
 @dataclass(frozen=True)
@@ -113,6 +132,18 @@ class InputInfo:
 
     def to_dict(self) -> dict:
         return {"name": self.name, "shape": [to_json(d) for d in self.shape], "dtype": self.dtype, "line": self.line}
+
+
+@dataclass(frozen=True)
+class OutputInfo:
+    """One output of the network: its name (None: the last line's tensor, unnamed), shape and dtype."""
+
+    name: str | None
+    shape: Shape  # batch first
+    dtype: str
+
+    def to_dict(self) -> dict:
+        return {"name": self.name, "shape": [to_json(d) for d in self.shape], "dtype": self.dtype}
 
 
 @dataclass(frozen=True, repr=False)
@@ -136,6 +167,7 @@ class Summary:
     device_plan: Any = None  # a nnshape.planning.DevicePlan when --dp/--zero/--tp/--serve... were given
     count_elementwise: bool = False  # FLOPs include the element-wise ones (docs/conventions.md)
     elementwise_flops: Dim = 0  # their total (0 unless count_elementwise)
+    outputs: tuple[OutputInfo, ...] = ()  # every output (`output a, b`); the first is output_name/_shape/_dtype
 
     @property
     def non_trainable_params(self) -> Dim:
@@ -236,6 +268,8 @@ class Summary:
             "output": self.output_name,
             "output_shape": [to_json(d) for d in self.output_shape],
             "output_dtype": self.output_dtype,
+            "outputs": [o.to_dict() for o in self.outputs]
+            or [OutputInfo(self.output_name, self.output_shape, self.output_dtype).to_dict()],
             "total_params": to_json(self.total_params),
             "trainable_params": to_json(self.trainable_params),
             "non_trainable_params": to_json(self.non_trainable_params),

@@ -130,7 +130,7 @@ class Layer(NamedTuple):
 
 
 BLOCK_KEYWORDS = ("residual", "shortcut", "concat", "add", "multiply", "branch", "repeat", "block", "from")
-STATEMENT_KEYWORDS = ("input", "let", "output", "def") + BLOCK_KEYWORDS  # a line starting with one is not a layer
+STATEMENT_KEYWORDS = ("input", "let", "output", "def", "reuse") + BLOCK_KEYWORDS  # a line starting with one is not a layer
 
 
 class Block(NamedTuple):

@@ -35,6 +35,8 @@ EXPECTED = {
     "swin_t.nn": ((1000,), 28_288_354, 4_490_566_656),
     # torchvision 0.29.1's maxvit_t() (tests/manual/check_torchvision.py; torchvision is not a test dependency)
     "maxvit_t.nn": ((1000,), 30_919_624, 5_558_046_720),
+    "gpt2_lm.nn": ((128, 50257), 124_439_808, 16_114_089_984),  # tests/test_examples_shared.py; the tied head adds no parameters
+    "albert_base.nn": ((128, 768), 11_683_584, 11_186_798_592),  # first output: the hidden state
 }
 
 

@@ -298,6 +298,7 @@ def _arg_groups(kind: Kind):
         # label style per argument: sizes shown once when uniform (k=3), dim lists as tuples
         uniform = {a.name: True for a in kind.args if a.type in ("size", "padding")}
         uniform.update({a.name: "tuple" for a in kind.args if a.type == "ints"})
+        uniform.update({a.name: "name" for a in kind.args if a.name == "tie"})  # tie=wte names a layer: no quotes
         ndim = getattr(kind, "ndim", None)
         defaults = {}
         for a in kind.args:
@@ -421,6 +422,8 @@ def format_value(value: Any, uniform: bool | str = False) -> str:
         return "x".join(str(v) for v in value)
     if isinstance(value, float):
         return f"{value:g}"
+    if uniform == "name" and isinstance(value, str):
+        return value
     return describe(value)
 
 

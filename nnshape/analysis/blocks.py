@@ -16,6 +16,7 @@ from .fields import merge_fields
 from .merge_rules import explain_residual, residual_projection
 from .rows import Context, Totals
 from .scopes import Scope
+from .sharing import note_block
 from .tensors import Tensor
 
 if TYPE_CHECKING:
@@ -42,6 +43,7 @@ def named_block(walker: "Walker", stmt: Block, x: Tensor, scope: Scope, ctx: Con
     ctx.record(SeqNode(path, "block", body_ctx.nodes or []))
     out = out or x
     walker.rows.fill(row_index, path, "block", f"block {stmt.name}", stmt.span, ctx.depth, (x,), out, totals)
+    note_block(walker, "block", stmt, scope, path)
     return out, totals
 
 

@@ -15,7 +15,7 @@ from ..plan import LayerNode
 from ..registry import Call, Kind
 from ..source import Span
 from ..summary import LayerRow
-from ..symbolic import NeedsValue
+from ..symbolic import NeedsValue, Poly
 from ..syntax import STATEMENT_KEYWORDS, Argument, Layer, TupleExpr
 from ..tensor import DTYPE_BYTES, TensorInfo, format_shape
 from .binding import bind_kind, kind_call, labelled, split_universal
@@ -23,6 +23,7 @@ from .fields import layer_field
 from .reuse import Inferred
 from .rows import Context, Totals
 from .scopes import Scope, call_def
+from .sharing import layer_share, note_layer
 from .tensors import Tensor, check_shape
 
 if TYPE_CHECKING:
@@ -85,24 +86,29 @@ def _layer(walker: "Walker", stmt: Layer, x: Tensor, scope: Scope, ctx: Context)
         result = inferred.result
         out_info = inferred.out
     trainable = universal.get("trainable", True) if universal else True
-    params = result.params
-    elementwise = kind.elementwise_flops(call, result) if walker.count_elementwise else 0
-    totals = Totals(params, params if trainable else 0, result.buffers, result.macs, elementwise)
     path = ctx.child(universal.get("name") if universal else None, stmt.span)
+    params, buffers = result.params, result.buffers
+    grad = bool(trainable) and _nonzero(params)  # its own parameters train
+    share = layer_share(walker, kind, stmt, call, result, path, ctx.path, grad)
+    if share is not None:  # counted once, at the row it shares with
+        params, buffers = params - share.params, buffers - share.buffers
+    elementwise = kind.elementwise_flops(call, result) if walker.count_elementwise else 0
+    totals = Totals(params, params if trainable else 0, buffers, result.macs, elementwise)
+    note_layer(walker, kind, stmt, scope, call, path, share, grad)
     field = layer_field(kind, call, result, x.field)
     if kind.warns_on_field:
         for message, arg, code, hint in kind.field_warnings(call, x.field):
             walker.diagnostics.warn(f"{kind.name}: {message}", call.span_of(arg), code, hint)
     explain = tuple(kind.explain(call, result)) if walker.explain else ()
     token, saved = walker.mem.layer(
-        kind.is_view, x.token, tuple(t.token for t in extra) if extra else (), inferred.out_bytes, totals.trainable,
-        inferred.saved_rule,
+        kind.is_view, x.token, tuple(t.token for t in extra) if extra else (), inferred.out_bytes,
+        totals.trainable if share is None else int(share.grad or _nonzero(totals.trainable)), inferred.saved_rule,
     )
     out = Tensor(out_info, field, token)
     if walker.on_layer is not None:
         walker.on_layer(path, call, result)
     if ctx.nodes is not None:
-        ctx.nodes.append(LayerNode(path, call, result, trainable=bool(trainable)))
+        ctx.nodes.append(LayerNode(path, call, result, trainable=bool(trainable), shares=share[:2] if share is not None else None))
     param_bytes = walker.rows.param_bytes
     walker.rows.add(
         LayerRow(
@@ -130,9 +136,14 @@ def _layer(walker: "Walker", stmt: Layer, x: Tensor, scope: Scope, ctx: Context)
             kv_cache_bytes=result.kv_cache * DTYPE_BYTES[walker.act_dtype] if result.kv_cache else 0,
             receptive_field=field,
             explain=explain,
+            shares=share[:2] if share is not None else None,
         )
     )
     return out, totals
+
+
+def _nonzero(value) -> bool:
+    return isinstance(value, Poly) or value != 0
 
 
 def unknown_kind(walker: "Walker", stmt: Layer, scope: Scope) -> None:

@@ -32,7 +32,8 @@ class Names:
     def __init__(self):
         self.tensors: dict[str, Tensor] = {}
         self.inputs: list[InputInfo] = []
-        self.output: tuple[str, Span] | None = None
+        self.output: tuple[str, Span] | None = None  # the first of `outputs`
+        self.outputs: list[tuple[str, Span]] = []  # `output a, b`: every output, in order
 
     def get(self, name: str, span: Span) -> Tensor:
         tensor = self.tensors.get(name)
@@ -128,15 +129,15 @@ def input_statement(walker: "Walker", stmt: Input, scope: "Scope", top: bool, x:
 
 
 def output_statement(walker: "Walker", stmt: Output, top: bool) -> None:
-    """``output NAME``: the network's output is that tensor, not the last line's."""
+    """``output NAME`` or ``output a, b``: the network's outputs are those tensors (the first is
+    ``output_shape``), not the last line's."""
     if not top:
         raise SpecSyntaxError("`output` belongs at the top level of the spec", stmt.span, code="E0132")
-    if len(stmt.names) != 1:
-        raise SpecSyntaxError(
-            "`output` takes one tensor name",
-            stmt.names[1].span,
-            found=" ".join(n.name for n in stmt.names),
-            code="E0132",
-        )
-    walker.names.get(stmt.names[0].name, stmt.names[0].span)  # must exist by now
-    walker.names.output = (stmt.names[0].name, stmt.names[0].span)
+    chosen: list[tuple[str, Span]] = []
+    for name in stmt.names:
+        if any(name.name == n for n, _ in chosen):
+            raise SpecSyntaxError(f"'{name.name}' is listed twice in `output`", name.span, code="E0132")
+        walker.names.get(name.name, name.span)  # must exist by now
+        chosen.append((name.name, name.span))
+    walker.names.outputs = chosen  # a later `output` replaces an earlier one
+    walker.names.output = chosen[0]

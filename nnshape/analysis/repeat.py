@@ -1,4 +1,6 @@
 """``repeat N:``: a body applied N times, computed once when a pass keeps the shape.
+``repeat N shared:`` applies one set of weights N times (sharing.py): pass 0 owns them, and the
+passes after it, computed as one when they keep the shape, share them.
 
 The first pass whose output has its input's shape and dtype (and that names no tensor) stands
 for every pass left: its rows are multiplied (``× N``), its memory counted for the copies and
@@ -18,6 +20,7 @@ from ..values import describe
 from .fields import repeat_field
 from .rows import Context, Totals
 from .scopes import Scope
+from .sharing import shared_option
 from .tensors import Tensor
 
 if TYPE_CHECKING:
@@ -25,18 +28,19 @@ if TYPE_CHECKING:
 
 
 def repeat(walker: "Walker", stmt: Block, x: Tensor, scope: Scope, ctx: Context) -> tuple[Tensor, Totals]:
-    if len(stmt.args) != 1 or stmt.args[0].key is not None:
+    args, shared = shared_option(stmt.args, scope)
+    if len(args) != 1 or args[0].key is not None:
         raise SpecArgumentError(
             "`repeat` takes one count",
-            stmt.args[1].span if len(stmt.args) > 1 else stmt.span,
-            expected="repeat N:",
+            args[1].span if len(args) > 1 else stmt.span,
+            expected="repeat N: (or repeat N shared:)",
             code="E0313",
         )
-    count = scope.evaluator().eval(stmt.args[0].value)
+    count = scope.evaluator().eval(args[0].value)
     if isinstance(count, bool) or not isinstance(count, int) or count < 0:
         raise SpecArgumentError(
             "repeat count must be a non-negative integer",
-            stmt.args[0].value.span,
+            args[0].value.span,
             expected="an integer ≥ 0",
             found=describe(count),
             code="E0314",
@@ -47,18 +51,23 @@ def repeat(walker: "Walker", stmt: Block, x: Tensor, scope: Scope, ctx: Context)
     totals = Totals()
     out = x
     collapsed = 0
-    node = RepeatNode(path, count, False)
+    node = RepeatNode(path, count, False, shared=shared)
     ctx.record(node)
     for i in range(count):
         first_row = len(rows)
         it_ctx = ctx.inner(f"{path}.{i}")
         stored_before = set(names.tensors)
         mark = mem.checkpoint(out.token)
-        nxt, part = walker.statements(stmt.body, out, Scope(scope), it_ctx)
+        walker.sharing.enter_pass(f"{path}.{i}", f"{path}.0", shared, count)
+        try:
+            nxt, part = walker.statements(stmt.body, out, Scope(scope), it_ctx)
+        finally:
+            walker.sharing.leave_pass()
         nxt = nxt or out
         node.iterations.append(SeqNode(f"{path}.{i}", "iteration", it_ctx.nodes or []))
         stores = set(names.tensors) != stored_before or stores_tensors(stmt.body)
-        if nxt.same_type(out) and not stores:
+        # a shared repeat's first pass owns the weights: the passes that share them start at pass 1
+        if nxt.same_type(out) and not stores and not (shared and i == 0 and count > 1):
             # this pass keeps the shape, so every later pass is the same: count it once, multiplied
             collapsed = count - i
             mem.repeat_copies(mark, collapsed - 1, out.token, nxt.token)
@@ -76,7 +85,7 @@ def repeat(walker: "Walker", stmt: Block, x: Tensor, scope: Scope, ctx: Context)
             rows.count_unrolled(
                 len(rows) - first_row, stmt.span, lambda: f"repeat {count:,}: pass {i + 1:,} gives {format_shape(out.info.shape)}"
             )
-    label = f"repeat {count}"
+    label = f"repeat {count}" + (" shared" if shared else "")
     rows.fill(row_index, path, "repeat", label, stmt.span, ctx.depth, (x,), out, totals, collapsed=collapsed)
     return out, totals
 

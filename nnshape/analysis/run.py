@@ -12,7 +12,7 @@ from ..errors import NNShapeError, SpecLimitError, SpecSyntaxError
 from ..memory import training_totals
 from ..plan import Plan, SeqNode
 from ..source import Source, Span
-from ..summary import Summary
+from ..summary import OutputInfo, Summary
 from ..symbolic import TooComplex
 from ..syntax import Spec
 from ..values import too_complex
@@ -95,6 +95,9 @@ def _walk(walker: Walker, spec: Spec) -> tuple[Summary, Plan | None]:
         out_name, span = names.output
         current = names.get(out_name, span)
     assert current is not None
+    outputs = tuple(OutputInfo(name, tensor.info.shape, tensor.info.dtype) for name, tensor in (
+        [(name, names.get(name, span)) for name, span in names.outputs] or [(None, current)]
+    ))
     rows = walker.rows.rows
     leaves = [r for r in rows if not r.is_block]
     mem = walker.mem
@@ -107,7 +110,9 @@ def _walk(walker: Walker, spec: Spec) -> tuple[Summary, Plan | None]:
     )
     plan = None
     if walker.record:
-        plan = Plan([(i.name, names.tensors[i.name].info) for i in names.inputs], SeqNode("", "network", ctx.nodes or []), out_name)
+        chosen = tuple(name for name, _ in names.outputs)
+        plan = Plan([(i.name, names.tensors[i.name].info) for i in names.inputs], SeqNode("", "network", ctx.nodes or []),
+                    chosen if len(chosen) > 1 else out_name)
     summary = Summary(
         source=walker.source.name,
         batch=walker.batch,
@@ -116,6 +121,7 @@ def _walk(walker: Walker, spec: Spec) -> tuple[Summary, Plan | None]:
         output_name=out_name,
         output_shape=current.info.shape,
         output_dtype=current.info.dtype,
+        outputs=outputs,
         layers=tuple(rows),
         total_params=totals.params,
         trainable_params=totals.trainable,

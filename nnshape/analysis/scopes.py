@@ -17,6 +17,7 @@ from ..syntax import STATEMENT_KEYWORDS, Def, Layer, Let
 from ..values import Evaluator
 from .binding import bind_def, labelled, split_universal
 from .rows import Context, Totals
+from .sharing import note_block
 from .tensors import Tensor
 
 if TYPE_CHECKING:
@@ -136,4 +137,5 @@ def call_def(walker: "Walker", stmt: Layer, found: tuple[Def, Scope], x: Tensor,
         rows.freeze(row_index + 1)
     assert out is not None
     rows.fill(row_index, path, "call", labelled(label, universal), stmt.span, ctx.depth, (x,), out, totals)
+    note_block(walker, "call", stmt, scope, path)
     return out, totals

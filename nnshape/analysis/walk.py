@@ -2,8 +2,8 @@
 
 ``Walker.statements`` runs a body (the spec, a block's, a def's) on an incoming tensor and
 returns the outgoing one with the body's totals. Each kind of statement has its module:
-layers.py (a layer line or def call), scopes.py (``let``, ``def``), names.py (``input``,
-``output``), blocks.py, merges.py and repeat.py (block headers). A new statement or block
+layers.py (a layer line or def call), rerun.py (``reuse NAME``), scopes.py (``let``, ``def``),
+names.py (``input``, ``output``), blocks.py, merges.py and repeat.py (block headers). A new statement or block
 keyword gets its own function and one entry here.
 """
 
@@ -20,9 +20,11 @@ from .layers import layer
 from .merges import MERGES, merge
 from .names import Names, input_statement, output_statement
 from .repeat import repeat
+from .rerun import reuse
 from .reuse import InferenceCache
 from .rows import Context, RowBook, Totals
 from .scopes import Scope, define, let
+from .sharing import Sharing
 from .tensors import Tensor
 from .tracker import Tracker
 
@@ -56,6 +58,7 @@ class Walker:
         self.cache = InferenceCache()
         self.call_stack: list[str] = []  # the defs being called, outermost first
         self.last_span: Span | None = None  # the statement being walked (where E0505 points)
+        self.sharing = Sharing()  # layers by path for tie= and reuse (sharing.py)
 
     def statements(
         self, body: tuple[Statement, ...], x: Tensor | None, scope: Scope, ctx: Context, top: bool = False
@@ -79,7 +82,7 @@ class Walker:
             if type(stmt) is Layer:  # the common statement first
                 if x is None:
                     self.require_input(x, stmt.span)
-                x, part = layer(self, stmt, x, scope, ctx)
+                x, part = (reuse if stmt.kind == "reuse" else layer)(self, stmt, x, scope, ctx)
                 totals.add(part)
             elif isinstance(stmt, Let):
                 let(stmt, scope, overridden=top and stmt.name in self.bindings)

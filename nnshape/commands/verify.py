@@ -192,7 +192,7 @@ def render_table(report) -> str:
     if bad:
         rows.append(None)
     rows += [line(c) for c in report.layers]
-    rows += [None, line(report.totals)]
+    rows += [None, line(report.totals)] + [line(c) for c in report.outputs]
     cells = [r for r in rows if r is not None]
     widths = [max(len(r[i]) for r in cells + [header]) for i in range(len(header))]
 
@@ -205,7 +205,7 @@ def render_table(report) -> str:
     for r in rows:
         out.append("" if r is None else fmt(r))
     out.append("")
-    for check in bad + ([report.totals] if not report.totals.ok else []):
+    for check in bad + ([report.totals] if not report.totals.ok else []) + [c for c in report.outputs if not c.ok]:
         what = ", ".join(check.mismatches)
         detail = f"{check.path or 'totals'} (line {check.line}): " + (check.error or f"{what} differ")
         if check.torch is not None and check.mismatches:

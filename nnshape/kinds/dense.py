@@ -21,6 +21,7 @@ class Linear(Kind):
         Arg("out_features", "int", positional=True, min=1, aliases=("out",), doc="output features"),
         Arg("bias", "bool", True, doc="learn an additive bias"),
         Arg("in_features", "int", None, aliases=("in",), min=1, doc="checked against the input's last dim"),
+        Arg("tie", "str", None, doc="the label of a linear or embedding whose weight this layer uses (weight tying: 0 new weight params)"),
     )
     formulas = (
         "output = input[..., :-1] × out_features",
@@ -80,6 +81,10 @@ class Linear(Kind):
             f"params = {product(fan_in, out)} + {out if call.args.bias else 0} = {num(result.params)}",
             f"MACs = {product(*lead) + ' · ' if lead != (1,) else ''}{product(fan_in, out)} = {num(result.macs)}",
         ]
+
+    def tied_weight(self, call: Call) -> tuple[tuple, str]:
+        """The weight ``tie=`` shares, and its layout: nn.Linear keeps it out × in."""
+        return (call.args.out_features, call.x.shape[-1]), "out_features × in_features"
 
     def twin(self, call: Call) -> Twin:
         return Twin.nn("Linear", in_features=call.x.shape[-1], out_features=call.args.out_features, bias=call.args.bias)

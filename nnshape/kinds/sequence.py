@@ -45,6 +45,7 @@ class Embedding(_SequenceKind):
         Arg("norm_type", "float", 2.0, doc="the p of the p-norm for max_norm"),
         Arg("scale_grad_by_freq", "bool", False),
         Arg("sparse", "bool", False, doc="sparse gradient of the weight"),
+        Arg("tie", "str", None, doc="the label of an embedding or linear whose weight this table is (weight tying: 0 new params)"),
     )
     formulas = ("output = input shape × embedding_dim (float32)", "params = num_embeddings·embedding_dim", "MACs = 0 (a lookup)")
     examples = (
@@ -76,6 +77,10 @@ class Embedding(_SequenceKind):
 
     def rank_hint(self, rank: int) -> str | None:
         return None
+
+    def tied_weight(self, call: Call) -> tuple[tuple, str]:
+        """The weight ``tie=`` shares, and its layout: nn.Embedding keeps it num × dim."""
+        return (call.args.num_embeddings, call.args.embedding_dim), "num_embeddings × embedding_dim"
 
     def twin(self, call: Call) -> Twin:
         a = call.args

@@ -52,6 +52,7 @@ EDGE_STYLE = {
     "data": 'color="#555555"',
     "skip": 'color="#2b7bba", penwidth=1.6',
     "named": 'color="#8c6d31", style=dashed',
+    "shares": 'color="#7b3294", style=dashed, constraint=false',  # tie= / reuse: the weights' owner to a user
 }
 SHADE_STOPS = ((255, 247, 236), (253, 187, 132), (239, 101, 72), (153, 0, 0))  # light to dark
 SHADE_NAMES = {"macs": "MACs", "params": "parameters", "memory": "activation memory"}

@@ -15,6 +15,8 @@ What becomes what:
   ``shortcut:`` cluster; a merge ends in a node for its operation, fed by every branch;
 * a named tensor read elsewhere (``from NAME``, ``memory=NAME``, ``kv=NAME``) is a dashed edge
   from where it was made;
+* a layer that shares weights (``tie=``, ``reuse``, a later pass of ``repeat N shared:``) gets a
+  dashed edge (kind ``shares``, no weight in the layout) from the layer that owns them;
 * with ``depth``, a block at that depth is one node with its totals, as the table folds it.
 
 New plan node types are drawn as one folded node (with their named-tensor edges) until they get
@@ -64,7 +66,7 @@ class Edge:
     src: str
     dst: str
     label: str  # the tensor's shape ("name: shape" for a named tensor)
-    kind: str = "data"  # data | skip (a residual's identity or shortcut path) | named (dashed)
+    kind: str = "data"  # data | skip (a residual's identity or shortcut path) | named (dashed) | shares (dashed)
 
 
 @dataclass
@@ -156,6 +158,7 @@ class _Builder:
         self.producers: dict[str, Port] = {}  # named tensors: inputs, `from ... as` aliases
         self.cluster: str | None = None
         self.clusters = 0
+        self.owners: dict[str, str] = {}  # row path -> node id, for the `shares` edges (a folded block: its node)
 
     # ------------------------------------------------------------------ plumbing
     def row(self, path: str | None) -> LayerRow | None:
@@ -264,11 +267,24 @@ class _Builder:
         self.edge(port, nid)
         for name in tensor_reads(node):
             self.named_edge(name, nid)
+        self.owners[node.path] = nid
+        if node.shares is not None:
+            self.share_edge(node.shares, nid)
         out = Port(nid, shape)
         alias = getattr(node, "alias", None)  # `as NAME` on a layer line, where the plan records it
         if isinstance(alias, str) and alias:
             self.producers[alias] = out
         return out
+
+    def share_edge(self, shares: tuple[str, str], dst: str) -> None:
+        """A dashed edge from the node of the layer (or folded block) that owns the weights."""
+        what, path = shares
+        src = self.owners.get(path)
+        while src is None and "." in path:
+            path = path.rsplit(".", 1)[0]
+            src = self.owners.get(path)
+        if src is not None and src != dst:
+            self.graph.edges.append(Edge(src, dst, "tied weight" if what == "weight" else "shared weights", "shares"))
 
     def named_edge(self, name: str, dst: str) -> None:
         producer = self.producers.get(name)
@@ -285,9 +301,13 @@ class _Builder:
         )
         made: set[str] = set()
         reads: list[str] = []
+        shares: list[tuple[str, str]] = []
+        self.owners[row.path] = nid
         stack = [node]
         while stack:
             item = stack.pop()
+            if isinstance(item, LayerNode) and item.shares is not None:
+                shares.append(item.shares)
             if isinstance(item, FromNode):
                 reads.append(item.source)
                 if item.alias:
@@ -299,6 +319,9 @@ class _Builder:
         for name in dict.fromkeys(reads):
             if name not in made:
                 self.named_edge(name, nid)
+        for what, path in dict.fromkeys(shares):  # weights owned outside the folded block
+            if not path.startswith(row.path + "."):
+                self.share_edge((what, path), nid)
         out = Port(nid, row.output_shape)
         if isinstance(node, FromNode) and node.alias:
             self.producers[node.alias] = out

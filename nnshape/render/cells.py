@@ -123,7 +123,9 @@ def cells(summary: Summary, depth: int | None, columns: list[str] | None = None)
             suffix += f"  × {row.repeat:,}"
         if row.is_block and depth is not None and row.depth == depth:
             suffix += "  …"
-        values = {"layer": row.label + suffix} if "layer" in wanted else {}
+        # what a row shares is part of its label (a narrow table may cut it, never the `× N`)
+        label = row.label if row.shares is None else f"{row.label}  ({row.shares_text})"
+        values = {"layer": label + suffix} if "layer" in wanted else {}
         for col, make in makers:
             values[col] = make(row, summary, texts)
         out.append(Cell(row, prefix, values, suffix))
@@ -238,6 +240,8 @@ def unmodelled_kinds(summary: Summary) -> list[str]:
 
 
 def _output(summary: Summary) -> str:
+    if len(summary.outputs) > 1:  # `output a, b`: each, in order
+        return "; ".join(f"{o.name} {fmt.shape(o.shape)} {o.dtype}" for o in summary.outputs)
     return f"{fmt.shape(summary.output_shape)} {summary.output_dtype}" + (f" ({summary.output_name})" if summary.output_name else "")
 
 

@@ -55,7 +55,10 @@ def _pretty(value, level: int) -> str:
     return _encode(value)
 
 
-CSV_FIELDS = ("path", "kind", "label", "line", "depth", "is_block", "repeat", "input_shapes", "output_shape", "params", "trainable_params", "buffers", "macs")
+CSV_FIELDS = (
+    "path", "kind", "label", "line", "depth", "is_block", "repeat", "input_shapes", "output_shape", "params", "trainable_params",
+    "buffers", "macs", "shares",
+)
 
 
 def to_csv(summary: Summary, depth: int | None = None) -> str:
@@ -80,6 +83,7 @@ def to_csv(summary: Summary, depth: int | None = None) -> str:
                 dim_json(row.trainable_params),
                 dim_json(row.buffers),
                 dim_json(row.macs),
+                row.shares_text,
             ]
         )
     return buffer.getvalue()

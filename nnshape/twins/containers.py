@@ -25,6 +25,17 @@ def run_items(owner, x, env):
     return x
 
 
+def share(module, source, names=None):
+    """Give ``module`` the parameters and buffers of ``source`` (all of them, or those ``names``
+    lists: ``("weight",)`` ties a weight), the same tensors, so ``parameters()`` yields each once
+    and a step updates them for every use. Returns ``module``."""
+    for name, tensor in [*source.named_parameters(), *source.named_buffers()]:
+        if names is None or name in names:
+            owner, _, attr = name.rpartition(".")
+            setattr(module.get_submodule(owner) if owner else module, attr, tensor)
+    return module
+
+
 class Seq(nn.Module):
     """Statements in order: a block, a def call, a branch, a shortcut, one pass of a repeat.
 
@@ -102,7 +113,8 @@ class From(Seq):
 
 class Network(Seq):
     """The whole spec. ``forward`` takes the declared inputs in order; the top-level statements
-    read the first (later inputs are read by name, as in the analysis)."""
+    read the first (later inputs are read by name, as in the analysis). It returns the output, or
+    a tuple of the outputs when the spec names several."""
 
     def __init__(self, inputs, output):
         super().__init__()
@@ -111,4 +123,7 @@ class Network(Seq):
     def forward(self, *tensors):
         env = dict(zip(self._nnshape_inputs, tensors))
         y = run_items(self, tensors[0] if tensors else None, env)
-        return env[self._nnshape_output] if self._nnshape_output else y
+        out = self._nnshape_output
+        if isinstance(out, (tuple, list)):  # several outputs (`output a, b`): a tuple
+            return tuple(env[name] for name in out)
+        return env[out] if out else y

@@ -7,7 +7,9 @@ same steps as source, so the exported file and the verified network cannot diffe
 
 Submodule names follow the spec's row paths (``3.0.shortcut.1``), so a layer is found under the
 same name in ``nnshape summary`` and in ``model.named_modules()``. A collapsed ``repeat N:``
-becomes N independent copies of its body. A layer written ``trainable=false``, or inside a def
+becomes N independent copies of its body. A layer that shares (``tie=``, ``reuse``, a later pass
+of ``repeat N shared:``) is a module of its own holding the lender's very tensors
+(``twins.share``), so ``model.parameters()`` yields each once, as the summary counts them. A layer written ``trainable=false``, or inside a def
 call written so, has its parameters frozen.
 
 torch is imported only inside functions: importing this module never loads it.
@@ -41,6 +43,55 @@ def tensor_args(node: LayerNode) -> tuple[str, ...]:
     if not call.tensors:
         return ()
     return tuple(call.args.as_dict()[a.name] for a in call.kind.args if a.type == "tensor" and a.name in call.tensors)
+
+
+class Links:
+    """Which layers lend their parameters (``LayerNode.shares``: ``tie=``, ``reuse``, a shared
+    repeat) and the handle (a module, a variable) of each one built, by the copies it is in: a
+    collapsed ``repeat N:`` is built N times, and a layer that borrows inside copy k borrows from
+    the lender of copy k (the lender's own, or the one at the same place of the run it repeats)."""
+
+    def __init__(self, plan: Plan):
+        self.lenders = {node.shares[1] for node, _ in plan.walk() if node.shares is not None}
+        self.built: dict[str, list[tuple[tuple, object]]] = {}  # path -> (copies, handle), in build order
+        self.copies: list[tuple[str, int, bool]] = []  # the repeat passes being built: (path, copy, shared)
+
+    def enter(self, path: str, copy: int, shared: bool) -> None:
+        self.copies.append((path, copy, shared))
+
+    def leave(self) -> None:
+        self.copies.pop()
+
+    def lends(self, node: LayerNode) -> bool:
+        return node.path in self.lenders
+
+    def keep(self, node: LayerNode, handle) -> None:
+        if node.path in self.lenders:
+            self.built.setdefault(node.path, []).append((tuple(self.copies), handle))
+
+    def source(self, node: LayerNode):
+        """The handle of the layer ``node`` shares with, and the names it takes (None: all)."""
+        assert node.shares is not None
+        what, path = node.shares
+        here = {p: k for p, k, _ in self.copies}
+        for copies, handle in reversed(self.built[path]):
+            if all(_same_copy(p, k, shared, node.path, path, here) for p, k, shared in copies):
+                return handle, (("weight",) if what == "weight" else None)
+        raise AssertionError(f"{node.path}: no copy of {path} to share with")  # the analysis makes one
+
+
+def _same_copy(it: str, k: int, shared: bool, user: str, lender: str, here: dict[str, int]) -> bool:
+    """Whether copy ``k`` of the repeat pass ``it`` (around the lender) is the one the user's copies
+    read: the same pass around both, or the pass at the same place of the run the user repeats;
+    the first pass of a shared repeat lends to every other."""
+    if shared:
+        return True
+    if it in here:
+        return here[it] == k
+    suffix = lender[len(it):]
+    if user.endswith(suffix) and user[: len(user) - len(suffix)] in here:
+        return here[user[: len(user) - len(suffix)]] == k
+    return k == 0
 
 
 def walk(plan: Plan, sink, root, what: str = "verify builds") -> None:
@@ -93,9 +144,14 @@ def _child(sink, parent, node, record: bool, frozen: bool, what: str) -> None:
         iterations = list(node.iterations)
         if node.collapsed and iterations:  # the last listed pass stands for `copies` identical passes
             iterations += [iterations[-1]] * (copies - 1)
+        links = getattr(sink, "links", None)
         for i, it in enumerate(iterations):
             sub = sink.container(module, str(i), "Seq", (), it.path if record and i < listed else None)
+            if links is not None:  # which copy of its pass a layer is built in (shared weights follow it)
+                links.enter(it.path, max(0, i - listed + 1), node.shared)
             _fill(sink, sub, it, record and i < listed, frozen, what)
+            if links is not None:
+                links.leave()
     elif isinstance(node, FromNode):
         module = sink.container(parent, name, "From", (node.source, node.alias), path)
         _fill(sink, module, node.body, record, frozen, what)
@@ -106,10 +162,11 @@ def _child(sink, parent, node, record: bool, frozen: bool, what: str) -> None:
 class _Builder:
     """The sink that makes the modules (on the current torch device)."""
 
-    def __init__(self, dtype, progress=None):
+    def __init__(self, dtype, progress=None, links: Links | None = None):
         from .. import twins
 
         self.twins = twins
+        self.links = links
         self.dtype = dtype
         self.progress = progress
         self.by_path: dict[str, list] = {}  # path -> modules in pre-order (paths may repeat)
@@ -143,6 +200,11 @@ class _Builder:
             module.to(self.dtype)
         if frozen:
             module.requires_grad_(False)
+        if node.shares is not None and self.links is not None:  # the lender's tensors (and their flags)
+            source, names = self.links.source(node)
+            self.twins.share(module, source, names)
+        if self.links is not None:
+            self.links.keep(node, module)
         self.note(path, module)
         if self.progress is not None:
             self.progress(1)
@@ -157,7 +219,7 @@ def build(summary: Summary, plan: Plan, *, device=None, dtype=None, progress=Non
     """
     import torch
 
-    builder = _Builder(dtype, progress)
+    builder = _Builder(dtype, progress, Links(plan))
     with torch.device(device or "cpu"):
         model = builder.twins.Network([name for name, _ in plan.inputs], plan.output)
         walk(plan, builder, model)

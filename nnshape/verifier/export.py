@@ -29,7 +29,7 @@ from ..source import Source
 from ..summary import Summary
 from ..symbolic import Poly
 from ..twinspec import NotLiteral, Twin, literal
-from .builder import walk
+from .builder import Links, walk
 
 TWIN_MODES = ("copy", "import")
 CONTAINERS = ("Seq", "Residual", "Merge", "From", "Network")
@@ -122,8 +122,9 @@ def doc_text(text: str) -> str:
 class _Writer:
     """The sink of :func:`walk` that writes source lines instead of making modules."""
 
-    def __init__(self, source: Source):
+    def __init__(self, source: Source, links=None):
         self.source = source
+        self.links = links
         self.lines: list[str] = []
         self.size = 0
         self.counter = 0
@@ -180,8 +181,17 @@ class _Writer:
             )
         if frozen:
             text += ".requires_grad_(False)"
+        if node.shares is not None and self.links is not None:  # the lender's tensors: share(module, lender, names)
+            lender, names = self.links.source(node)
+            self.used.add("share")
+            text = f"share({text}, {lender}{', ' + literal(names) if names is not None else ''})"
         extra = f", {literal(tuple(tensors))}" if tensors else ""
-        self.emit(f"{parent}.append({literal(name)}, {text}{extra})")
+        line = f"{parent}.append({literal(name)}, {text}{extra})"
+        if self.links is not None and self.links.lends(node):
+            var = self.local("layer")
+            self.links.keep(node, var)
+            line = f"{var} = {line}"
+        self.emit(line)
 
 
 def _needed(names: set[str]) -> list[str]:
@@ -207,7 +217,7 @@ def export_source(summary: Summary, plan: Plan, *, class_name: str = "Model", tw
     if twins not in TWIN_MODES:
         raise SpecArgumentError("unknown twins mode for export", expected=" or ".join(TWIN_MODES), found=repr(twins), code="E0330")
     source = Source(summary.source, summary.source_text)
-    writer = _Writer(source)
+    writer = _Writer(source, Links(plan))
     try:
         walk(plan, writer, "self", "export writes")
     except NNShapeError as err:

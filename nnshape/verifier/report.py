@@ -108,6 +108,7 @@ class VerifyReport:
     error: str | None = None  # torch failed before per-layer numbers existed
     train_step: TrainStep | None = None
     seconds: float = 0.0
+    outputs: tuple[LayerCheck, ...] = ()  # `output a, b`: each output's shape and dtype (path "output NAME")
 
     @property
     def ok(self) -> bool:
@@ -116,12 +117,14 @@ class VerifyReport:
             self.error is None
             and self.totals.ok
             and all(check.ok for check in self.layers)
+            and all(check.ok for check in self.outputs)
             and (self.train_step is None or self.train_step.ok)
         )
 
     @property
     def mismatches(self) -> tuple[LayerCheck, ...]:
-        return tuple(check for check in self.layers if not check.ok) + (() if self.totals.ok else (self.totals,))
+        return (tuple(check for check in self.layers if not check.ok) + (() if self.totals.ok else (self.totals,))
+                + tuple(check for check in self.outputs if not check.ok))
 
     def to_dict(self) -> dict:
         return {
@@ -138,4 +141,5 @@ class VerifyReport:
             "mismatches": [check.path for check in self.mismatches],
             "train_step": None if self.train_step is None else self.train_step.to_dict(),
             "layers": [check.to_dict() for check in self.layers],
+            **({"outputs": [check.to_dict() for check in self.outputs]} if self.outputs else {}),
         }

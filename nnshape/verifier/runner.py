@@ -197,6 +197,32 @@ def _numel(tensors) -> int:
     return sum(t.numel() for t in tensors)
 
 
+def first_owners(summary: Summary, modules: list) -> dict[int, str]:
+    """Each parameter and buffer (by id) -> the row that owns it: the deepest row of the first
+    subtree (in row order) whose modules hold it. A tensor is counted where it is made, as the
+    summary counts a shared weight once: a tied or reused layer's module, or the copies of a
+    shared repeat's later passes, hold the lender's tensors too, in rows after the lender's."""
+    owners: dict[int, str] = {}
+    for row, module in zip(summary.layers, modules):
+        if module is None:
+            continue
+        for tensor in [*module.parameters(), *module.buffers()]:
+            owner = owners.get(id(tensor))
+            if owner is None or row.path.startswith(owner + "."):
+                owners[id(tensor)] = row.path
+    return owners
+
+
+def _owned(tensors, owners: dict[int, str], path: str) -> int:
+    """Elements of ``tensors`` owned by the row at ``path`` or by a row inside it."""
+    total = 0
+    for t in tensors:
+        owner = owners.get(id(t))
+        if owner is None or owner == path or owner.startswith(path + "."):
+            total += t.numel()
+    return total
+
+
 def _macs(flops: int):
     return flops // 2 if flops % 2 == 0 else flops / 2
 
@@ -279,6 +305,7 @@ def _run(summary: Summary, plan: Plan, *, device: str, dtype: str | None, train_
     flops = {name: sum(ops.values()) for name, ops in counter.get_flop_counts().items()}
 
     checks = []
+    owners = first_owners(summary, built.row_modules)
     for row, module in zip(summary.layers, built.row_modules):
         expected = analytic_values(row, dtype)
         if module is not None and uncounted.get(names[module]):
@@ -290,8 +317,8 @@ def _run(summary: Summary, plan: Plan, *, device: str, dtype: str | None, train_
         fq = f"{root_name}.{names[module]}"
         measured = Values(
             got[0] if got else None,
-            _numel(module.parameters()),
-            _numel(module.buffers()),
+            _owned(module.parameters(), owners, row.path),
+            _owned(module.buffers(), owners, row.path),
             _macs(flops.get(fq, 0)) if got else None,
             got[1] if got else None,
         )
@@ -308,15 +335,18 @@ def _run(summary: Summary, plan: Plan, *, device: str, dtype: str | None, train_
     )
     if uncounted.get(""):
         total_expected = _minus_macs(total_expected, uncounted[""])
+    outs = out if isinstance(out, tuple) else (out,)  # `output a, b`: the network returns a tuple
+    first = outs[0] if outs else None
     total_measured = Values(
-        tuple(out.shape) if out is not None else None,
+        tuple(first.shape) if first is not None else None,
         _numel(model.parameters()),
         _numel(model.buffers()),
         _macs(counter.get_total_flops()) if out is not None else None,
-        str(out.dtype).removeprefix("torch.") if out is not None else None,
+        str(first.dtype).removeprefix("torch.") if first is not None else None,
     )
     totals = LayerCheck("", "network", "network totals", 0, 0, True, 1, total_expected, total_measured,
                         compare(total_expected, total_measured), error if failed_at is None else None)
+    output_checks = _output_checks(summary, outs if out is not None else None, dtype) if len(summary.outputs) > 1 else ()
     step = None
     if train_step and error is None:
         memory = summary.memory
@@ -330,6 +360,7 @@ def _run(summary: Summary, plan: Plan, *, device: str, dtype: str | None, train_
         torch_version=torch.__version__,
         layers=tuple(checks),
         totals=totals,
+        outputs=output_checks,
         error=error if failed_at is None else None,
         train_step=step,
         seconds=time.perf_counter() - started,
@@ -360,6 +391,20 @@ def _uncounted_hooks(model, unseen_by_twin: dict, names: dict, handles: list) ->
 
 def _minus_macs(values: Values, unseen: int) -> Values:
     return Values(values.shape, values.params, values.buffers, None if values.macs is None else values.macs - unseen, values.dtype)
+
+
+def _output_checks(summary: Summary, outs, dtype: str | None) -> tuple[LayerCheck, ...]:
+    """Each output of `output a, b` against the tuple the network returned (shape and dtype)."""
+    checks = []
+    for i, o in enumerate(summary.outputs):
+        want = Values(tuple(o.shape), None, None, None, dtype if dtype and o.dtype.startswith(("float", "bfloat")) else o.dtype)
+        got = None
+        if outs is not None:
+            t = outs[i] if i < len(outs) else None
+            got = Values(tuple(t.shape) if t is not None else None, None, None, None,
+                         str(t.dtype).removeprefix("torch.") if t is not None else None)
+        checks.append(LayerCheck(f"output {o.name}", "output", f"output {o.name}", 0, 0, False, 1, want, got, compare(want, got)))
+    return tuple(checks)
 
 
 def _check(row: LayerRow, expected: Values, measured, mismatches, error) -> LayerCheck:
@@ -442,11 +487,12 @@ def run_train_step(model, plan: Plan, device: str, dtype, analytic=None) -> Trai
         with rss:
             with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):  # the network's forward only, not the loss
                 out = model(*make_inputs(plan, device, dtype))
-            if not out.requires_grad:
+            outs = [t for t in (out if isinstance(out, tuple) else (out,)) if t.is_floating_point()]
+            if not any(t.requires_grad for t in outs):
                 return TrainStep(tuple(n for n, _ in trainable), None, None, "not measured",
                                  "the output does not depend on any trainable parameter" if trainable else None,
                                  analytic_saved_bytes=analytic)
-            loss = out.float().pow(2).mean()
+            loss = sum(t.float().pow(2).mean() for t in outs if t.requires_grad)
             loss.backward()
             if trainable:
                 torch.optim.SGD([p for _, p in trainable], lr=1e-3).step()
