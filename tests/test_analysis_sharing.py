@@ -77,7 +77,13 @@ block outer:
     linear 8 tie=inner.s
 """
 
-SPECS = {"lm": LM, "albert_like": ALBERT_LIKE, "reuse": REUSE, "nested": NESTED}
+TIED_IDS = """input ids 6 dtype=int64
+a: embedding 20 8
+from ids:
+    b: embedding 20 8 tie=a       # no parameter of its own, its input needs no gradient: it trains a's
+"""
+
+SPECS = {"lm": LM, "albert_like": ALBERT_LIKE, "reuse": REUSE, "nested": NESTED, "tied_ids": TIED_IDS}
 
 
 def rows(summary):
@@ -355,6 +361,20 @@ def test_an_optimizer_keeps_state_once_per_shared_parameter(name):
     assert summary.memory.gradients_bytes == 4 * summary.trainable_params
 
 
+@pytest.mark.parametrize("name", sorted(SPECS))
+def test_a_parallel_plan_counts_each_shared_tensor_once(name):
+    """The planner's per-rank walk (nnshape.planning) reads what a row shares from the Plan: at tp 1
+    its tensors add up to the summary's parameters, and it saves what the analysis saves."""
+    from nnshape.planning.replay import Replay
+    from nnshape.planning.roles import Roles
+    from nnshape.verifier import analyze_spec
+
+    summary, plan = analyze_spec(SPECS[name], batch=2)
+    replay = Replay(summary, plan, Roles(plan, 1), summary.memory.dtype)
+    assert sum(u.params for u in replay.units) == summary.total_params
+    assert replay.tracker.saved_bytes == summary.memory.saved_for_backward_bytes
+
+
 @needs_torch
 def test_saved_for_backward_counts_every_use():
     """What autograd saves, in torch and in the estimate, is the same whether the passes share
@@ -366,8 +386,9 @@ def test_saved_for_backward_counts_every_use():
     assert shared.ok and plain.ok
     assert shared.saved_for_backward_bytes == plain.saved_for_backward_bytes
     assert shared.analytic_saved_bytes == plain.analytic_saved_bytes
-    reuse = verify(REUSE, batch=2, device="cpu", train_step=True).train_step
-    assert reuse.ok and reuse.saved_for_backward_bytes == reuse.analytic_saved_bytes
+    for text in (REUSE, TIED_IDS):
+        step = verify(text, batch=2, device="cpu", train_step=True).train_step
+        assert step.ok and step.saved_for_backward_bytes == step.analytic_saved_bytes
 
 
 @needs_torch

@@ -239,11 +239,20 @@ class Replay:
         trainable = row.trainable_params if row is not None else inf.params
         kv_parts = self.roles.kv_parts.get(id(node))
         tensors = with_parts(param_tensors(call, inf.params, role), self.tp, kv_parts)
+        buffers = inf.buffers
+        grad = trainable
+        if node.shares is not None:  # tie= / reuse / a shared repeat's later pass: counted at the owner
+            what, owner = node.shares
+            tensors = [t for t in tensors if t.name != "weight"] if what == "weight" else []
+            buffers = buffers if what == "weight" else 0
+            lender = self.rows.get(owner)
+            if lender is not None and lender.trainable_params != 0:
+                grad = 1  # the owner's weights train through this use too: autograd tracks it
         self.layers.append((node, tensors, role, self.mult))
         unit = self.unit
         if unit is not None:
             unit.tensors.extend((t, trainable != 0, self.mult) for t in tensors)
-            unit.buffers = unit.buffers + inf.buffers * self.mult
+            unit.buffers = unit.buffers + buffers * self.mult
             if role in R.SPLITTING:
                 unit.split_layers += self.mult
             if self.tp > 1:
@@ -271,7 +280,7 @@ class Replay:
             unit.kv_token = unit.kv_token + per_token * self.mult
             unit.kv_fixed = unit.kv_fixed + fixed * self.mult
             unit.kv_spec = unit.kv_spec + (per_token * length + fixed) * self.mult
-        token, added = self.tracker.layer(call.kind.is_view, x.token, extra, self.tracker.nbytes(info), trainable, lambda: saved)
+        token, added = self.tracker.layer(call.kind.is_view, x.token, extra, self.tracker.nbytes(info), grad, lambda: saved)
         if unit is not None and added != 0:
             unit.scores = unit.scores + scores * self.act_bytes * self.mult
         return Value(info, token, out_split)
