@@ -25,6 +25,8 @@ def build(model_type: str, arch: str, **config):
     cfg = AutoConfig.for_model(model_type, **config)
     cfg.architectures = [arch]
     cfg._attn_implementation = "eager"
+    if hasattr(cfg, "_experts_implementation"):
+        cfg._experts_implementation = "eager"  # a loop over the experts hit: FlopCounterMode sees each matmul
     model = getattr(transformers, arch)(cfg).eval()
     return cfg, model
 

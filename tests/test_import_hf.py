@@ -22,6 +22,8 @@ CASES = [
     ("llama", "LlamaModel", dict(SMALL, attention_bias=True, mlp_bias=True)),
     ("llama", "LlamaForSequenceClassification", dict(SMALL, num_labels=3, head_dim=16, pad_token_id=0)),
     ("mistral", "MistralForCausalLM", dict(SMALL, num_key_value_heads=1, sliding_window=4)),
+    ("mixtral", "MixtralForCausalLM", dict(SMALL, num_key_value_heads=2, num_local_experts=4, num_experts_per_tok=2)),
+    ("mixtral", "MixtralModel", dict(SMALL, num_key_value_heads=4, num_local_experts=3, num_experts_per_tok=1, hidden_act="gelu")),
     ("phi3", "Phi3ForCausalLM", dict(SMALL, num_key_value_heads=2, pad_token_id=0)),
     ("gemma", "GemmaModel", dict(SMALL, num_key_value_heads=1, head_dim=16)),
     ("gemma2", "Gemma2Model", dict(SMALL, num_key_value_heads=2, head_dim=16, sliding_window=4)),
@@ -71,7 +73,7 @@ def test_import_matches_transformers(case):
 
 def test_every_model_type_is_tested():
     tested = {c[0] for c in CASES}
-    waiting = {"mixtral", "qwen2", "qwen2_moe"}  # need constructs not yet in the language
+    waiting = {"qwen2", "qwen2_moe"}  # need constructs not yet in the language
     assert set(MODEL_TYPES) - tested <= waiting
     archs = {(c[0], c[1]) for c in CASES}
     untested = [(m.name, a) for m in MODEL_TYPES.values() for a in m.architectures if (m.name, a) not in archs]
@@ -122,6 +124,7 @@ PUBLISHED = {
     "roberta-base": ("FacebookAI/roberta-base", "base", 124_645_632, "RobertaModel with pooler, 125M"),
     "distilbert-base-uncased": ("distilbert/distilbert-base-uncased", "base", 66_362_880, "DistilBERT paper, 66M"),
     "vit-base-patch16-224-in21k": ("google/vit-base-patch16-224-in21k", None, 86_389_248, "ViTModel with pooler, 86M"),
+    "mixtral-8x7b": ("mistralai/Mixtral-8x7B-v0.1", None, 46_702_792_704, "safetensors metadata (46.7B, every expert)"),
 }
 
 FIXTURES = __import__("pathlib").Path(__file__).parent / "fixtures" / "hf"

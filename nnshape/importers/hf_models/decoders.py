@@ -11,7 +11,7 @@ DECODER_NEUTRAL = frozenset(
     + (
         "max_position_embeddings", "attention_dropout", "pretraining_tp", "sliding_window",
         "use_sliding_window", "max_window_layers", "layer_types", "original_max_position_embeddings",
-        "output_router_logits", "router_aux_loss_coef", "router_jitter_noise", "norm_topk_prob",
+        "output_router_logits", "router_aux_loss_coef", "router_jitter_noise",
         "attn_logit_softcapping", "final_logit_softcapping", "query_pre_attn_scalar",
         "embd_pdrop", "resid_pdrop", "use_bidirectional_attention", "is_decoder",
     )
@@ -50,18 +50,28 @@ def gated_mlp(b: Build, d: int, ff: int, act: str, *, bias: bool = False) -> Non
         w.line(f"linear {d} bias={bias_text} name=down_proj")
 
 
-def moe_lines(b: Build, *, experts_key: str, ff_key: str, act: str) -> None:
+MOE_ACTIVATIONS = {"silu": "silu", "gelu": "gelu", "gelu approximate='tanh'": "gelu_tanh", "relu": "relu"}
+
+
+def moe_line(b: Build, *, experts_key: str, ff_key: str, act: str, shared: int = 0, norm_topk: bool | None = None) -> str:
+    """``moe experts=E top_k=K ff=F`` (+ the shared expert of Qwen2-MoE, the routing normalization)."""
     f = b.f
     need("`moe` (mixture of experts)", has_kind("moe"), f"{b.model.name}")
     experts = f.int(experts_key)
     top_k = f.int("num_experts_per_tok")
     if top_k > experts:
         f.fail("num_experts_per_tok", f"num_experts_per_tok {top_k} exceeds the {experts} experts", code="E0705")
-    if act != "silu":
-        need(f"`moe` with activation {act}", has_arg("moe", "act"), b.model.name)
-        b.w.line(f"moe experts={experts} top_k={top_k} ff={f.int(ff_key)} act='{act}' name=mlp")
-    else:
-        b.w.line(f"moe experts={experts} top_k={top_k} ff={f.int(ff_key)} name=mlp")
+    kind = MOE_ACTIVATIONS.get(act)
+    if kind is None:
+        f.fail("hidden_act", f"{b.model.name}: experts with the activation {act!r} have no `moe` form", code="E0704")
+    line = f"moe experts={experts} top_k={top_k} ff={f.int(ff_key)}"
+    if kind != "silu":
+        line += f" act='{kind}'"
+    if shared:
+        line += f" shared_ff={shared}"
+    if norm_topk is False:
+        line += " norm_topk_prob=false"
+    return line + " name=mlp"
 
 
 def decoder(b: Build, *, bias: str, mlp_bias: bool = False, act_key: str = "hidden_act", sandwich: bool = False,
@@ -146,7 +156,7 @@ def _phi3(b: Build) -> None:
 
 def _mixtral(b: Build) -> None:
     def mlp(act):
-        moe_lines(b, experts_key="num_local_experts", ff_key="intermediate_size", act=act.split()[0])
+        b.w.line(moe_line(b, experts_key="num_local_experts", ff_key="intermediate_size", act=act))
 
     decoder(b, bias="bias=false", mlp=mlp)
 
@@ -159,21 +169,12 @@ def _qwen2_moe(b: Build) -> None:
     if step != 1 or dense_layers:
         f.fail("mlp_only_layers" if dense_layers else "decoder_sparse_step",
                "qwen2_moe with dense layers between the sparse ones is not supported yet", code="E0704")
-    d = f.int("hidden_size")
-    shared = f.int("shared_expert_intermediate_size")
+    shared = f.int("shared_expert_intermediate_size", min=0)
+    norm = f.bool("norm_topk_prob")
 
     def mlp(act):
-        w = b.w
-        with w.block("add", "sparse experts + gated shared expert"):
-            with w.block("branch"):
-                moe_lines(b, experts_key="num_experts", ff_key="moe_intermediate_size", act=act.split()[0])
-            with w.block("branch"):
-                with w.block("multiply"):
-                    with w.block("branch"):
-                        gated_mlp(b, d, shared, act)
-                    with w.block("branch"):
-                        w.line("linear 1 bias=false name=shared_expert_gate")
-                        w.line("sigmoid")
+        b.w.line(moe_line(b, experts_key="num_experts", ff_key="moe_intermediate_size", act=act, shared=shared, norm_topk=norm),
+                 "sparse experts + a shared expert gated by sigmoid(linear D->1)" if shared else None)
 
     qkv = "true" if f.bool("qkv_bias") else "false"
     decoder(b, bias=f"qkv_bias={qkv} o_bias=false", mlp=mlp)
@@ -213,7 +214,7 @@ MODELS = [
         dict(vocab_size=151936, hidden_size=2048, intermediate_size=5632, num_hidden_layers=24, num_attention_heads=16,
              hidden_act="silu", rms_norm_eps=1e-6, tie_word_embeddings=False, decoder_sparse_step=1,
              moe_intermediate_size=1408, shared_expert_intermediate_size=5632, num_experts_per_tok=4, num_experts=60,
-             mlp_only_layers=[], qkv_bias=True, **_KV, **_HD),
+             mlp_only_layers=[], qkv_bias=True, norm_topk_prob=False, **_KV, **_HD),
         neutral=DECODER_NEUTRAL, summary="Qwen1.5-MoE, Qwen2-MoE",
     ),
     ModelType(
