@@ -231,3 +231,16 @@ def test_torch_export_path_gives_the_same_numbers(name):
     module, x = make(), inputs()
     spec = nnshape.import_torch(module, x, tracer="export")
     assert numbers(spec, batch=x[0].shape[0]) == oracle(module, x), spec
+
+
+def test_transformers_moe_is_measured_with_eager_experts():
+    """transformers' grouped expert kernel is invisible to FlopCounterMode; the check measures with
+    its eager implementation and puts the user's setting back."""
+    transformers = pytest.importorskip("transformers")
+    cfg = transformers.MixtralConfig(vocab_size=50, hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+                                     num_attention_heads=4, num_key_value_heads=2, num_local_experts=4)
+    model = transformers.MixtralForCausalLM(cfg)
+    before = model.config._experts_implementation
+    spec = nnshape.import_torch(model, torch.zeros(1, 6, dtype=torch.long))
+    assert "moe experts=4 top_k=2 ff=64" in spec
+    assert model.config._experts_implementation == before

@@ -346,8 +346,18 @@ def verify_spec(text: str, module, example_inputs) -> None:
     if "input input_ids L" in text:
         bindings["L"] = example_inputs[0].shape[1]
     summary = summarize(text, batch=batch, **bindings)
-    params, buffers, macs, shape = measure(module, example_inputs)
     hf = _hf_model(module) is not None
+    config = getattr(module, "config", None) if hf else None
+    saved = {k: getattr(config, k) for k in ("_attn_implementation", "_experts_implementation") if hasattr(config, k)}
+    try:
+        # transformers' fused kernels (grouped expert matmuls) hide MACs from FlopCounterMode: measure
+        # with its eager implementations, which compute the same thing op by op
+        for key in saved:
+            setattr(config, key, "eager")
+        params, buffers, macs, shape = measure(module, example_inputs)
+    finally:
+        for key, value in saved.items():
+            setattr(config, key, value)
     if hf:  # transformers' non-persistent buffers are recomputed constants (docs/importers.md)
         persistent = set(module.state_dict(keep_vars=True))
         buffers = sum(b.numel() for n, b in module.named_buffers() if n in persistent)
