@@ -96,6 +96,8 @@ def test_unsupported_settings():
     fails(dict(bert, position_embedding_type="relative_key"), "E0704", head="base")
     fails({"model_type": "phi", "architectures": ["PhiForCausalLM"], "qk_layernorm": True}, "E0704")
     fails(dict(LLAMA, is_encoder_decoder=True), "E0704")
+    # untied BERT MLM: transformers keeps cls.predictions.bias unused beside decoder.bias
+    fails(dict(bert, tie_word_embeddings=False), "E0704")
 
 
 @pytest.mark.parametrize("field,value", [

@@ -49,6 +49,17 @@ CASES = [
     ("vit", "ViTModel", dict(IMAGE)),
     ("vit", "ViTForImageClassification", dict(IMAGE, num_labels=10, num_channels=1)),
     ("clip_vision_model", "CLIPVisionModel", dict(IMAGE)),
+    # heads whose weight is usually tied to the embedding, here untied (tied ones need `tie=`)
+    ("distilbert", "DistilBertForMaskedLM", dict(vocab_size=101, dim=32, hidden_dim=64, n_layers=2, n_heads=4, tie_word_embeddings=False)),
+    ("gpt2", "GPT2LMHeadModel", dict(vocab_size=101, n_embd=32, n_layer=2, n_head=4, n_positions=64, tie_word_embeddings=False)),
+    ("gemma", "GemmaForCausalLM", dict(SMALL, num_key_value_heads=1, head_dim=16, tie_word_embeddings=False)),
+    ("gemma2", "Gemma2ForCausalLM", dict(SMALL, num_key_value_heads=2, head_dim=16, tie_word_embeddings=False)),
+    ("phi", "PhiForSequenceClassification", dict(SMALL, num_labels=3, pad_token_id=0)),
+    ("gpt_neox", "GPTNeoXForSequenceClassification", dict(SMALL, num_labels=2, pad_token_id=0)),
+    ("mistral", "MistralModel", dict(SMALL, num_key_value_heads=2)),
+    ("phi3", "Phi3Model", dict(SMALL, pad_token_id=0)),
+    ("falcon", "FalconForSequenceClassification", dict(vocab_size=101, hidden_size=32, num_hidden_layers=2,
+                                                       num_attention_heads=4, num_labels=3, pad_token_id=0)),
 ]
 
 

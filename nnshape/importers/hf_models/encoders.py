@@ -79,6 +79,9 @@ def _bert_like(b: Build, kind: str) -> None:
     if b.head == "base":
         w.line("output last_hidden_state", "the pooler is computed (and counted) too")
     elif b.head == "masked-lm":
+        if not tie:
+            f.fail("tie_word_embeddings", f"{kind} masked-lm with tie_word_embeddings=false: transformers keeps an unused "
+                   "bias vector beside the decoder's, which no spec line can hold", code="E0704")
         with w.block("block lm_head"):
             w.line(f"linear {d} name=dense")
             emit_activation(w, act if kind == "bert" else "gelu")
