@@ -56,6 +56,8 @@ NETS = {
     "lstm": (T.LSTMTagger, lambda: (torch.zeros(2, 9, dtype=torch.long),), ["input ids 9 dtype=int64", "lstm 24 num_layers=2 bidirectional=true"]),
     "transformer": (T.transformer, lambda: (torch.randn(2, 10, 32), torch.randn(2, 7, 32)),
                     ["input src 10x32", "input tgt 7x32", "from src as encoder:", "decoderlayer 4 ff=64 memory=encoder"]),
+    "functional": (T.FunctionalConvs, lambda: (torch.randn(2, 3, 4, 12, 12),),
+                   ["conv3d 4 k=1x3x3 s=1x2x2 p=0x1x1", "conv3d 6 k=3 s=1x2x2 p=1 bias=false name=sub", "linear 5 bias=false"]),
     "skip": (T.SkipAcross, lambda: (torch.randn(2, 3, 16, 16),), ["multiply:", "concat:", "upsample size=16"]),
 }
 
@@ -244,3 +246,22 @@ def test_transformers_moe_is_measured_with_eager_experts():
     spec = nnshape.import_torch(model, torch.zeros(1, 6, dtype=torch.long))
     assert "moe experts=4 top_k=2 ff=64" in spec
     assert model.config._experts_implementation == before
+
+
+def test_hostile_module_names_stay_out_of_the_spec_and_the_terminal():
+    class Evil(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.add_module("x # injected input y 5\x1b[2J", torch.nn.Linear(4, 4))
+            self.add_module("bil\x1b]0;title\x07", torch.nn.Bilinear(4, 4, 2))
+
+        def forward(self, x):
+            x = getattr(self, "x # injected input y 5\x1b[2J")(x)
+            return getattr(self, "bil\x1b]0;title\x07")(x, x)
+
+    with pytest.raises(ImportFailure) as info:
+        nnshape.import_torch(Evil(), torch.randn(2, 4))
+    assert "\x1b" not in str(info.value) and "\x07" not in str(info.value)
+    spec = nnshape.import_torch(Evil(), torch.randn(2, 4), allow_partial=True)
+    assert "\x1b" not in spec and spec.isascii()
+    assert [line for line in spec.splitlines() if line.startswith("input")] == ["input x 4"]

@@ -356,3 +356,26 @@ class ShapeDependent(nn.Module):
         a, _ = self.attn(z, z, z)
         z = z + a
         return self.head(z[:, 0])
+
+
+class Conv3DSimple(nn.Conv3d):
+    """torchvision's video ResNet: a Conv3d subclass that only fixes the constructor's arguments."""
+
+    def __init__(self, cin, cout, stride=1, padding=1):
+        super().__init__(cin, cout, kernel_size=(3, 3, 3), stride=stride, padding=padding, bias=False)
+
+
+class FunctionalConvs(nn.Module):
+    """F.conv3d and F.linear with the module's own weights (a custom layer written with functions)."""
+
+    def __init__(self):
+        super().__init__()
+        self.w = nn.Parameter(torch.randn(4, 3, 1, 3, 3))
+        self.b = nn.Parameter(torch.zeros(4))
+        self.sub = Conv3DSimple(4, 6, stride=(1, 2, 2))
+        self.fc_w = nn.Parameter(torch.randn(5, 6))
+
+    def forward(self, x):
+        x = F.conv3d(x, self.w, self.b, (1, 2, 2), (0, 1, 1))
+        x = self.sub(torch.relu(x)).mean((2, 3, 4))
+        return F.linear(x, self.fc_w)

@@ -57,7 +57,10 @@ class Problem:
     reason: str
 
     def __str__(self) -> str:
-        return f"{self.path or '(forward)'}: {self.what}: {self.reason}"
+        from .writer import comment_text
+
+        # module names are any strings (add_module): shown as printable ASCII only
+        return comment_text(f"{self.path or '(forward)'}: {self.what}: {self.reason}")[:400]
 
 
 @dataclass

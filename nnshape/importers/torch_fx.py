@@ -36,6 +36,13 @@ def _torch():
     return torch
 
 
+def _name(module) -> str:
+    """A module's class name as reports show it: printable ASCII (a class can be named anything)."""
+    from .writer import comment_text
+
+    return comment_text(type(module).__name__)[:80]
+
+
 # ----------------------------------------------------------------------------- the CLI's target
 
 
@@ -119,7 +126,7 @@ def import_target(target: str, inputs=(), *, kwargs=(), allow_partial: bool = Fa
     except ImportFailure as err:
         raise err.with_source(Source(target if _TARGET.match(target.replace(":", ".")) else "<target>", "")) from None
     params = sum(p.numel() for p in module.parameters())
-    return text, f"{type(module).__name__}, {params:,} parameters" + ("" if verify else ", not verified")
+    return text, f"{_name(module)}, {params:,} parameters" + ("" if verify else ", not verified")
 
 
 # ----------------------------------------------------------------------------- the Python API
@@ -132,7 +139,7 @@ def import_torch(module, example_inputs=None, *, allow_partial: bool = False, ve
     torch.export where fx fails), "fx" or "export"."""
     torch = _torch()
     if not isinstance(module, torch.nn.Module):
-        raise ImportFailure(f"import_torch needs an nn.Module, got {type(module).__name__}", code="E0721")
+        raise ImportFailure(f"import_torch needs an nn.Module, got {_name(module)}", code="E0721")
     if example_inputs is None:
         example_inputs = parse_inputs(None)
     elif isinstance(example_inputs, torch.Tensor):
@@ -168,7 +175,7 @@ def _import_hf_module(module, _base, example_inputs, source) -> str:
 
     config = module.config
     model = MODEL_TYPES.get(getattr(config, "model_type", None))
-    arch = type(module).__name__
+    arch = _name(module)
     if model is None or arch not in model.architectures:
         raise ImportFailure(
             f"{arch}: a transformers model nnshape cannot import",
@@ -237,37 +244,42 @@ def _import_traced(module, example_inputs, allow_partial: bool, source: str | No
 
     if tracer not in ("auto", "fx", "export"):
         raise ImportFailure(f"unknown tracer {tracer!r}", expected="auto, fx or export", code="E0722")
+    def first_line(exc) -> str:
+        text = str(exc).strip()
+        return f"{type(exc).__name__}: {text.splitlines()[0][:300] if text else ''}"
+
+    def build(gm):
+        graph = Builder(gm, module, example_inputs).build()
+        normalize(graph)
+        return graph, Planner(graph).plan()
+
     tracer_name = "torch.fx"
-    try:
-        if tracer == "export":
-            raise RuntimeError("torch.export asked for")
-        gm = _trace(module)
-    except Exception as exc:
-        if tracer == "fx":
-            raise ImportFailure(f"torch.fx cannot trace {type(module).__name__}: {type(exc).__name__}: {exc}",
-                                code="E0722") from None
-        fx_error = f"{type(exc).__name__}: {str(exc).strip().splitlines()[0][:300] if str(exc).strip() else ''}"
+    fx_error = None
+    if tracer != "export":
+        try:
+            graph, plan = build(_trace(module))
+        except Unmappable as exc:
+            raise ImportFailure(f"{_name(module)}: {exc}", code="E0723") from None
+        except Exception as exc:  # the user's forward, traced or run: any failure is a report
+            fx_error = first_line(exc)
+            if tracer == "fx":
+                raise ImportFailure(f"torch.fx cannot trace {_name(module)}: {fx_error}", code="E0722") from None
+    if tracer == "export" or fx_error is not None:
         try:
             from .torch_export import export_graph
 
-            gm = export_graph(module, example_inputs)
+            graph, plan = build(export_graph(module, example_inputs))
             tracer_name = "torch.export" if tracer == "export" else "torch.export (torch.fx could not)"
-        except Exception as exc2:
-            export_error = f"{type(exc2).__name__}: {str(exc2).strip().splitlines()[0][:300] if str(exc2).strip() else ''}"
+        except Unmappable as exc:
+            raise ImportFailure(f"{_name(module)}: {exc}", code="E0723") from None
+        except Exception as exc:
+            export_error = first_line(exc)
             raise ImportFailure(
-                f"neither torch.fx nor torch.export can trace {type(module).__name__}: {fx_error}",
-                notes=(f"torch.fx: {fx_error}", f"torch.export: {export_error}"),
+                f"neither torch.fx nor torch.export can trace {_name(module)}: {fx_error or export_error}",
+                notes=tuple(n for n in (f"torch.fx: {fx_error}" if fx_error else None, f"torch.export: {export_error}") if n),
                 hint="data-dependent control flow (an `if` on a tensor's values) has no single spec",
                 code="E0722",
             ) from None
-    try:
-        graph = Builder(gm, module, example_inputs).build()
-        normalize(graph)
-        plan = Planner(graph).plan()
-    except Unmappable as exc:
-        raise ImportFailure(f"{type(module).__name__}: {exc}", code="E0723") from None
-    except Exception as exc:
-        raise ImportFailure(f"running the traced {type(module).__name__} failed: {type(exc).__name__}: {exc}", code="E0722") from None
     for name, uses in graph.shared:
         plan.problems.append(Problem(name, "shared weights", f"applied {uses} times with the same parameters "
                                                              "(needs `reuse`, not in this version of the language)"))
@@ -276,14 +288,14 @@ def _import_traced(module, example_inputs, allow_partial: bool, source: str | No
         plan.problems.append(Problem(unused[0], "unused parameters", "parameters that forward never reads "
                                      f"({', '.join(unused[:4])}{' ...' if len(unused) > 4 else ''}): a spec describes what runs"))
     shape_text = ", ".join("x".join(map(str, t.shape)) for t in example_inputs)
-    header = [f"nnshape import torch {source or type(module).__name__}", f"traced with {tracer_name} at input {shape_text}"]
+    header = [f"nnshape import torch {source or _name(module)}", f"traced with {tracer_name} at input {shape_text}"]
     text, problems = write(plan, graph.inputs, allow_partial, header)
     problems = plan.problems
     if problems:
         listed = [str(p) for p in problems]
         if not allow_partial:
             raise ImportFailure(
-                f"{type(module).__name__}: {len(problems)} op(s) have no exact spec form; first: {listed[0]}",
+                f"{_name(module)}: {len(problems)} op(s) have no exact spec form; first: {listed[0]}",
                 notes=tuple(listed[:20]),
                 hint="--allow-partial writes the mapped part with a comment for each",
                 code="E0723",
@@ -292,7 +304,7 @@ def _import_traced(module, example_inputs, allow_partial: bool, source: str | No
     from .hf import check_spec
 
     try:
-        check_spec(text, type(module).__name__)
+        check_spec(text, _name(module))
     except ImportFailure:
         if not allow_partial:
             raise
@@ -368,7 +380,7 @@ def verify_spec(text: str, module, example_inputs) -> None:
         diffs = [f"{n}: spec {g:,} vs module {m:,}" if isinstance(g, int) else f"{n}: spec {g} vs module {m}"
                  for n, g, m in zip(names, got, want) if g != m]
         raise ImportFailure(
-            f"the written spec does not match {type(module).__name__}: {diffs[0]}",
+            f"the written spec does not match {_name(module)}: {diffs[0]}",
             notes=tuple(diffs),
             hint="--no-verify writes it all the same; please report the module (this is a gap in the importer)",
             code="E0724",

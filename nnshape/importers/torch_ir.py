@@ -197,6 +197,11 @@ class Builder:
                 args = list(_flat([node.args, node.kwargs]))
                 dyn = [a for a in args if self.dynamic(a)]
                 result = self.rv.get(node)
+                if dyn and isinstance(result, (tuple, list)) and any(_is_tensor(r) for r in result) \
+                        and not all(_is_tensor(r) for r in result):
+                    # a function that returns tensors and Python values (torchvision's _unsqueeze)
+                    self.tuples[node] = (self.flowing(dyn[0]), list(result), None, "opaque")
+                    continue
                 if dyn and not _is_tensor(result) and not (isinstance(result, (tuple, list)) and result and all(_is_tensor(r) for r in result)):
                     continue  # a size, a shape, a flag: a Python value (read through self.rv)
                 if not node.users and node.target is operator.getitem:
@@ -318,6 +323,18 @@ class Builder:
         if target is operator.getitem and x in self.tuples:
             source, pieces, dim, kind = self.tuples[x]
             i = args[1]
+            if kind == "opaque":
+                piece = pieces[i]
+                if not _is_tensor(piece):
+                    raise Unmappable("a Python value read from a function's result as a tensor")
+                if tuple(piece.shape) == source.shape:
+                    self.add_op(node, "neutral", [source], comment="a function that keeps the shape", what=f"{node.args[0].name}[{i}]")
+                elif piece.numel() == 0 or tuple(piece.shape)[0] != source.shape[0]:
+                    raise Unmappable(f"{node.args[0].name} changes the batch dim")
+                else:
+                    self.add_op(node, "unary", [source], lines=[f"reshape {value(tuple(piece.shape[1:]))}"],
+                                comment="a function's result, reshaped", what=node.args[0].name)
+                return
             rank = len(source.shape)
             d = _norm_dim(dim, rank)
             if kind == "unbind":
@@ -670,7 +687,8 @@ class Builder:
             target = {"conv1d": F.conv1d, "conv2d": F.conv2d, "conv3d": F.conv3d}.get(name, target)
         if target is F.linear or name == "linear":
             w = weights[0]
-            return [f"linear {w.shape[0]}" + ("" if len(static) > 1 else " bias=false")]
+            has_bias = (args[1] if len(args) > 1 else kw.get("bias")) is not None
+            return [f"linear {w.shape[0]}" + ("" if has_bias else " bias=false")]
         if target is F.layer_norm or name == "layer_norm":
             shape = tuple(args[0]) if args else tuple(kw["normalized_shape"])
             eps = args[3] if len(args) > 3 else kw.get("eps", 1e-5)
@@ -682,14 +700,18 @@ class Builder:
             w = weights[0]
             dims = w.dim() - 2
 
-            def tup(i, key, default):
+            def tup(i, key, default):  # args: weight, bias, stride, padding, dilation, groups
                 v = args[i] if len(args) > i else kw.get(key, default)
                 return M.same(tuple(v) if isinstance(v, (tuple, list)) else (v,) * dims)
 
+            padding = tup(3, "padding", 0)
+            if isinstance(padding, str):
+                raise Unmappable(f"{name} with padding={padding!r} as a function")
             text = f"conv{dims}d {w.shape[0]} k={value(M.same(tuple(w.shape[2:])))}" + M.keys(
-                s=(tup(1, "stride", 1), 1), p=(tup(2, "padding", 0), 0), d=(tup(3, "dilation", 1), 1),
-                groups=(args[4] if len(args) > 4 else kw.get("groups", 1), 1))
-            return [text + ("" if len(static) > 1 else " bias=false")]
+                s=(tup(2, "stride", 1), 1), p=(padding, 0), d=(tup(4, "dilation", 1), 1),
+                groups=(args[5] if len(args) > 5 else kw.get("groups", 1), 1))
+            has_bias = (args[1] if len(args) > 1 else kw.get("bias")) is not None
+            return [text + ("" if has_bias else " bias=false")]
         raise Unmappable(f"{name} with a module's tensor")
 
 

@@ -384,7 +384,15 @@ def side_inputs(module) -> dict:
 
 
 def module_mapper(module):
-    mapper = modules().get(type(module))
+    table = modules()
+    mapper = table.get(type(module))
+    if mapper is None:
+        # a subclass that only changes the constructor (torchvision's Conv3DSimple) maps as its base
+        for base in type(module).__mro__[1:]:
+            if base in table:
+                if type(module).forward is base.forward:
+                    mapper = table[base]
+                break
     if mapper is None:
         cls = type(module)
         mapper = NAMED_MODULES.get(f"{cls.__module__}.{cls.__qualname__}")
