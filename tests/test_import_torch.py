@@ -58,6 +58,8 @@ NETS = {
                     ["input src 10x32", "input tgt 7x32", "from src as encoder:", "decoderlayer 4 ff=64 memory=encoder"]),
     "functional": (T.FunctionalConvs, lambda: (torch.randn(2, 3, 4, 12, 12),),
                    ["conv3d 4 k=1x3x3 s=1x2x2 p=0x1x1", "conv3d 6 k=3 s=1x2x2 p=1 bias=false name=sub", "linear 5 bias=false"]),
+    "swin_merge": (T.SwinStyle, lambda: (torch.randn(2, 3, 36, 36),),
+                   ["pad (0, 0, 0, 1, 0, 1)", "concat dim=-1:", "slice -3 1 none 2"]),
     "skip": (T.SkipAcross, lambda: (torch.randn(2, 3, 16, 16),), ["multiply:", "concat:", "upsample size=16"]),
 }
 

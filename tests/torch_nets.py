@@ -379,3 +379,38 @@ class FunctionalConvs(nn.Module):
         x = F.conv3d(x, self.w, self.b, (1, 2, 2), (0, 1, 1))
         x = self.sub(torch.relu(x)).mean((2, 3, 4))
         return F.linear(x, self.fc_w)
+
+
+def _patch_merging_pad(x):
+    """torchvision's Swin patch merging (its own function, kept whole by torch.fx.wrap there)."""
+    H, W, _ = x.shape[-3:]
+    x = F.pad(x, (0, 0, 0, W % 2, 0, H % 2))
+    return torch.cat([x[..., 0::2, 0::2, :], x[..., 1::2, 0::2, :], x[..., 0::2, 1::2, :], x[..., 1::2, 1::2, :]], -1)
+
+
+torch.fx.wrap("_patch_merging_pad")
+
+
+class PatchMerging(nn.Module):
+    def __init__(self, dim):
+        super().__init__()
+        self.reduction = nn.Linear(4 * dim, 2 * dim, bias=False)
+        self.norm = nn.LayerNorm(4 * dim)
+
+    def forward(self, x):
+        return self.reduction(self.norm(_patch_merging_pad(x)))
+
+
+class SwinStyle(nn.Module):
+    """Channels-last stages with patch merging (attention left out: it needs window attention)."""
+
+    def __init__(self):
+        super().__init__()
+        self.stem = nn.Conv2d(3, 8, 4, 4)
+        self.merge = PatchMerging(8)
+        self.head = nn.Linear(16, 3)
+
+    def forward(self, x):
+        x = self.stem(x).permute(0, 2, 3, 1)
+        x = self.merge(x)
+        return self.head(x.mean((1, 2)))

@@ -418,13 +418,12 @@ class Writer:
             if op.out.shape != op.primary[0].shape if op.primary else True:
                 w.comment(f"  (its output {list(op.out.shape)} is not written either)")
             return
+        if any(isinstance(line, tuple) for line in lines):
+            if label:
+                w.comment(".".join(op.path))
+            self.nested(w, lines)
+            return
         for n, line in enumerate(lines):
-            if isinstance(line, tuple):
-                header, body = line
-                with w.block(header[:-1]):
-                    for text in body:
-                        w.line(text)
-                continue
             text = line
             if label and n == len(lines) - 1 and len(lines) == 1:
                 text += f" name={_ident(label)}"
@@ -432,6 +431,16 @@ class Writer:
             if label and len(lines) > 1 and n == 0:
                 comment = ".".join(op.path)
             w.line(text, comment)
+
+    def nested(self, w: SpecWriter, lines: list) -> None:
+        """A mapper's lines with blocks: strings, or (header, [lines]) pairs."""
+        for line in lines:
+            if isinstance(line, tuple):
+                header, body = line
+                with w.block(header):
+                    self.nested(w, body)
+            else:
+                w.line(line)
 
     def branch_body(self, w: SpecWriter, branch, prefix: tuple) -> None:
         kind = branch[0]

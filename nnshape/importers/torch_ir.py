@@ -634,6 +634,11 @@ class Builder:
             return [f"pixelshuffle {arg(0, 'upscale_factor')}"]
         if name == "getitem":
             return self.indexing(args[0], src, out)
+        if name == "_patch_merging_pad":  # torchvision's Swin: 2×2 neighbours side by side on channels
+            h, w = src.shape[-3], src.shape[-2]
+            lines = [f"pad (0, 0, 0, {w % 2}, 0, {h % 2})"] if h % 2 or w % 2 else []
+            branches = [("branch", [f"slice -3 {a} none 2", f"slice -2 {b} none 2"]) for a, b in ((0, 0), (1, 0), (0, 1), (1, 1))]
+            return lines + [("concat dim=-1", branches)]
         if target in M.neutral_functions() or (isinstance(target, str) and target in M.NEUTRAL_METHODS):
             if out != src.shape:
                 raise Unmappable(f"{name} changes the shape")

@@ -281,7 +281,7 @@ def _stack(m, op, layer_mapper):
     lines = [layer_mapper(layer, op)[0] for layer in m.layers]
     out = []
     if len(set(lines)) == 1 and len(lines) > 1:
-        out.append((f"repeat {len(lines)}:", [lines[0]]))
+        out.append((f"repeat {len(lines)}", [lines[0]]))
     else:
         out.extend(lines)
     if m.norm is not None:
@@ -313,6 +313,58 @@ def _stochastic_depth(m, op):
 
 def _permute_module(m, op):
     return [f"permute {' '.join(map(str, m.dims))}"]
+
+
+def _needs_windows(what: str) -> None:
+    from .hf_models.common import has_arg
+
+    if not has_arg("attention", "window"):
+        raise Unmappable(f"{what} needs `attention window=`, not in this version of the language")
+
+
+def _swin_attention(m, op):
+    """torchvision's ShiftedWindowAttention (Swin v1) on N×H×W×C."""
+    _needs_windows("Swin's shifted-window attention")
+    window, shift = same(tuple(m.window_size)), same(tuple(m.shift_size))
+    if isinstance(window, tuple) or isinstance(shift, tuple):
+        raise Unmappable("a window or a shift that differs between H and W")
+    text = f"attention heads={m.num_heads} window={window}" + (f" shift={shift}" if shift else "") + " rel_pos=true"
+    if m.qkv.bias is None:
+        text += " qkv_bias=false"
+    if m.proj.bias is None:
+        text += " o_bias=false"
+    return [text + keys(dropout=(float(m.attention_dropout), 0.0))]
+
+
+def _children_lines(seq, op) -> list:
+    out = []
+    for child in seq:
+        mapper = module_mapper(child)
+        if mapper is None:
+            raise Unmappable(f"no spec kind for {type(child).__qualname__} inside {type(seq).__qualname__}")
+        out.extend(mapper(child, op))
+    return out
+
+
+def _maxvit_attention(m, op):
+    """torchvision's MaxViT PartitionAttentionLayer (window or grid attention and its MLP) on N×C×H×W."""
+    _needs_windows("MaxViT's partition attention")
+    attn = m.attn_layer[1]
+    if type(attn).__name__ != "RelativePositionalMultiHeadAttention" or len(m.attn_layer) != 3:
+        raise Unmappable("a PartitionAttentionLayer of another make")
+    size = attn.size
+    kind = "window" if m.partition_type == "window" else "grid"
+    line = f"attention heads={attn.n_heads} {kind}={size} rel_pos=true"
+    if attn.n_heads * attn.head_dim != attn.merge.out_features:
+        line += f" head_dim={attn.head_dim}"
+    norm = _children_lines([m.attn_layer[0]], op)
+    drop = _children_lines([m.attn_layer[2]], op)
+    depth = _stochastic_depth(m.stochastic_dropout, op)
+    mlp = _children_lines(m.mlp_layer, op)
+    return ["permute 0 2 3 1",
+            ("residual", norm + [line] + drop + depth),
+            ("residual", mlp + depth),
+            "permute 0 3 1 2"]
 
 
 def _frozen_bn(m, op):
@@ -372,6 +424,8 @@ NAMED_MODULES = {
     "torchvision.ops.stochastic_depth.StochasticDepth": _stochastic_depth,
     "torchvision.ops.misc.Permute": _permute_module,
     "torchvision.ops.misc.FrozenBatchNorm2d": _frozen_bn,
+    "torchvision.models.swin_transformer.ShiftedWindowAttention": _swin_attention,
+    "torchvision.models.maxvit.PartitionAttentionLayer": _maxvit_attention,
 }
 
 def side_inputs(module) -> dict:
@@ -387,15 +441,16 @@ def module_mapper(module):
     table = modules()
     mapper = table.get(type(module))
     if mapper is None:
-        # a subclass that only changes the constructor (torchvision's Conv3DSimple) maps as its base
-        for base in type(module).__mro__[1:]:
-            if base in table:
-                if type(module).forward is base.forward:
-                    mapper = table[base]
-                break
-    if mapper is None:
         cls = type(module)
         mapper = NAMED_MODULES.get(f"{cls.__module__}.{cls.__qualname__}")
+    if mapper is None:
+        # a subclass that only changes the constructor (torchvision's Conv3DSimple) maps as its base
+        for base in type(module).__mro__[1:]:
+            found = table.get(base) or NAMED_MODULES.get(f"{base.__module__}.{base.__qualname__}")
+            if found is not None:
+                if type(module).forward is base.forward:
+                    mapper = found
+                break
     return mapper
 
 
