@@ -169,7 +169,7 @@ def _qwen2_moe(b: Build) -> None:
     if step != 1 or dense_layers:
         f.fail("mlp_only_layers" if dense_layers else "decoder_sparse_step",
                "qwen2_moe with dense layers between the sparse ones is not supported yet", code="E0704")
-    shared = f.int("shared_expert_intermediate_size", min=0)
+    shared = f.int("shared_expert_intermediate_size")  # 0 would still leave transformers' gate: refused
     norm = f.bool("norm_topk_prob")
 
     def mlp(act):
