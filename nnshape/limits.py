@@ -24,6 +24,13 @@ MAX_RANK = 32  # dimensions of a tensor, batch included (NumPy's limit before 2.
 MAX_ROW_TEXT = 32_000_000  # characters of all rows' paths, labels and symbolic sizes (1 MB of dense layers: ~1.5 M)
 MAX_UNROLLED_ROWS = 50_000  # a pass costs its rows' time: this bounds a shape-changing repeat to ~2 s
 
+# budget files and globs (nnshape check)
+MAX_BUDGET_BYTES = 1024 * 1024  # a budget file (pyproject.toml included)
+MAX_BUDGET_TABLES = 1_000  # spec patterns in one budget file
+MAX_PATTERN_CHARS = 1_000  # characters of one pattern
+MAX_GLOB_STEPS = 50_000_000  # steps of matching paths to patterns in one command (each match: path × pattern)
+MAX_GLOB_ENTRIES = 200_000  # files and folders one command's globs look at
+
 # reporting
 MAX_SHOWN = 160  # characters of a source line shown in a report
 MAX_COMPARED = 500  # candidates compared in full per suggestion (difflib's ratio is quadratic)
