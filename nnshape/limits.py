@@ -15,6 +15,8 @@ MAX_NESTING = 64  # indentation levels of blocks
 MAX_EXPR_DEPTH = 100  # nesting of one expression
 MAX_INT = 2**63 - 1  # any integer value, as torch's int64 sizes
 MAX_TERMS = 1_000  # terms of one symbolic size; real ones have a few (L, L², L·D ...) (E0510)
+MAX_COEFF_BITS = 256  # bits of one coefficient of a symbolic size inside the analysis (E0510; in an expression: 2**63 - 1, E0503)
+MAX_DEGREE = 64  # degree of one term of a symbolic size: L^64 (a rank-32 tensor of L-sized dims is L^32) (E0510)
 
 # analysis
 MAX_ROWS = 200_000

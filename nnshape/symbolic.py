@@ -10,17 +10,31 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Union
 
-from .limits import MAX_TERMS
+from .limits import MAX_COEFF_BITS, MAX_DEGREE, MAX_TERMS
 
 Monomial = tuple[tuple[str, int], ...]
 
 
 class TooComplex(ArithmeticError):
-    """A symbolic size grew past MAX_TERMS terms (multiplying long sums multiplies their terms)."""
+    """A symbolic size grew past a bound on its work: MAX_TERMS terms (multiplying long sums
+    multiplies their terms), MAX_COEFF_BITS bits in a coefficient or MAX_DEGREE in a term
+    (``((L*9223372036854775807)**8)**8...`` took minutes of big-integer arithmetic).
+    ``what`` is "terms", "bits" or "degree"; ``found`` says it for the report."""
 
-    def __init__(self, terms: int):
-        super().__init__(f"{terms:,} terms")
+    def __init__(self, terms: int, what: str = "terms", found: str | None = None):
         self.terms = terms
+        self.what = what
+        self.found = found or f"a polynomial of {terms:,} terms"
+        super().__init__(self.found)
+
+
+def _bounded(items) -> None:
+    """Raise TooComplex when a coefficient or a term's degree is past its bound."""
+    for mono, coef in items:
+        if coef.bit_length() > MAX_COEFF_BITS:
+            raise TooComplex(0, "bits", f"a coefficient of {coef.bit_length():,} bits")
+        if len(mono) and sum(e for _, e in mono) > MAX_DEGREE:
+            raise TooComplex(0, "degree", f"a term of degree {sum(e for _, e in mono):,}")
 
 
 class NeedsValue(Exception):
@@ -45,6 +59,7 @@ class Poly:
         if len(table) > MAX_TERMS:
             raise TooComplex(len(table))
         items = tuple(sorted((m, c) for m, c in table.items() if c != 0))
+        _bounded(items)
         if not items:
             return 0
         if len(items) == 1 and items[0][0] == ():
@@ -82,7 +97,11 @@ class Poly:
         if isinstance(other, bool) or not isinstance(other, (int, Poly)):
             return NotImplemented
         if isinstance(other, int):  # the common case (a size times a count): same terms, in order
-            return Poly(tuple((mono, coef * other) for mono, coef in self.terms)) if other else 0
+            if not other:
+                return 0
+            items = tuple((mono, coef * other) for mono, coef in self.terms)
+            _bounded(items)
+            return Poly(items)
         table: dict[Monomial, int] = {}
         for m1, c1 in self.terms:
             for m2, c2 in other.terms:

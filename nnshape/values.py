@@ -12,7 +12,7 @@ from .errors import SpecArgumentError, SpecLimitError, SpecNameError
 from .suggest import did_you_mean
 from .symbolic import MAX_TERMS, NeedsValue, Poly, TooComplex
 from .syntax import Binary, Const, Dims, Expr, Name, TupleExpr, Unary
-from .limits import MAX_INT
+from .limits import MAX_COEFF_BITS, MAX_DEGREE, MAX_INT
 
 
 def describe(value: object) -> str:
@@ -142,6 +142,9 @@ class Evaluator:
         except OverflowError:
             raise SpecLimitError("number too large", expr.span, code="E0503") from None
         except TooComplex as exc:
+            if exc.what == "bits":  # a coefficient past MAX_COEFF_BITS is past 2**63 - 1 as well
+                raise SpecLimitError("integer too large", expr.span, expected=f"a value of at most {MAX_INT:,} (2**63 - 1)",
+                                     found=f"a coefficient over 2**63 - 1 in a symbolic size ({exc.found} so far)", code="E0503") from None
             raise too_complex(exc, expr.span) from None
         return _check_int(result, expr)
 
@@ -181,18 +184,35 @@ def _zero_power(expr: Binary):
 
 
 def too_complex(exc: TooComplex, span) -> SpecLimitError:
-    """E0510: a symbolic size with more than MAX_TERMS terms."""
+    """E0510: a symbolic size with more than MAX_TERMS terms, a coefficient past MAX_COEFF_BITS
+    bits or a term of a degree past MAX_DEGREE."""
+    expected = {
+        "terms": f"at most {MAX_TERMS:,} terms in a size left symbolic",
+        "bits": f"coefficients of at most {MAX_COEFF_BITS} bits in a size left symbolic",
+        "degree": f"terms of degree at most {MAX_DEGREE} in a size left symbolic",
+    }[exc.what]
     return SpecLimitError(
         "a symbolic size is too complex",
         span,
-        expected=f"at most {MAX_TERMS:,} terms in a size left symbolic",
-        found=f"a polynomial of {exc.terms:,} terms",
+        expected=expected,
+        found=exc.found,
         hint="bind some of its names with `--set NAME=...` or `let`, so that the size is a number",
         code="E0510",
     )
 
 
 def _check_int(value, expr: Expr):
+    if isinstance(value, Poly):  # a symbolic size's coefficients obey the integers' bound too
+        big = max(abs(coef) for _, coef in value.terms)
+        if big > MAX_INT:
+            raise SpecLimitError(
+                "integer too large",
+                expr.span,
+                expected=f"a value of at most {MAX_INT:,} (2**63 - 1)",
+                found=f"a coefficient of {big.bit_length():,} bits in a symbolic size",
+                code="E0503",
+            )
+        return value
     if isinstance(value, int) and not isinstance(value, bool) and abs(value) > MAX_INT:
         raise SpecLimitError(
             "integer too large",

@@ -379,3 +379,192 @@ def test_non_ascii_digits_are_not_numbers(text):
     with pytest.raises(nnshape.SpecSyntaxError) as info:
         nnshape.summarize(text)
     assert info.value.code == "E0104" and "ASCII" in info.value.hint
+
+
+# ------------------------------------------------------------------------------ item 4: budget files
+
+LOCATED_BUDGET = re.compile(r"Error: (sub/)?b\.toml:\d+:\d+: ")
+SECRET = "NNSHAPE_TEST_SECRET_7d2e"
+
+
+@pytest.mark.parametrize("pattern", ["/proc/self/environ", "../outside.nn", "a/../../outside.nn", "~/x.nn", "C:/x.nn", "..\\\\outside.nn"])
+def test_budget_patterns_stay_in_the_budget_files_folder(tmp_path, pattern):
+    (tmp_path / "outside.nn").write_text("input 3\n" + SECRET + "\n")
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "b.toml").write_text(f'["{pattern}"]\nmax-params = "1M"\n')
+    proc = cli("check", "--budget", "sub/b.toml", cwd=tmp_path, env={SECRET: SECRET})
+    clean(proc)
+    assert proc.returncode == 2 and LOCATED_BUDGET.search(proc.stderr), proc.stderr
+    assert SECRET not in proc.stdout + proc.stderr
+
+
+def test_budget_links_out_of_the_folder_are_refused_unread(tmp_path):
+    (tmp_path / "secret.nn").write_text("input 3\n" + SECRET + "\n")
+    (tmp_path / "proj" / "models").mkdir(parents=True)
+    (tmp_path / "proj" / "models" / "ok.nn").write_text(GOOD)
+    os.symlink(tmp_path / "secret.nn", tmp_path / "proj" / "models" / "leak.nn")
+    (tmp_path / "proj" / "b.toml").write_text('["models/*.nn"]\nmax-params = "1M"\n')
+    proc = cli("check", "--budget", "b.toml", cwd=tmp_path / "proj")
+    clean(proc)
+    assert proc.returncode == 2 and "b.toml:1:1: " in proc.stderr and "outside the budget file's folder" in proc.stderr
+    assert SECRET not in proc.stdout + proc.stderr
+    # a link to a folder outside is not followed at all; links inside the folder are fine
+    os.remove(tmp_path / "proj" / "models" / "leak.nn")
+    (tmp_path / "elsewhere").mkdir()
+    (tmp_path / "elsewhere" / "far.nn").write_text("input 3\n" + SECRET + "\n")
+    os.symlink(tmp_path / "elsewhere", tmp_path / "proj" / "models" / "far")
+    os.symlink("ok.nn", tmp_path / "proj" / "models" / "alias.nn")
+    (tmp_path / "proj" / "b.toml").write_text('["models/**/*.nn"]\nmax-params = "1M"\n')
+    proc = cli("check", "--budget", "b.toml", cwd=tmp_path / "proj")
+    clean(proc)
+    assert proc.returncode == 0 and "models/alias.nn" in proc.stdout and "models/ok.nn" in proc.stdout and "far.nn" not in proc.stdout
+
+
+@pytest.mark.parametrize("content, where", [
+    (b'["[z-a].nn"]\nmax-params = "1M"\n', "b.toml:1:1: "),  # re.error: exit 70
+    (b'["n.nn"]\nmax-params = "\xff\xfe"\n', "b.toml:2:15: "),  # UnicodeDecodeError
+    (b'["n.nn"]\nmax-params = ' + b"9" * 5000 + b"\n", "b.toml:2:14: "),  # ValueError: 4,300 digits
+    (b'["n.nn"]\nmax-params = "' + b"9" * 5000 + b'"\n', "b.toml:2:1: "),
+    (b'["n.nn"]\nmax-params = 99999999999999999999999\n', "b.toml:2:1: "),  # past 2**63 - 1
+    (b'["n.nn"]\nset = { "a b" = 3 }\n', "b.toml:2:1: "),  # not a name: accepted before
+    (b'["n.nn"]\nset = { L = 100000000000000000000000 }\n', "b.toml:2:1: "),
+    (b'["n.nn"]\nset = { L = [1, 2] }\n', "b.toml:2:1: "),
+    (b'x = ' + b"[" * 5000 + b"]" * 5000 + b"\n", "b.toml:1:5: "),  # RecursionError in tomllib
+    (b'["n.nn"\n', "b.toml:1:8: "),
+    (b'["' + b"*" * 2000 + b'"]\nmax-params = "1M"\n', "b.toml:1:1: "),
+], ids=["range", "utf8", "digits", "digit-string", "2**63", "set-key", "set-value", "set-list", "nesting", "toml", "long-pattern"])
+def test_malformed_budget_files_are_located_usage_errors(tmp_path, content, where):
+    (tmp_path / "n.nn").write_text(GOOD)
+    (tmp_path / "b.toml").write_bytes(content)
+    proc = cli("check", "--budget", "b.toml", "n.nn", cwd=tmp_path)
+    clean(proc)
+    assert proc.returncode == 2 and f"Error: {where}" in proc.stderr, proc.stderr
+
+
+def test_a_fifo_or_a_huge_file_is_no_budget_file(tmp_path):
+    from nnshape.budget import BudgetError, load_budget
+    from nnshape.limits import MAX_BUDGET_BYTES
+
+    os.mkfifo(tmp_path / "fifo.toml")
+    with pytest.raises(BudgetError, match="not a regular file"):
+        load_budget(tmp_path / "fifo.toml")
+    (tmp_path / "big.toml").write_text("# " + "x" * MAX_BUDGET_BYTES)
+    with pytest.raises(BudgetError, match="larger than"):
+        load_budget(tmp_path / "big.toml")
+
+
+def test_pyproject_budget_tables_are_located(tmp_path):
+    from nnshape.budget import BudgetError, load_budget
+
+    (tmp_path / "pyproject.toml").write_text('[project]\nname = "x"\n\n[tool.nnshape.budget."../*.nn"]\nmax-params = "1k"\n')
+    with pytest.raises(BudgetError) as info:
+        load_budget(tmp_path / "pyproject.toml")
+    assert (info.value.line, info.value.col) == (4, 1)
+    (tmp_path / "pyproject.toml").write_text('[tool]\nnnshape = 3\n')
+    with pytest.raises(BudgetError) as info:
+        load_budget(tmp_path / "pyproject.toml")
+    assert info.value.line == 2
+
+
+def test_glob_matching_takes_linear_steps():
+    """A backtracking regex took 30 s on `*a*a*…*b` against 'aaa…'; the automaton's steps (its C
+    calls, counted) grow with the path times the pattern, no faster."""
+    from nnshape.globmatch import Glob
+
+    from helpers import calls_made
+
+    for stars in (10, 20, 40):
+        glob = Glob("*a" * stars + "*b")
+        for length in (40, 80, 160):
+            path = "a" * length + ".nn"
+            matched, calls = calls_made(lambda: glob.match(path))
+            assert not matched
+            assert calls <= 10 * (len(path) + 1) * (len(glob.tokens) + 1), (stars, length, calls)  # 5 to 8.5 measured
+    assert Glob("*a" * 20 + "*b").match("a" * 40 + "b")
+
+
+@pytest.mark.parametrize("pattern, path, expected", [
+    ("models/*.nn", "models/a.nn", True), ("models/*.nn", "models/sub/a.nn", False),
+    ("models/**/*.nn", "models/a.nn", True), ("models/**/*.nn", "models/x/y/a.nn", True),
+    ("**/b", "bb", False), ("**/b", "a/b", True), ("**", "x/y/z.nn", True),
+    ("m?del[0-9].nn", "model3.nn", True), ("[!a]", "/", False), ("[!a]", "b", True), ("[]]", "]", True),
+    ("a[", "a[", True), ("*.nn", ".nn", True), ("?", "", False),
+])
+def test_glob_semantics(pattern, path, expected):
+    from nnshape.globmatch import Glob
+
+    assert Glob(pattern).match(path) is expected
+
+
+def test_check_globs_do_not_follow_symlink_loops(tmp_path, monkeypatch):
+    from nnshape.commands.check import _expand
+
+    from helpers import bounded
+
+    (tmp_path / "m" / "deep" / "er").mkdir(parents=True)
+    (tmp_path / "m" / "a.nn").write_text(GOOD)
+    (tmp_path / "m" / "deep" / "er" / "b.nn").write_text(GOOD)
+    for i in range(4):  # glob('**') walked these for ever (loops within loops)
+        os.symlink("..", tmp_path / "m" / f"up{i}")
+        os.symlink(".", tmp_path / "m" / "deep" / f"self{i}")
+    monkeypatch.chdir(tmp_path)
+    found = bounded(lambda: _expand(("m/**/*.nn",)), steps=200_000)
+    assert found == ["m/a.nn", "m/deep/er/b.nn"]
+    proc = cli("check", "m/**/*.nn", cwd=tmp_path)
+    clean(proc)
+    assert proc.returncode == 0 and "all 2 specs passed" in proc.stdout
+
+
+def test_walks_are_bounded(tmp_path, monkeypatch):
+    from nnshape import globmatch
+
+    monkeypatch.setattr(globmatch, "MAX_GLOB_ENTRIES", 50)
+    for i in range(60):
+        (tmp_path / f"f{i}.nn").write_text(GOOD)
+    with pytest.raises(globmatch.GlobError, match="more than 50"):
+        globmatch.walk("*.nn", str(tmp_path), globmatch.Meter(entries=50))
+
+
+# ------------------------------------------------------------------------------ item 5: symbolic arithmetic
+
+
+def test_symbolic_powers_are_bounded_in_work():
+    """`((L*(2**63-1))**8)**8...` multiplied integers of millions of bits for minutes: a symbolic
+    size's coefficients obey 2**63 - 1 in an expression (E0503 at the first `**` past it)."""
+    from helpers import bounded
+
+    text = "input (((((((((L*9223372036854775807))**8)**8)**8)**8)**8)**8)**8, 4)\nlinear 4\n"
+    with pytest.raises(nnshape.SpecLimitError) as info:
+        bounded(lambda: nnshape.summarize(text), steps=2_000_000)
+    assert (info.value.code, info.value.line, info.value.col) == ("E0503", 1, 16)
+
+
+@pytest.mark.parametrize("text, code", [
+    ("input (L*4611686018427387904*4, 4)\nrelu\n", "E0503"),  # Poly * int: 2**64
+    ("input (-L*4611686018427387904*4, 4)\nrelu\n", "E0503"),
+    ("input ((L*3037000500)**2, 4)\nrelu\n", "E0503"),  # Poly ** int: just past 2**63
+    ("input ((((L**8)**8)**8), 4)\nrelu\n", "E0510"),  # degree 512
+    ("input ((L*3037000499)**2, 4)\nrelu\n", None),  # just below
+    ("input ((L**8)**8, 4)\nrelu\n", None),  # degree 64
+])
+def test_symbolic_coefficients_and_degrees_are_bounded(text, code):
+    try:
+        result = nnshape.summarize(text)
+    except nnshape.NNShapeError as err:
+        assert err.code == code and err.line == 1 and err.col is not None, str(err)
+        return
+    assert code is None and isinstance(result, nnshape.Summary)
+
+
+def test_poly_arithmetic_checks_its_bounds():
+    from nnshape.limits import MAX_COEFF_BITS, MAX_DEGREE
+    from nnshape.symbolic import Poly, TooComplex
+
+    L = Poly.symbol("L")
+    with pytest.raises(TooComplex) as info:
+        L * 2 ** (MAX_COEFF_BITS + 1)  # the int fast path made no check
+    assert info.value.what == "bits"
+    with pytest.raises(TooComplex) as info:
+        (L ** 8) ** 8 * L
+    assert info.value.what == "degree" and MAX_DEGREE == 64
+    assert isinstance(L * 2 ** (MAX_COEFF_BITS - 2), Poly)

@@ -72,47 +72,67 @@ def check(specs, output, max_params, min_params, max_macs, max_memory, max_devic
     cli_plan = {k: v for k, v in take(planning).items() if v is not None and v is not False}
     options = {"memory_for": memory_for, "optimizer": optimizer, "amp": amp, "dtype": dtype}
 
-    names = _expand(specs)
-    if not names:
-        if budget_file is None:
-            raise click.UsageError("give at least one SPEC (a file, a glob or '-'), or --budget FILE to check the specs it names")
-        names = budget_file.specs()
+    from ..globmatch import GlobError
+    from ..safetext import one_line
+
+    try:
+        names = _expand(specs)
         if not names:
-            raise click.UsageError(f"the budget file '{budget}' names no existing spec; give SPEC arguments")
+            if budget_file is None:
+                raise click.UsageError("give at least one SPEC (a file, a glob or '-'), or --budget FILE to check the specs it names")
+            names = budget_file.specs()
+            if not names:
+                raise click.UsageError(f"the budget file '{one_line(budget)}' names no existing spec; give SPEC arguments")
+    except (BudgetError, GlobError) as err:
+        raise click.UsageError(str(err)) from None
 
     results = []
+    internal = 0
     for name in names:
         limits, bindings, plan = Limits(), {}, {}
-        if budget_file and name != "-":
-            limits, bindings, _ = budget_file.for_spec(name)
-            plan = budget_file.plan_for(name)
-        bindings.update(cli_bindings)
-        plan.update(cli_plan)
         try:
+            if budget_file and name != "-":
+                limits, bindings, _ = budget_file.for_spec(name)
+                plan = budget_file.plan_for(name)
+            bindings.update(cli_bindings)
+            plan.update(cli_plan)
             result = check_spec(name, limits.merged(cli_limits), batch, bindings, plan=plan, **options)
         except BudgetError as err:
             raise click.UsageError(str(err)) from None
+        except Exception as exc:  # noqa: BLE001 - a bug in nnshape: report it, check the other specs, exit 70 at the end
+            internal += 1
+            click.echo(f"nnshape: internal error while checking {one_line(name)} ({type(exc).__name__}: {exc}); "
+                       "this is a bug, please report it with the spec", err=True)
+            continue
         results.append(result)
         _report(result, fmt, annotate, quiet)
 
-    failed = sum(not r.ok for r in results)
+    failed = sum(not r.ok for r in results) + internal
     if fmt == "json":
         data = {"schema": SCHEMA, "ok": not failed, "specs": len(results), "failed": failed, "results": [r.to_dict() for r in results]}
         click.echo(json.dumps(data, indent=2, ensure_ascii=False))
     elif not quiet or failed:
         click.echo(f"{failed} of {len(results)} spec{'s' if len(results) != 1 else ''} failed" if failed else f"all {len(results)} spec{'s' if len(results) != 1 else ''} passed")
+    if internal:
+        from ..cli import EXIT_INTERNAL
+
+        sys.exit(EXIT_INTERNAL)
     sys.exit(EXIT_INVALID if failed else EXIT_OK)
 
 
 def _expand(specs: tuple[str, ...]) -> list[str]:
-    """Globs the shell did not expand (Windows, quoted patterns); a pattern that matches nothing stays, to fail as unreadable."""
-    import glob
-    from pathlib import Path
+    """Globs the shell did not expand (Windows, quoted patterns); a pattern that matches nothing
+    stays, to fail as unreadable. Matched by nnshape.globmatch: links to folders are not followed
+    (Python's glob('**') followed symlink loops without end), and the work is bounded."""
+    import os
 
+    from ..globmatch import Meter, walk
+
+    meter = Meter()
     out: list[str] = []
     for spec in specs:
-        if spec != "-" and any(ch in spec for ch in "*?[") and not Path(spec).exists():
-            matches = sorted(p for p in glob.glob(spec, recursive=True) if Path(p).is_file())
+        if spec != "-" and any(ch in spec for ch in "*?[") and not os.path.lexists(spec):
+            matches = walk(spec, ".", meter)
             out.extend(m for m in matches if m not in out)
             if matches:
                 continue
