@@ -21,6 +21,7 @@ Everything here is plain Python reading /proc and /sys (torch only for the CUDA 
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from .errors import SpecLimitError
@@ -45,9 +46,11 @@ class Room:
 # ------------------------------------------------------------------------------ modules
 
 
-def count_modules(plan: Plan) -> tuple[int, str | None]:
-    """(modules the builder makes, the path of the outermost node that alone holds more than
-    MAX_MODULES of them, or None). Every copy of a repeat counts; nothing is built."""
+def count_modules(plan: Plan, per_layer: Callable[[LayerNode], int] | None = None) -> tuple[int, object | None, int]:
+    """(modules the builder makes, the outermost node below the root that alone makes more than
+    MAX_MODULES of them or None, how many that node makes). Every copy of a repeat counts.
+    ``per_layer(node)``: the modules of one layer's twin (default 1; :func:`twin_modules` builds a
+    sample on meta); the network itself is never built."""
     totals: dict[int, int] = {}  # id(node) -> modules in one copy of its subtree
     order: list[object] = []
     stack: list[object] = [plan.root]
@@ -57,7 +60,7 @@ def count_modules(plan: Plan) -> tuple[int, str | None]:
         stack.extend(_children(node))
     for node in reversed(order):
         if isinstance(node, LayerNode):
-            totals[id(node)] = 1
+            totals[id(node)] = per_layer(node) if per_layer is not None else 1
             continue
         total = 1  # the container itself
         if isinstance(node, RepeatNode):
@@ -66,12 +69,40 @@ def count_modules(plan: Plan) -> tuple[int, str | None]:
         else:
             total += sum(totals[id(child)] for child in _children(node))
         totals[id(node)] = total
-    culprit = None
     for node in order:  # the outermost node over the limit: its line is where to act
         if not isinstance(node, LayerNode) and totals[id(node)] > MAX_MODULES and node is not plan.root:
-            culprit = getattr(node, "path", None)
-            break
-    return totals[id(plan.root)], culprit
+            return totals[id(plan.root)], node, totals[id(node)]
+    return totals[id(plan.root)], None, 0
+
+
+SAMPLED_TWINS = 200  # distinct layers whose twin is built on meta to count its modules; past it, the kind's largest count
+
+
+def twin_modules() -> Callable[[LayerNode], int]:
+    """A ``per_layer`` for :func:`count_modules`: the modules in one twin of the layer (a
+    TransformerEncoderLayer holds 10), counted on a sample built on the meta device (no memory),
+    one per distinct kind and arguments, plus one for the wrapper the builder may add."""
+    import torch
+
+    cache: dict[tuple, int] = {}
+    largest: dict[str, int] = {}
+
+    def count(node: LayerNode) -> int:
+        call = node.call
+        key = (call.kind.name, repr(call.args.as_dict()))
+        if key not in cache:
+            if len(cache) >= SAMPLED_TWINS:
+                return largest.get(call.kind.name, 2)
+            try:
+                with torch.device("meta"):
+                    modules = sum(1 for _ in call.kind.build(call).modules())
+            except Exception:  # noqa: BLE001 - a twin that fails here fails in the builder, with its own report
+                modules = 1
+            cache[key] = modules + 1
+            largest[call.kind.name] = max(largest.get(call.kind.name, 0), modules + 1)
+        return cache[key]
+
+    return count
 
 
 def _children(node) -> list:
@@ -201,20 +232,22 @@ def estimate(summary, modules: int, *, dtype_bytes: int, train_step: bool) -> Ne
     return Need(modules, tensors, ", ".join(parts))
 
 
-def check_build(summary, plan: Plan, *, device: str, dtype_bytes: int, train_step: bool = False, force: bool = False) -> None:
-    """Refuse (E0508) a network that would not fit; ``force`` skips the check."""
+def check_build(summary, plan: Plan, *, device: str, dtype_bytes: int, train_step: bool = False, force: bool = False,
+                per_layer: Callable[[LayerNode], int] | None = None) -> None:
+    """Refuse (E0508) a network that would not fit; ``force`` skips the check. ``per_layer``: see
+    :func:`count_modules` (the verifier passes :func:`twin_modules`)."""
     if force:
         return
-    modules, culprit = count_modules(plan)
-    lines = {row.path: row.line for row in summary.layers}
+    modules, culprit, inside = count_modules(plan, per_layer)
     hint = "verify smaller sizes or counts (`--set`), use `nnshape summary` for the analytic numbers, or `--force` to try anyway"
     if modules > MAX_MODULES:
-        line = lines.get(culprit) if culprit else None
+        row = next((r for r in summary.layers if culprit is not None and r.path == getattr(culprit, "path", None)), None)
+        what = f"repeat {culprit.count:,}" if isinstance(culprit, RepeatNode) else "this block"
         raise SpecLimitError(
             f"verify would build {modules:,} modules, more than {MAX_MODULES:,}",
-            Span(line, 1) if line else None,
+            Span(row.line, 1, len(what.split()[0])) if row is not None else None,
             expected=f"at most {MAX_MODULES:,} modules (layers and their containers, every repeated copy)",
-            found=f"{modules:,} modules" + (f"; '{culprit}' holds more than {MAX_MODULES:,} of them" if culprit else ""),
+            found=f"{modules:,} modules" + (f", {inside:,} of them made by the {what} on line {row.line}" if row is not None else ""),
             hint=hint,
             code="E0508",
         )

@@ -261,13 +261,13 @@ def test_a_git_blob_over_the_limit_is_refused_unread(repo, monkeypatch):
     _git(repo, "update-index", "--add", "--cacheinfo", f"100644,{blob},big.nn")
     _git(repo, "commit", "-qm", "big")
     monkeypatch.chdir(repo)
-    started = []
-    real = subprocess.Popen
-    monkeypatch.setattr(subprocess, "Popen", lambda args, **kw: started.append(args) or real(args, **kw))
+    read = []  # the bytes handed to the decoder: `git show` piped all of them (a 400 MB blob: 400 MB)
+    real = Source.from_bytes.__func__
+    monkeypatch.setattr(Source, "from_bytes", classmethod(lambda cls, name, data, **kw: read.append(len(data)) or real(cls, name, data, **kw)))
     with pytest.raises(nnshape.SpecReadError) as info:
         diff.read_any("git:HEAD:big.nn")
     assert info.value.code == "E0003" and f"{MAX_SPEC_BYTES + 10:,} bytes" in info.value.message
-    assert not any("blob" in args for args in started)  # only `git cat-file -s` ran: the blob was never read
+    assert all(n <= MAX_SPEC_BYTES + 1 for n in read), read  # refused by its size, unread
     assert diff.read_any("git:HEAD:net.nn").text == GOOD  # a small one is read
 
 
@@ -568,3 +568,91 @@ def test_poly_arithmetic_checks_its_bounds():
         (L ** 8) ** 8 * L
     assert info.value.what == "degree" and MAX_DEGREE == 64
     assert isinstance(L * 2 ** (MAX_COEFF_BITS - 2), Poly)
+
+
+# ------------------------------------------------------------------------------ item 6: verify's build
+
+
+MILLION = "input 8\nrepeat 100:\n    repeat 100:\n        repeat 100:\n            relu\n"
+
+
+def test_modules_are_counted_before_building():
+    from nnshape.limits import MAX_MODULES
+    from nnshape.resources import check_build, count_modules
+    from nnshape.verifier import analyze_spec
+
+    summary, plan = analyze_spec(MILLION)
+    modules, culprit, inside = count_modules(plan)
+    assert modules == 2_020_202 and inside == 2_020_201  # per innermost copy a Seq and a relu, then the repeats' Seqs
+    with pytest.raises(nnshape.SpecLimitError) as info:
+        check_build(summary, plan, device="meta", dtype_bytes=4)
+    err = info.value
+    assert (err.code, err.line) == ("E0508", 2) and "2,020,202 modules, more than 100,000" in err.message and f"{MAX_MODULES:,}" in err.expected
+    check_build(summary, plan, device="meta", dtype_bytes=4, force=True)  # --force: no check
+
+
+@pytest.mark.parametrize("example", ["lenet5.nn", "resnet18.nn", "googlenet.nn", "transformer.nn", "lstm.nn", "gpt2.nn"])
+def test_the_module_count_is_the_builders(example):
+    """The oracle: the modules torch holds once the builder is done. The count may be above it
+    (a wrapper counted for every layer), never below, and not by much."""
+    pytest.importorskip("torch")
+    from nnshape.resources import count_modules, twin_modules
+    from nnshape.verifier import analyze_spec
+    from nnshape.verifier.builder import build
+
+    path = ROOT / "examples" / example
+    if not path.exists():
+        pytest.skip(f"{example} is not an example any more")
+    summary, plan = analyze_spec(Source.from_path(path))
+    built = len(list(build(summary, plan, device="meta").model.modules()))
+    counted = count_modules(plan, twin_modules())[0]
+    assert built <= counted <= 2 * built, (built, counted)
+
+
+def test_verify_refuses_before_building(monkeypatch):
+    """A million relus were built (400 s, 5.9 GB on meta) before any check."""
+    pytest.importorskip("torch")
+    from nnshape.verifier import runner
+
+    def no_build(*args, **kwargs):
+        raise AssertionError("built")
+
+    monkeypatch.setattr(runner, "build", no_build)
+    with pytest.raises(nnshape.SpecLimitError) as info:
+        nnshape.verify(MILLION, device="meta")
+    assert info.value.code == "E0508" and info.value.line == 2
+
+
+def test_verify_refuses_what_memory_cannot_hold(monkeypatch):
+    pytest.importorskip("torch")
+    from nnshape import resources
+    from nnshape.verifier import runner
+
+    monkeypatch.setattr(runner, "build", lambda *a, **k: (_ for _ in ()).throw(AssertionError("built")))
+    monkeypatch.setattr(resources, "available_memory", lambda: resources.Room(2 * 10**9, "a test's limit"))
+    with pytest.raises(nnshape.SpecLimitError) as info:
+        nnshape.verify("input 3x4096x4096\nconv2d 64 k3 p1\n", device="cpu")
+    err = info.value
+    assert (err.code, err.line) == ("E0508", 2)  # the conv makes the largest tensor
+    assert "4.56 GB" in err.message and "2.00 GB" in err.message and "a test's limit" in err.expected
+    assert "inference peak 4.50 GB" in err.found
+
+
+def test_available_memory_sees_the_address_space_limit():
+    """RLIMIT_AS (as `prlimit --as` or `ulimit -v` set it) minus what the process maps."""
+    code = "from nnshape.resources import available_memory as a; r = a(); print(r.bytes, r.what)"
+    proc = subprocess.run(["bash", "-c", f'ulimit -v {1536 * 1024} && exec "$@"', "t", sys.executable, "-c", code],
+                          capture_output=True, text=True, timeout=HANG_GUARD, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert proc.returncode == 0, proc.stderr
+    room, what = proc.stdout.split(" ", 1)
+    assert 0 < int(room) < 1536 * 1024 * 1024 and "RLIMIT_AS" in what
+
+
+def test_verify_under_an_address_space_limit_is_a_located_error(tmp_path):
+    """The audit's case end to end: 2.5 GB of address space, a conv whose activations need 4.5 GB."""
+    pytest.importorskip("torch")
+    (tmp_path / "c.nn").write_text("input 3x4096x4096\nconv2d 64 k3 p1\n")
+    proc = subprocess.run(["bash", "-c", f'ulimit -v {2500 * 1024} && exec "$@"', "t", sys.executable, "-m", "nnshape", "verify", "--device", "cpu", "c.nn"],
+                          capture_output=True, text=True, timeout=HANG_GUARD, cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    clean(proc)
+    assert proc.returncode == 1 and proc.stderr.startswith("c.nn:2:1: error[E0508]: verify would need about 4.56 GB on cpu"), proc.stderr

@@ -31,8 +31,9 @@ from ..tensor import VERIFY_DTYPES
 @click.option("--zero", type=click.IntRange(0, 3), default=None, help="With --dp: ZeRO stage (0 DDP, 1 ZeroRedundancyOptimizer, 2 emulated, 3 FSDP2).")
 @click.option("--tp", type=click.IntRange(min=1), default=None, help="Prove tensor parallelism on N CPU processes (torch.distributed.tensor.parallel).")
 @click.option("--optimizer", type=click.Choice(["sgd", "momentum", "adam", "adamw"]), default="adam", show_default=True, help="With --dp/--tp: the optimizer of the step.")
+@click.option("--force", is_flag=True, help="Build even a network past the module limit or the memory this process can get (refused otherwise, E0508).")
 def verify(spec: str, device: str, batch: int, dtype: str | None, sets: tuple[str, ...], fmt: str, train_step: bool,
-           dp: int | None, zero: int | None, tp: int | None, optimizer: str) -> None:
+           dp: int | None, zero: int | None, tp: int | None, optimizer: str, force: bool) -> None:
     """Check every layer's shape, parameters, buffers and MACs against PyTorch. Exit 1 on any mismatch.
 
     With --dp/--zero/--tp: run one training step on that many CPU processes and compare each
@@ -56,7 +57,7 @@ def verify(spec: str, device: str, batch: int, dtype: str | None, sets: tuple[st
     try:
         with _progress() as progress:
             report = run(summary, plan, device=device, dtype=None if dtype == "float32" else dtype,
-                         train_step=train_step, progress=progress)
+                         train_step=train_step, progress=progress, force=force)
     except TorchMissingError as err:
         click.echo(f"{err.message}: {INSTALL_HINT}", err=True)
         sys.exit(EXIT_NO_TORCH)
@@ -80,7 +81,9 @@ class _progress:
         from rich.console import Console
         from rich.progress import Progress
 
-        self.bar = Progress(console=Console(stderr=True), transient=True)
+        from ..safetext import raw
+
+        self.bar = Progress(console=Console(file=raw(sys.stderr)), transient=True)  # its own cursor codes, its own words
         self.bar.__enter__()
 
         def stage(name: str, total: int):
@@ -146,7 +149,9 @@ def _distributed(spec, batch, dtype, bindings, fmt, dp, zero, tp, optimizer) -> 
 def render_distributed(report) -> str:
     """One line per rank: the plan's bytes against what the rank's tensors hold."""
     setup = f"dp {report.dp}, ZeRO-{report.zero}" if report.tp == 1 else f"tp {report.tp}"
-    out = [f"nnshape verify: {report.source} on {len(report.ranks)} CPU processes ({setup}; torch {report.torch_version}, gloo, "
+    from ..safetext import one_line
+
+    out = [f"nnshape verify: {one_line(report.source)} on {len(report.ranks)} CPU processes ({setup}; torch {report.torch_version}, gloo, "
            f"{report.dtype}, {report.optimizer})", ""]
     header = ("", "rank", "weights", "grads", "optimizer state", "(step scalars)")
     rows = [header]
@@ -199,7 +204,9 @@ def render_table(report) -> str:
     def fmt(r) -> str:
         return "  ".join(c.rjust(w) if i in right else c.ljust(w) for i, (c, w) in enumerate(zip(r, widths))).rstrip()
 
-    out = [f"nnshape verify: {report.source} on {report.device} (torch {report.torch_version}, batch {report.batch}, {report.dtype})", ""]
+    from ..safetext import one_line
+
+    out = [f"nnshape verify: {one_line(report.source)} on {report.device} (torch {report.torch_version}, batch {report.batch}, {report.dtype})", ""]
     out.append(fmt(header))
     out.append("─" * len(fmt(header)))
     for r in rows:

@@ -47,6 +47,7 @@ def verify(
     train_step: bool = False,
     bindings: dict[str, Any] | None = None,
     progress=None,
+    force: bool = False,
     **named_bindings: Any,
 ) -> VerifyReport:
     """Build the spec as one torch network, run it, and compare every row with the analysis.
@@ -54,7 +55,8 @@ def verify(
     ``device``: auto (cuda if available, else cpu), cpu, cuda or meta (shapes, parameters and
     MACs without memory). ``dtype``: parameters and float inputs (default: as declared).
     Keyword arguments bind names used in the spec, like ``--set``. Raises an NNShapeError for
-    a bad spec, TorchMissingError when torch is not installed.
+    a bad spec, TorchMissingError when torch is not installed, and E0508 before building a network
+    past the module limit or the memory the process can get (``force=True`` tries anyway).
     """
     from .runner import run
 
@@ -65,7 +67,8 @@ def verify(
     if not isinstance(device, str):
         raise SpecArgumentError("unknown device", found=repr(device)[:80], expected="auto, cpu, cuda or meta", code="E0321")
     summary, plan = analyze_spec(spec, batch=batch, bindings=check_bindings(bindings, named_bindings))
-    return run(summary, plan, device=device, dtype=None if dtype == "float32" else dtype, train_step=train_step, progress=progress)
+    return run(summary, plan, device=device, dtype=None if dtype == "float32" else dtype, train_step=train_step, progress=progress,
+               force=bool(force))
 
 
 __all__ = ["INSTALL_HINT", "LayerCheck", "TorchMissingError", "TrainStep", "Values", "VerifyReport", "analyze_spec", "verify"]

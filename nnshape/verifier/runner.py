@@ -19,11 +19,11 @@ from ..source import Source, Span
 from ..symbolic import Poly
 from ..tensor import DTYPE_BYTES, format_shape
 from ..install import install_command
+from ..resources import check_build, twin_modules
 from .builder import build
 from .report import LayerCheck, TrainStep, Values, VerifyReport
 
 INSTALL_HINT = install_command("torch", "torch")
-MEMORY_FRACTION = 0.8  # refuse to build on CPU/CUDA above this share of the free memory
 
 
 class TorchMissingError(NNShapeError):
@@ -94,25 +94,6 @@ def resolve_device(device: str) -> str:
     return device
 
 
-def free_memory(device: str) -> int | None:
-    """Bytes free for a new network on the device (None: unknown)."""
-    import torch
-
-    if device.startswith("cuda"):
-        return torch.cuda.mem_get_info(torch.device(device))[0]
-    try:
-        with open("/proc/meminfo") as fh:
-            for line in fh:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    try:
-        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
-    except (ValueError, OSError, AttributeError):
-        return None
-
-
 def check_concrete(summary: Summary) -> None:
     for inp in summary.inputs:
         symbols = sorted({s for d in inp.shape if isinstance(d, Poly) for s in d.symbols})
@@ -124,19 +105,6 @@ def check_concrete(summary: Summary) -> None:
                 hint=" ".join(f"`--set {s}=...`" for s in symbols) + " (or a `let` in the spec)",
                 code="E0404",
             )
-
-
-def check_memory(summary: Summary, device: str, dtype_bytes: int) -> None:
-    if device == "meta":
-        return
-    need = (int(summary.total_params) + int(summary.total_buffers)) * dtype_bytes
-    free = free_memory(device)
-    if free is not None and need > MEMORY_FRACTION * free:
-        raise SpecLimitError(
-            f"the network's parameters and buffers need {need / 1e9:,.1f} GB, more than {device} has free ({free / 1e9:,.1f} GB)",
-            hint="use `--device meta` to check shapes and parameters without memory",
-            code="E0508",
-        )
 
 
 def id_bound(plan: Plan) -> int:
@@ -236,15 +204,17 @@ def run(
     train_step: bool = False,
     progress=None,
     seed: int = 0,
+    force: bool = False,
 ) -> VerifyReport:
-    """Build and run the network; ``progress(stage, total)`` returns a callable advancing by n."""
+    """Build and run the network; ``progress(stage, total)`` returns a callable advancing by n.
+    Before building, nnshape.resources refuses a network too large to build (``force``: try anyway)."""
     try:
-        return _run(summary, plan, device=device, dtype=dtype, train_step=train_step, progress=progress, seed=seed)
+        return _run(summary, plan, device=device, dtype=dtype, train_step=train_step, progress=progress, seed=seed, force=force)
     except NNShapeError as err:  # name the spec file in errors found while building
         raise err.with_source(Source(summary.source, summary.source_text)) from None
 
 
-def _run(summary: Summary, plan: Plan, *, device: str, dtype: str | None, train_step: bool, progress, seed: int) -> VerifyReport:
+def _run(summary: Summary, plan: Plan, *, device: str, dtype: str | None, train_step: bool, progress, seed: int, force: bool = False) -> VerifyReport:
     torch = import_torch()
     from torch.utils.flop_counter import FlopCounterMode
 
@@ -252,7 +222,8 @@ def _run(summary: Summary, plan: Plan, *, device: str, dtype: str | None, train_
     device = resolve_device(device)
     check_concrete(summary)
     torch_dtype = getattr(torch, dtype) if dtype else None
-    check_memory(summary, device, DTYPE_BYTES[dtype or "float32"])
+    check_build(summary, plan, device=device, dtype_bytes=DTYPE_BYTES[dtype or "float32"], train_step=train_step, force=force,
+                per_layer=twin_modules())
     torch.manual_seed(seed)
 
     build_step = progress("building", _layer_count(plan)) if progress else None
