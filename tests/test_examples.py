@@ -37,6 +37,7 @@ EXPECTED = {
     "maxvit_t.nn": ((1000,), 30_919_624, 5_558_046_720),
     "gpt2_lm.nn": ((128, 50257), 124_439_808, 16_114_089_984),  # tests/test_examples_shared.py; the tied head adds no parameters
     "albert_base.nn": ((128, 768), 11_683_584, 11_186_798_592),  # first output: the hidden state
+    "qwen2_0_5b.nn": ((128, 151936), 494_032_768, 63_931_678_720),  # tests/test_examples_shared.py; tied head
 }
 
 

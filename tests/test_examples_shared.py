@@ -61,9 +61,31 @@ def test_gpt2_lm_head_is_the_hf_model():
     assert head.params == 0 and head.shares == ("weight", "wte")
 
 
+def test_qwen2_0_5b_is_the_hf_model():
+    """Qwen2-0.5B ties its LM head to the token embedding (151,936 × 896, 136 M parameters counted
+    once) and has biases on q, k and v but not on o."""
+    from transformers import Qwen2Config, Qwen2ForCausalLM
+
+    config = Qwen2Config(
+        vocab_size=151936, hidden_size=896, intermediate_size=4864, num_hidden_layers=24, num_attention_heads=14,
+        num_key_value_heads=2, rms_norm_eps=1e-6, rope_theta=1000000.0, tie_word_embeddings=True,
+        attn_implementation="eager",
+    )
+    params, buffers, macs, out, model = meta_count(Qwen2ForCausalLM, config, input_ids=128)
+    assert model.lm_head.weight is model.model.embed_tokens.weight  # tied
+    summary = nnshape.summarize(EXAMPLES / "qwen2_0_5b.nn")
+    assert (params, macs, tuple(out.logits.shape)) == (summary.total_params, summary.total_macs, summary.output_shape)
+    assert params == 494_032_768 and buffers == summary.total_buffers == 0  # RoPE's frequencies: not persistent
+    head = summary.layer("lm_head")
+    assert head.params == 0 and head.shares == ("weight", "embed_tokens") and head.macs == 128 * 896 * 151936
+    attn = model.model.layers[0].self_attn
+    assert attn.o_proj.bias is None and attn.q_proj.bias is not None
+    assert summary.layer("1.0.0.self_attn").params == sum(p.numel() for p in attn.parameters())
+
+
 def test_the_examples_verify_on_meta():
     from nnshape.verifier import verify
 
-    for name in ("albert_base.nn", "gpt2_lm.nn"):
+    for name in ("albert_base.nn", "gpt2_lm.nn", "qwen2_0_5b.nn"):
         report = verify(EXAMPLES / name, device="meta")
         assert report.ok, (name, [(c.path, c.mismatches, c.error) for c in report.mismatches])
