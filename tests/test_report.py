@@ -139,6 +139,16 @@ def test_table_rows_and_tree(resnet_report):
 
 
 @needs_report
+def test_table_says_what_a_row_shares():
+    """A tied or reused row says what it shares, as the text table does (and shows 0 parameters)."""
+    spec = "input ids 16 dtype=int64\nwte: embedding 100 8\nproj: linear 8\nreuse proj\nlm_head: linear 100 tie=wte\n"
+    summary, plan = analyze_for_picture(spec)
+    text = reportmod.report_html(summary, plan)
+    assert esc("lm_head: linear 100 tie=wte  (tied to wte)") in text
+    assert esc("reuse proj  (shared with proj)") in text
+
+
+@needs_report
 def test_totals_and_conventions_are_in_the_page(resnet_report):
     summary, text = resnet_report
     assert "<dt>Total params</dt><dd>11,689,512 (11.69 M)</dd>" in text

@@ -146,7 +146,8 @@ def table_rows(summary: Summary, depth: int | None, statuses: dict[int, str] | N
 
 
 def _tr(summary: Summary, index: int, row: LayerRow, parent, folded: bool, status: str | None) -> str:
-    label = row.label + (f"  × {row.repeat:,}" if row.repeat > 1 else "") + ("  …" if folded else "")
+    shares = f"  ({row.shares_text})" if row.shares is not None else ""  # as the text table says it
+    label = row.label + shares + (f"  × {row.repeat:,}" if row.repeat > 1 else "") + ("  …" if folded else "")
     toggle = '<button class="toggle" type="button" aria-expanded="true" title="fold or unfold">▾</button>' if row.is_block and not folded else '<span class="nochild"></span>'
     memory = row.activation_bytes
     cells = [
