@@ -143,6 +143,16 @@ def test_a_tied_head_counts_its_bias_only_and_all_its_macs():
     assert head.label == "lm_head: linear 50 tie=wte"
 
 
+def test_explain_says_what_a_shared_row_counts_elsewhere():
+    """The kind's formulas are the layer's own (a tied head's params = V·D + V); the last line says
+    what is counted at the owner, so explain and the table agree."""
+    head = nnshape.summarize(LM, explain=True).layer("lm_head")
+    assert head.explain[-1] == "tied to wte: its weight's 800 params are counted there; params here = 50; MACs at every use"
+    reused = nnshape.summarize("input 3x8x8\nb: bn\nreuse b\n", explain=True).layers[-1]
+    assert reused.explain[-1] == "shared with b: its 6 params and 7 buffers are counted there; params here = 0; MACs at every use"
+    assert not any("counted there" in line for row in nnshape.summarize(LM, explain=True).layers[:-1] for line in row.explain)
+
+
 def test_an_embedding_may_take_a_linear_weight_and_ties_chain():
     text = """input x 4x8
 input ids 4 dtype=int64

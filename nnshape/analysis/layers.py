@@ -12,9 +12,9 @@ from typing import TYPE_CHECKING, Any
 from .. import registry
 from ..errors import NNShapeError, SpecNameError, SpecShapeError
 from ..plan import LayerNode
-from ..registry import Call, Kind
+from ..registry import Call, Kind, num
 from ..source import Span
-from ..summary import LayerRow
+from ..summary import LayerRow, share_text
 from ..symbolic import NeedsValue, Poly
 from ..syntax import STATEMENT_KEYWORDS, Argument, Layer, TupleExpr
 from ..tensor import DTYPE_BYTES, TensorInfo, format_shape
@@ -100,6 +100,8 @@ def _layer(walker: "Walker", stmt: Layer, x: Tensor, scope: Scope, ctx: Context)
         for message, arg, code, hint in kind.field_warnings(call, x.field):
             walker.diagnostics.warn(f"{kind.name}: {message}", call.span_of(arg), code, hint)
     explain = tuple(kind.explain(call, result)) if walker.explain else ()
+    if explain and share is not None:  # the formulas are the layer's own; say which of them count elsewhere
+        explain += (_share_explained(share, params, buffers),)
     token, saved = walker.mem.layer(
         kind.is_view, x.token, tuple(t.token for t in extra) if extra else (), inferred.out_bytes,
         totals.trainable if share is None else int(share.grad or _nonzero(totals.trainable)), inferred.saved_rule,
@@ -216,3 +218,12 @@ def check_dtype(kind: Kind, call: Call) -> None:
             hint="declare the input with dtype=int64",
             code="E0413",
         )
+
+
+def _share_explained(share, params, buffers) -> str:
+    """The line an explanation ends with for a row that shares: what is counted at the owner, and
+    what is left here (the row's params), so the formulas above and the table agree."""
+    whose = "its weight's" if share.what == "weight" else "its"
+    counted = f"{num(share.params)} params" + (f" and {num(share.buffers)} buffers" if _nonzero(share.buffers) else "")
+    left = f"params here = {num(params)}" + (f", buffers here = {num(buffers)}" if _nonzero(buffers) else "")
+    return f"{share_text((share.what, share.path))}: {whose} {counted} are counted there; {left}; MACs at every use"
