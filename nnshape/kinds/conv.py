@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from ..memory import INPUT, Saved
 from ..registry import Arg, Call, Inference, Kind, ParamTensor, num, product, register
 from ..symbolic import Dim
 from ..tensor import format_shape, numel
 from ..twinspec import Twin
 from ._common import axis_names, explain_window, pad_same, window_fields, window_out
+from ._weight_norm import (
+    WEIGHT_NORM, weight_norm_lines, weight_norm_params, weight_norm_saved, weight_norm_tensors, weight_normed,
+)
 
 _LAYOUT = {1: "N×C×L", 2: "N×C×H×W", 3: "N×C×D×H×W"}
 
@@ -29,6 +33,7 @@ def _conv_args(transposed: bool) -> tuple[Arg, ...]:
         Arg("bias", "bool", True),
         Arg("padding_mode", "str", "zeros", choices=("zeros", "reflect", "replicate", "circular")),
         Arg("in_channels", "int", None, aliases=("in",), min=1, doc="checked against the input's channels"),
+        WEIGHT_NORM,
     ]
     if transposed:
         args.insert(4, Arg("output_padding", "size", 0, aliases=("op",), min=0, doc="extra size on one side of the output"))
@@ -88,12 +93,32 @@ class _ConvBase(Kind):
             out.append(("groups", str(a.groups)))
         return tuple(out)
 
-    def param_tensors(self, call: Call) -> tuple[ParamTensor, ...]:
-        """weight C_out×C_in/g×K… (transposed: C_in×C_out/g×K…), then bias C_out."""
+    def weight_shape(self, call: Call) -> tuple[Dim, ...]:
+        """C_out×C_in/g×K… (transposed: C_in×C_out/g×K…)."""
         a = call.args
         cin = call.x.shape[1]
         io = (cin, a.out_channels // a.groups) if self.transposed else (a.out_channels, cin // a.groups)
-        return (("weight", io + tuple(a.kernel_size)),) + ((("bias", (a.out_channels,)),) if a.bias else ())
+        return io + tuple(a.kernel_size)
+
+    def param_tensors(self, call: Call) -> tuple[ParamTensor, ...]:
+        """weight, then bias C_out (weight_norm=: bias, then g and v under parametrizations.weight)."""
+        a = call.args
+        tensors = (("weight", self.weight_shape(call)),) + ((("bias", (a.out_channels,)),) if a.bias else ())
+        return weight_norm_tensors(call, tensors)
+
+    def saved(self, call: Call, result: Inference) -> Saved:
+        """The input (the weight gradient reads it); with weight_norm= also the computed weight
+        and the norm's tensors (nnshape/kinds/_weight_norm.py)."""
+        return weight_norm_saved(call, self.weight_shape(call), INPUT)
+
+    def weight_norm_details(self, call: Call) -> tuple[tuple[str, str], ...]:
+        return (("weight_norm", f"dim {call.args.weight_norm}"),) if call.args.weight_norm is not None else ()
+
+    def params_line(self, call: Call, result: Inference, weight: str) -> str:
+        """params = weight + bias [+ g] = total."""
+        a = call.args
+        g = weight_norm_params(call, self.weight_shape(call))
+        return f"params = {weight} + {a.out_channels if a.bias else 0}{f' + {g} (g)' if g else ''} = {num(result.params)}"
 
 
 class Conv(_ConvBase):
@@ -121,9 +146,10 @@ class Conv(_ConvBase):
                 window_out(call, size, kk, ss, pp, dd, axis=axis) for size, kk, ss, pp, dd, axis in zip(spatial_in, k, s, pads, d, names)
             )
         kernel = numel(k)
-        params = cout * (cin // g) * kernel + (cout if a.bias else 0)
+        params = cout * (cin // g) * kernel + (cout if a.bias else 0) + weight_norm_params(call, self.weight_shape(call))
         macs = call.x.shape[0] * cout * numel(spatial) * (cin // g) * kernel
-        return Inference((call.x.shape[0], cout) + spatial, params=params, macs=macs, details=self.details(call))
+        details = self.details(call) + self.weight_norm_details(call)
+        return Inference((call.x.shape[0], cout) + spatial, params=params, macs=macs, details=details)
 
     def paddings(self, call: Call) -> tuple:
         """The left padding per axis ('same' pads D·(K−1) in total, the smaller half first)."""
@@ -152,17 +178,18 @@ class Conv(_ConvBase):
         cin_g = cin // g
         if g != 1:
             lines.append(f"C_in/groups = {cin}/{g} = {cin_g} input channels per filter")
-        lines.append(f"params = {product(cout, cin_g, *k)} + {cout if a.bias else 0} = {num(result.params)}")
+        lines.append(self.params_line(call, result, product(cout, cin_g, *k)))
+        lines += weight_norm_lines(call, self.weight_shape(call))
         lead = (n,) if n != 1 else ()
         lines.append(f"MACs = {product(*lead, cout, *result.shape[2:])} · {product(cin_g, *k)} = {num(result.macs)}")
         return lines
 
     def twin(self, call: Call) -> Twin:
         a = call.args
-        return Twin.nn(
+        return weight_normed(call, Twin.nn(
             f"Conv{self.ndim}d", in_channels=call.x.shape[1], out_channels=a.out_channels, kernel_size=a.kernel_size,
             stride=a.stride, padding=a.padding, dilation=a.dilation, groups=a.groups, bias=a.bias, padding_mode=a.padding_mode,
-        )
+        ))
 
 
 class ConvTranspose(_ConvBase):
@@ -196,10 +223,11 @@ class ConvTranspose(_ConvBase):
                 )
             spatial.append(out)
         kernel = numel(a.kernel_size)
-        params = cin * (cout // g) * kernel + (cout if a.bias else 0)
+        params = cin * (cout // g) * kernel + (cout if a.bias else 0) + weight_norm_params(call, self.weight_shape(call))
         # FlopCounterMode counts a transposed conv over the *input* positions
         macs = call.x.shape[0] * cin * numel(call.x.shape[2:]) * (cout // g) * kernel
-        return Inference((call.x.shape[0], cout) + tuple(spatial), params=params, macs=macs, details=self.details(call))
+        details = self.details(call) + self.weight_norm_details(call)
+        return Inference((call.x.shape[0], cout) + tuple(spatial), params=params, macs=macs, details=details)
 
     def receptive_field(self, call: Call, result: Inference, field):
         return None  # not supported: an output position sees a varying number of inputs (docs/conventions.md)
@@ -214,7 +242,8 @@ class ConvTranspose(_ConvBase):
                 call.x.shape[2:], result.shape[2:], k, a.stride, a.padding, a.dilation, a.output_padding, axis_names(self.ndim)
             )
         ]
-        lines.append(f"params = {product(cin, cout // g, *k)} + {cout if a.bias else 0} = {num(result.params)}")
+        lines.append(self.params_line(call, result, product(cin, cout // g, *k)))
+        lines += weight_norm_lines(call, self.weight_shape(call))
         lead = (n,) if n != 1 else ()
         lines.append("each input position scatters its C_in·(C_out/groups)·ΠK products into the output")
         lines.append(f"MACs = {product(*lead, cin, *call.x.shape[2:])} · {product(cout // g, *k)} = {num(result.macs)}")
@@ -222,26 +251,29 @@ class ConvTranspose(_ConvBase):
 
     def twin(self, call: Call) -> Twin:
         a = call.args
-        return Twin.nn(
+        return weight_normed(call, Twin.nn(
             f"ConvTranspose{self.ndim}d", in_channels=call.x.shape[1], out_channels=a.out_channels, kernel_size=a.kernel_size,
             stride=a.stride, padding=a.padding, output_padding=a.output_padding, groups=a.groups, bias=a.bias, dilation=a.dilation,
-        )
+        ))
 
 
 _CONV_EXAMPLES = {
-    1: ("3x20 | conv1d 8 k3", "4x17 | conv1d 6 k=5 s=2 p=2 d=1 bias=false", "4x16 | conv1d 8 k3 p='same' d=2 g=2"),
+    1: ("3x20 | conv1d 8 k3", "4x17 | conv1d 6 k=5 s=2 p=2 d=1 bias=false", "4x16 | conv1d 8 k3 p='same' d=2 g=2",
+        "8x20 | conv1d 8 k6 p3 groups=2 weight_norm=2"),
     2: (
         "1x3x3 | conv2d 1 k2 p1",
         "3x32x32 | conv 16 k3 s2 p1",
         "4x15x17 | conv2d 8 k=3x5 s=(2, 1) p=(1, 2) d=2 groups=2 bias=false",
         "8x9x9 | conv2d 8 k3 g=8 padding='same'",
         "3x16x16 | conv2d 4 k3 padding='valid' padding_mode='reflect'",
+        "4x9x9 | conv2d 6 k3 p1 weight_norm=1",
     ),
     3: ("2x6x8x8 | conv3d 4 k3 p1", "2x7x9x9 | conv3d 4 k=(1, 3, 3) s=2"),
 }
 _TRANSPOSED_EXAMPLES = {
     1: ("4x10 | convtranspose1d 3 k4 s2 p1",),
-    2: ("8x7x7 | convtranspose2d 4 k3 s2 p1 op=1", "4x5x6 | deconv 6 k=2 s=2 g=2 bias=false", "3x4x4 | convtranspose2d 2 k3 d=2"),
+    2: ("8x7x7 | convtranspose2d 4 k3 s2 p1 op=1", "4x5x6 | deconv 6 k=2 s=2 g=2 bias=false", "3x4x4 | convtranspose2d 2 k3 d=2",
+        "6x5x5 | convtranspose2d 4 k4 s2 p1 weight_norm=0"),
     3: ("4x3x4x4 | convtranspose3d 2 k=2 s=2",),
 }
 
@@ -261,6 +293,7 @@ for _n in (1, 2, 3):
                     "out = floor((in + 2P − D·(K−1) − 1)/S) + 1 per spatial axis",
                     "params = C_out·(C_in/groups)·ΠK + C_out (bias)",
                     "MACs = N·C_out·Πout·(C_in/groups)·ΠK",
+                    "weight_norm=DIM: + weight.shape[DIM] params (g), MACs unchanged",
                 ),
                 "examples": _CONV_EXAMPLES[_n],
             },
@@ -281,6 +314,7 @@ for _n in (1, 2, 3):
                     "out = (in − 1)·S − 2P + D·(K−1) + output_padding + 1 per spatial axis",
                     "params = C_in·(C_out/groups)·ΠK + C_out (bias)",
                     "MACs = N·C_in·Πin·(C_out/groups)·ΠK (counted over input positions)",
+                    "weight_norm=DIM: + weight.shape[DIM] params (g), MACs unchanged",
                 ),
                 "examples": _TRANSPOSED_EXAMPLES[_n],
             },

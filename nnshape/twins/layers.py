@@ -1,4 +1,4 @@
-"""Sequences, scaling and regularization: the wrapper of torch.nn's recurrent modules and nnshape's own (attention: twins/attention.py)."""
+"""Sequences, scaling and regularization, weight normalisation: the wrapper of torch.nn's recurrent modules and nnshape's own (attention: twins/attention.py)."""
 
 import torch
 from torch import nn
@@ -97,3 +97,12 @@ class DropPath(nn.Module):
 
     def extra_repr(self):
         return f"p={self.p}"
+
+
+# --------------------------------------------------------------------------- reparametrisation
+
+
+def WeightNorm(module, dim=0):  # noqa: N802 - named like the modules it stands beside
+    """``module`` with its weight reparametrised by torch's weight_norm: w = g · v / ‖v‖ over every
+    dim of v but ``dim`` (parameters g, v under ``parametrizations.weight``)."""
+    return nn.utils.parametrizations.weight_norm(module, name="weight", dim=dim)
