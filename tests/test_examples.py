@@ -38,6 +38,7 @@ EXPECTED = {
     "gpt2_lm.nn": ((128, 50257), 124_439_808, 16_114_089_984),  # tests/test_examples_shared.py; the tied head adds no parameters
     "albert_base.nn": ((128, 768), 11_683_584, 11_186_798_592),  # first output: the hidden state
     "qwen2_0_5b.nn": ((128, 151936), 494_032_768, 63_931_678_720),  # tests/test_examples_shared.py; tied head
+    "t5_small.nn": ((128, 32128), 60_506_624, 8_044_675_072),  # tests/test_examples_shared.py; one table, three uses
 }
 
 

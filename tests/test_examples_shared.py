@@ -83,9 +83,28 @@ def test_qwen2_0_5b_is_the_hf_model():
     assert summary.layer("1.0.0.self_attn").params == sum(p.numel() for p in attn.parameters())
 
 
+def test_t5_small_shares_one_table_three_ways():
+    """T5's `shared` table is the encoder's and the decoder's embedding and the LM head's weight:
+    `embedding ... tie=` and `linear ... tie=` on one table, counted once as transformers does."""
+    from transformers import T5Config, T5ForConditionalGeneration
+
+    params, buffers, macs, out, model = meta_count(
+        T5ForConditionalGeneration, T5Config(attn_implementation="eager"), input_ids=128, decoder_input_ids=128
+    )
+    assert model.encoder.embed_tokens.weight is model.decoder.embed_tokens.weight is model.lm_head.weight
+    summary = nnshape.summarize(EXAMPLES / "t5_small.nn")
+    assert (params, macs, tuple(out.logits.shape)) == (summary.total_params, summary.total_macs, summary.output_shape)
+    assert params == 60_506_624 and buffers == summary.total_buffers == 0
+    assert summary.layer("enc.shared").params == 32128 * 512
+    for path in ("1.embed_tokens", "lm_head"):
+        assert summary.layer(path).params == 0 and summary.layer(path).shares == ("weight", "enc.shared")
+    untied = nnshape.summarize((EXAMPLES / "t5_small.nn").read_text().replace(" tie=shared", ""))
+    assert untied.total_params - params == 2 * 32128 * 512 and untied.total_macs == macs
+
+
 def test_the_examples_verify_on_meta():
     from nnshape.verifier import verify
 
-    for name in ("albert_base.nn", "gpt2_lm.nn", "qwen2_0_5b.nn"):
+    for name in ("albert_base.nn", "gpt2_lm.nn", "qwen2_0_5b.nn", "t5_small.nn"):
         report = verify(EXAMPLES / name, device="meta")
         assert report.ok, (name, [(c.path, c.mismatches, c.error) for c in report.mismatches])
