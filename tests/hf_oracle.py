@@ -47,7 +47,7 @@ def inputs(cfg, model_type: str):
     vocab = cfg.vocab_size
     ids = torch.randint(3, vocab, (1, L), generator=gen)
     out = {"input_ids": ids}
-    if model_type in ("bert", "roberta"):
+    if model_type in ("bert", "roberta", "albert"):
         out["token_type_ids"] = torch.randint(0, cfg.type_vocab_size, (1, L), generator=gen)
     return out
 

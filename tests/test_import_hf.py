@@ -14,6 +14,7 @@ from nnshape.importers.hf_models import MODEL_TYPES  # noqa: E402
 import hf_oracle  # noqa: E402
 
 SMALL = dict(vocab_size=101, hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=4)
+ALBERT = dict(vocab_size=101, embedding_size=16, hidden_size=32, intermediate_size=64, num_hidden_layers=4, num_attention_heads=4)
 IMAGE = dict(hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=4, image_size=32, patch_size=8)
 
 # (model_type, architecture, config): several settings per type where a field changes the spec
@@ -46,6 +47,9 @@ CASES = [
     ("distilbert", "DistilBertModel", dict(vocab_size=101, dim=32, hidden_dim=64, n_layers=2, n_heads=4)),
     ("distilbert", "DistilBertForSequenceClassification", dict(vocab_size=101, dim=32, hidden_dim=64, n_layers=2, n_heads=4,
                                                                sinusoidal_pos_embds=True, activation="relu")),
+    ("albert", "AlbertModel", dict(ALBERT)),
+    ("albert", "AlbertForMaskedLM", dict(ALBERT, num_hidden_groups=2, inner_group_num=2)),
+    ("albert", "AlbertForSequenceClassification", dict(ALBERT, num_labels=3, hidden_act="relu")),
     ("vit", "ViTModel", dict(IMAGE)),
     ("vit", "ViTForImageClassification", dict(IMAGE, num_labels=10, num_channels=1)),
     ("vit", "ViTModel", dict(IMAGE, qkv_bias=False)),

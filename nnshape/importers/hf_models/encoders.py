@@ -1,4 +1,4 @@
-"""BERT-style encoders: learned positions, post-norm blocks (bert, roberta, distilbert)."""
+"""BERT-style encoders: learned positions, post-norm blocks (bert, roberta, distilbert, albert)."""
 
 from __future__ import annotations
 
@@ -145,6 +145,67 @@ def _distilbert(b: Build) -> None:
         w.line(f"linear {num_labels(f)} name=classifier")
 
 
+def _albert(b: Build) -> None:
+    """ALBERT: a factorized embedding (E, projected to the hidden size) and groups of layers whose
+    weights every pass of the group shares (``repeat N shared:``)."""
+    f, w = b.f, b.w
+    _check_encoder(b)
+    d, e = f.int("hidden_size"), f.int("embedding_size")
+    vocab = f.int("vocab_size")
+    positions = f.int("max_position_embeddings")
+    heads = f.int("num_attention_heads")
+    layers, groups, inner = f.int("num_hidden_layers"), f.int("num_hidden_groups"), f.int("inner_group_num")
+    ln_eps = f.float("layer_norm_eps")
+    act = activation(f, "hidden_act")
+    tie = f.bool("tie_word_embeddings")
+    if layers % groups:
+        # transformers applies group int(i / (layers / groups)) at layer i: uneven runs
+        f.fail("num_hidden_groups", f"{layers} layers do not split evenly into {groups} groups", code="E0704")
+    if d % heads:
+        f.fail("num_attention_heads", f"hidden size {d} is not divisible by {heads} heads", code="E0705")
+    w.line(f"let L = {positions}", "sequence length: --set L=... (learned positions need a value)")
+    w.line("input input_ids L dtype=int64")
+    w.line("input token_type_ids L dtype=int64", "segment ids (zeros when not given)")
+    with w.block(f"from input_ids as {'last_hidden_state' if b.head == 'base' else 'hidden'}", "albert"):
+        with w.block("block embeddings"):
+            with w.block("add"):
+                w.line(f"branch: embedding {vocab} {e} name=word_embeddings")
+                with w.block("branch"):
+                    with w.block("from token_type_ids"):
+                        w.line(f"embedding {f.int('type_vocab_size')} {e} name=token_type_embeddings")
+            w.line(f"posemb {positions} name=position_embeddings")
+            w.line(f"layernorm {eps(ln_eps)} name=LayerNorm")
+        with w.block("block encoder"):
+            w.line(f"linear {d} name=embedding_hidden_mapping_in")
+            for g in range(groups):
+                with w.block(f"repeat {layers // groups} shared", f"albert_layer_groups.{g}: one set of weights"):
+                    for i in range(inner):
+                        with w.block(f"block albert_layers_{i}" if inner > 1 else "block albert_layers_0"):
+                            with w.block("residual"):
+                                w.line(f"attention heads={heads} name=attention", "q, k, v, dense; the LayerNorm after the sum")
+                            w.line(f"layernorm {eps(ln_eps)} name=attention_LayerNorm")
+                            with w.block("residual"):
+                                w.line(f"linear {f.int('intermediate_size')} name=ffn")
+                                emit_activation(w, act)
+                                w.line(f"linear {d} name=ffn_output")
+                            w.line(f"layernorm {eps(ln_eps)} name=full_layer_layer_norm")
+    if b.head in ("base", "classifier"):
+        with w.block(f"from {'last_hidden_state' if b.head == 'base' else 'hidden'} as pooled", "the first token, pooler + tanh"):
+            w.line("select dim=1 index=0")
+            w.line(f"linear {d} name=pooler")
+            w.line("tanh")
+    if b.head == "base":
+        w.line("output last_hidden_state, pooled")
+    elif b.head == "masked-lm":
+        with w.block("block predictions"):
+            w.line(f"linear {e} name=dense")
+            emit_activation(w, act)
+            w.line(f"layernorm {eps(ln_eps)} name=LayerNorm")
+            tied_linear(b, vocab, bias=True, name="decoder", tie="word_embeddings" if tie else None)
+    elif b.head == "classifier":
+        w.line(f"linear {num_labels(f)} name=classifier")
+
+
 _BERT_DEFAULTS = dict(
     pad_token_id=0, vocab_size=30522, hidden_size=768, num_hidden_layers=12, num_attention_heads=12, intermediate_size=3072,
     hidden_act="gelu", max_position_embeddings=512, type_vocab_size=2, layer_norm_eps=1e-12, tie_word_embeddings=True,
@@ -169,5 +230,14 @@ MODELS = [
              num_attention_heads=12, hidden_size=768, hidden_dim=3072, activation="gelu", tie_word_embeddings=True),
         aliases={"hidden_size": "dim", "num_attention_heads": "n_heads", "num_hidden_layers": "n_layers"},
         neutral=ENCODER_NEUTRAL, summary="DistilBERT",
+    ),
+    ModelType(
+        "albert",
+        {"AlbertModel": "base", "AlbertForMaskedLM": "masked-lm", "AlbertForSequenceClassification": "classifier"},
+        _albert,
+        dict(vocab_size=30000, embedding_size=128, hidden_size=4096, num_hidden_layers=12, num_hidden_groups=1,
+             num_attention_heads=64, intermediate_size=16384, inner_group_num=1, hidden_act="gelu_new",
+             max_position_embeddings=512, type_vocab_size=2, layer_norm_eps=1e-12, tie_word_embeddings=True),
+        neutral=ENCODER_NEUTRAL | {"classifier_dropout_prob"}, summary="ALBERT (shared layers)",
     ),
 ]
