@@ -63,7 +63,7 @@ def diff(old, new, *, batch: int = 1, bindings=None, **named_bindings):
 
 def import_hf(config, *, head=None, ignore=(), check=True) -> str:
     """Spec text for a HuggingFace config.json (a path, its directory, or a dict): pure JSON
-    reading, no transformers needed. ``head``: base | causal-lm | masked-lm | classifier (default
+    reading, no transformers needed. ``head``: base | causal-lm | masked-lm | classifier | seq2seq-lm | encoder (default
     from ``architectures[0]``). See docs/importers.md."""
     from .importers import import_hf as run
 

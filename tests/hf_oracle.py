@@ -16,6 +16,11 @@ import json
 from oracle import counting_flags
 
 L = 7  # the sequence length of the measurements (odd, small)
+T = 5  # a decoder's own length (encoder-decoder models), unlike L
+
+
+def type_is_encoder(cfg) -> bool:
+    return any(a.endswith("EncoderModel") for a in cfg.architectures or ())
 
 
 def build(model_type: str, arch: str, **config):
@@ -47,6 +52,8 @@ def inputs(cfg, model_type: str):
     vocab = cfg.vocab_size
     ids = torch.randint(3, vocab, (1, L), generator=gen)
     out = {"input_ids": ids}
+    if model_type == "t5" and not type_is_encoder(cfg):
+        out["decoder_input_ids"] = torch.randint(3, vocab, (1, T), generator=gen)
     if model_type in ("bert", "roberta", "albert"):
         out["token_type_ids"] = torch.randint(0, cfg.type_vocab_size, (1, L), generator=gen)
     return out
@@ -71,7 +78,8 @@ def measure(model, feed: dict) -> dict:
 def spec_numbers(text: str) -> dict:
     import nnshape
 
-    summary = nnshape.summarize(text, L=L)
+    extra = {"T": T} if "input decoder_input_ids T" in text else {}
+    summary = nnshape.summarize(text, L=L, **extra)
     return {
         "params": summary.total_params,
         "buffers": summary.total_buffers,

@@ -15,6 +15,8 @@ import hf_oracle  # noqa: E402
 
 SMALL = dict(vocab_size=101, hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=4)
 ALBERT = dict(vocab_size=101, embedding_size=16, hidden_size=32, intermediate_size=64, num_hidden_layers=4, num_attention_heads=4)
+T5 = dict(vocab_size=101, d_model=32, d_kv=8, d_ff=64, num_layers=2, num_heads=4, relative_attention_num_buckets=8,
+          relative_attention_max_distance=20)
 IMAGE = dict(hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=4, image_size=32, patch_size=8)
 
 # (model_type, architecture, config): several settings per type where a field changes the spec
@@ -50,6 +52,10 @@ CASES = [
     ("albert", "AlbertModel", dict(ALBERT)),
     ("albert", "AlbertForMaskedLM", dict(ALBERT, num_hidden_groups=2, inner_group_num=2)),
     ("albert", "AlbertForSequenceClassification", dict(ALBERT, num_labels=3, hidden_act="relu")),
+    ("t5", "T5Model", dict(T5)),
+    ("t5", "T5ForConditionalGeneration", dict(T5, num_decoder_layers=3, feed_forward_proj="gated-gelu", d_kv=16)),
+    ("t5", "T5EncoderModel", dict(T5, num_layers=3, relative_attention_max_distance=128)),
+    ("t5", "T5ForConditionalGeneration", dict(T5, tie_word_embeddings=False, feed_forward_proj="gated-silu")),
     ("vit", "ViTModel", dict(IMAGE)),
     ("vit", "ViTForImageClassification", dict(IMAGE, num_labels=10, num_channels=1)),
     ("vit", "ViTModel", dict(IMAGE, qkv_bias=False)),
@@ -133,7 +139,7 @@ def test_defaults_are_transformers_defaults(name):
         assert value == theirs or ((value is None or theirs is None) and key in DERIVED), (key, value, theirs)
 
 
-DERIVED = ("head_dim", "n_inner", "ffn_hidden_size", "num_kv_heads", "pooler_output_size", "num_key_value_heads", "num_ln_in_parallel_attn")
+DERIVED = ("head_dim", "num_decoder_layers", "n_inner", "ffn_hidden_size", "num_kv_heads", "pooler_output_size", "num_key_value_heads", "num_ln_in_parallel_attn")
 
 
 # Real checkpoints: tests/fixtures/hf/*.json are their config.json as published on the Hugging Face
@@ -155,6 +161,7 @@ PUBLISHED = {
     "distilbert-base-uncased": ("distilbert/distilbert-base-uncased", "base", 66_362_880, "DistilBERT paper, 66M"),
     "vit-base-patch16-224-in21k": ("google/vit-base-patch16-224-in21k", None, 86_389_248, "ViTModel with pooler, 86M"),
     "qwen2-0.5b": ("Qwen/Qwen2-0.5B", None, 494_032_768, "safetensors metadata (494M; q/k/v biases, the LM head is tied)"),
+    "t5-small": ("google-t5/t5-small", None, 60_506_624, "T5ForConditionalGeneration, 60.5M (T5 paper: ~60M; the head is tied)"),
     "mixtral-8x7b": ("mistralai/Mixtral-8x7B-v0.1", None, 46_702_792_704, "safetensors metadata (46.7B, every expert)"),
 }
 
@@ -184,6 +191,7 @@ def test_real_checkpoint_parameters(name):
     arch = data["architectures"][0]
     if head == "base":
         arch = {"GPT2LMHeadModel": "GPT2Model"}.get(arch, arch.split("For")[0] + "Model")
+    cfg.architectures = [arch]
     with torch.device("meta"):
         model = getattr(transformers, arch)(cfg)
     assert sum(p.numel() for p in model.parameters()) == published

@@ -26,7 +26,7 @@ def _write(text: str, output: str | None, what: str) -> None:
 @import_.command()
 @click.argument("config", metavar="CONFIG", required=False)
 @click.option("--output", "-o", type=click.Path(dir_okay=False, writable=True), default=None, help="Write the spec here (default: stdout).")
-@click.option("--head", type=click.Choice(["base", "causal-lm", "masked-lm", "classifier"]), default=None,
+@click.option("--head", type=click.Choice(["base", "causal-lm", "masked-lm", "classifier", "seq2seq-lm", "encoder"]), default=None,
               help="Which model to write (default: the config's architectures[0]).")
 @click.option("--ignore", "ignore", multiple=True, metavar="FIELD", help="A config field you know changes no count (repeatable).")
 @click.option("--list", "list_", is_flag=True, help="List the supported model types and exit.")

@@ -83,7 +83,7 @@ def _head(model, data: dict, source, head: str | None) -> tuple[str, str]:
 def import_hf(config: str | os.PathLike | dict, *, head: str | None = None, ignore=(), check: bool = True) -> str:
     """Spec text for a HuggingFace config (a config.json path, its directory, or a dict).
 
-    ``head`` is base | causal-lm | masked-lm | classifier (default: from ``architectures[0]``);
+    ``head`` is base | causal-lm | masked-lm | classifier | seq2seq-lm | encoder (default: from ``architectures[0]``);
     ``ignore`` names fields the caller vouches change no count. With ``check`` the written spec is
     analyzed once, so a spec nnshape would reject is never handed out.
     """
@@ -92,8 +92,9 @@ def import_hf(config: str | os.PathLike | dict, *, head: str | None = None, igno
     chosen, why = _head(model, data, source, head)
     fields = Fields(data, source, model.name, model.defaults, model.aliases)
     fields.neutral(*model.neutral)
-    fields.expect("is_encoder_decoder", lambda v: v is False, "false (a decoder-only or encoder-only model)", default=False)
-    if chosen not in ("causal-lm", "masked-lm"):
+    if "is_encoder_decoder" not in model.neutral:  # an encoder-decoder type writes both halves
+        fields.expect("is_encoder_decoder", lambda v: v is False, "false (a decoder-only or encoder-only model)", default=False)
+    if chosen not in ("causal-lm", "masked-lm", "seq2seq-lm"):
         fields.neutral("tie_word_embeddings")  # no output projection to tie
     writer = SpecWriter()
     writer.comment(f"nnshape import hf {source.name}")

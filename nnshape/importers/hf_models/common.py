@@ -9,7 +9,7 @@ from ..config import Fields
 from ..errors import ImportFailure
 from ..writer import SpecWriter, fmt_float
 
-HEADS = ("base", "causal-lm", "masked-lm", "classifier")
+HEADS = ("base", "causal-lm", "masked-lm", "classifier", "seq2seq-lm", "encoder")
 
 
 @dataclass(frozen=True)

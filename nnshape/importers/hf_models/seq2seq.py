@@ -1,0 +1,115 @@
+"""Encoder-decoder models: T5 (relative position buckets, a shared embedding, cross-attention)
+and Whisper's audio encoder."""
+
+from __future__ import annotations
+
+from .common import ACTIVATIONS, Build, ModelType, emit_activation, eps, tied_linear
+
+T5_NEUTRAL = frozenset(
+    (
+        "dropout_rate", "initializer_factor", "is_encoder_decoder", "use_cache", "decoder_start_token_id",
+        "classifier_dropout", "is_decoder", "n_positions", "output_past", "task_specific_params",
+        "dense_act_fn", "is_gated_act", "scale_decoder_outputs",
+    )
+)
+
+
+def _t5_ff(b: Build, d: int) -> None:
+    """T5LayerFF: x + wo(act(wi(ln(x)))), or gated: wo(act(wi_0(ln x)) · wi_1(ln x))."""
+    f, w = b.f, b.w
+    proj = f.raw("feed_forward_proj")
+    parts = proj.split("-") if isinstance(proj, str) else []
+    gated = len(parts) == 2 and parts[0] == "gated"
+    name = parts[-1] if len(parts) in (1, 2) and (len(parts) == 1 or gated) else None
+    if proj == "gated-gelu":
+        name = "gelu_new"  # transformers' special case
+    if name not in ACTIVATIONS or ACTIVATIONS[name] is None:
+        f.fail("feed_forward_proj", "feed_forward_proj must be ACT or gated-ACT with a known activation",
+               expected="'relu', 'gated-gelu', 'gated-silu' ...", found=repr(proj)[:40], code="E0704")
+    ff = f.int("d_ff")
+    with w.block("residual"):
+        w.line(f"rmsnorm {eps(f.float('layer_norm_epsilon'))} name=layer_norm", "T5LayerNorm: RMS, a weight, no bias")
+        with w.block("block DenseReluDense"):
+            if gated:
+                with w.block("multiply"):
+                    with w.block("branch"):
+                        w.line(f"linear {ff} bias=false name=wi_0")
+                        emit_activation(w, ACTIVATIONS[name])
+                    w.line(f"branch: linear {ff} bias=false name=wi_1")
+            else:
+                w.line(f"linear {ff} bias=false name=wi")
+                emit_activation(w, ACTIVATIONS[name])
+            w.line(f"linear {d} bias=false name=wo")
+
+
+def _t5_stack(b: Build, *, decoder: bool, layers: int) -> None:
+    """A T5Stack: the embedding (the shared table), blocks, the final norm. Only block 0 holds the
+    relative position table; the later blocks reuse its bias (no parameters, no MACs)."""
+    f, w = b.f, b.w
+    d, heads, d_kv = f.int("d_model"), f.int("num_heads"), f.int("d_kv")
+    norm = f"rmsnorm {eps(f.float('layer_norm_epsilon'))} name=layer_norm"
+    attn = f"attention heads={heads} bias=false"
+    if heads * d_kv != d:
+        attn += f" head_dim={d_kv}"
+    cross = attn  # cross-attention: no mask, no position table
+    if decoder:
+        attn += " causal=true"
+    buckets, distance = f.int("relative_attention_num_buckets"), f.int("relative_attention_max_distance")
+    rel = f" rel_pos={buckets}" + (f" max_distance={distance}" if distance != 128 else "")
+    if decoder:
+        w.line(f"embedding {f.int('vocab_size')} {d} tie=shared name=embed_tokens", "decoder.embed_tokens is shared")
+    else:
+        w.line(f"embedding {f.int('vocab_size')} {d} name=shared", "shared (encoder.embed_tokens)")
+
+    def block(first: bool) -> None:
+        with w.block("residual"):
+            w.line(norm)
+            w.line(f"{attn}{rel if first else ''} name=SelfAttention")
+        if decoder:
+            with w.block("residual"):
+                w.line(norm)
+                w.line(f"{cross} kv=encoder_last_hidden_state name=EncDecAttention")
+        _t5_ff(b, d)
+
+    with w.block("block block_0", f"{'decoder' if decoder else 'encoder'}.block.0: the relative position table"):
+        block(True)
+    if layers > 1:
+        with w.block(f"repeat {layers - 1}", "block.1 ...: the bias of block 0 again"):
+            block(False)
+    w.line(f"rmsnorm {eps(f.float('layer_norm_epsilon'))} name=final_layer_norm")
+
+
+def _t5(b: Build) -> None:
+    f, w = b.f, b.w
+    f.raw("tie_word_embeddings", None)  # transformers 5 ties the head whatever it says (below)
+    w.line("input input_ids L dtype=int64", "encoder token ids; --set L=... for numbers")
+    if b.head != "encoder":
+        w.line("input decoder_input_ids T dtype=int64", "decoder token ids; --set T=...")
+    with w.block("from input_ids as encoder_last_hidden_state"):
+        with w.block("block encoder"):
+            _t5_stack(b, decoder=False, layers=f.int("num_layers"))
+    decoder_layers = f.int("num_decoder_layers", optional=True) or f.int("num_layers")
+    if b.head == "encoder":
+        return
+    with w.block("from decoder_input_ids"):
+        with w.block("block decoder"):
+            _t5_stack(b, decoder=True, layers=decoder_layers)
+        if b.head == "seq2seq-lm":
+            scaled = f.raw("tie_word_embeddings", None) is not False
+            if scaled:
+                w.comment("scaled by d_model ** -0.5 before the head: elementwise, no count")
+            tied_linear(b, f.int("vocab_size"), bias=False, name="lm_head", tie="shared",
+                        comment="lm_head.weight is shared.weight (transformers ties it)")
+
+
+MODELS = [
+    ModelType(
+        "t5",
+        {"T5Model": "base", "T5ForConditionalGeneration": "seq2seq-lm", "T5EncoderModel": "encoder"},
+        _t5,
+        dict(vocab_size=32128, d_model=512, d_kv=64, d_ff=2048, num_layers=6, num_decoder_layers=None, num_heads=8,
+             relative_attention_num_buckets=32, relative_attention_max_distance=128, layer_norm_epsilon=1e-6,
+             feed_forward_proj="relu", tie_word_embeddings=True),
+        neutral=T5_NEUTRAL, summary="T5, T5 v1.1, Flan-T5 (base: the decoder's last hidden state)",
+    ),
+]
