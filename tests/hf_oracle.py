@@ -32,7 +32,12 @@ def build(model_type: str, arch: str, **config):
     cfg._attn_implementation = "eager"
     if hasattr(cfg, "_experts_implementation"):
         cfg._experts_implementation = "eager"  # a loop over the experts hit: FlopCounterMode sees each matmul
-    model = getattr(transformers, arch)(cfg).eval()
+    cls = getattr(transformers, arch, None)
+    if cls is None:  # a part transformers does not export (WhisperEncoder)
+        import importlib
+
+        cls = getattr(importlib.import_module(f"transformers.models.{model_type}.modeling_{model_type}"), arch)
+    model = cls(cfg).eval()
     return cfg, model
 
 
@@ -49,6 +54,8 @@ def inputs(cfg, model_type: str):
     if model_type in ("vit", "clip_vision_model"):
         size = cfg.image_size if isinstance(cfg.image_size, int) else cfg.image_size[0]
         return {"pixel_values": torch.randn(1, cfg.num_channels, size, size, generator=gen)}
+    if model_type == "whisper":
+        return {"input_features": torch.randn(1, cfg.num_mel_bins, 2 * cfg.max_source_positions, generator=gen)}
     vocab = cfg.vocab_size
     ids = torch.randint(3, vocab, (1, L), generator=gen)
     out = {"input_ids": ids}

@@ -113,3 +113,68 @@ MODELS = [
         neutral=T5_NEUTRAL, summary="T5, T5 v1.1, Flan-T5 (base: the decoder's last hidden state)",
     ),
 ]
+
+
+WHISPER_NEUTRAL = frozenset(
+    (
+        # the decoder's settings: the importer writes the audio encoder only
+        "vocab_size", "decoder_layers", "decoder_attention_heads", "decoder_ffn_dim", "decoder_layerdrop",
+        "decoder_start_token_id", "max_target_positions", "scale_embedding", "tie_word_embeddings",
+        "suppress_tokens", "begin_suppress_tokens", "forced_decoder_ids", "median_filter_width", "alignment_heads",
+        # training-time and generation settings
+        "encoder_layerdrop", "use_cache", "is_encoder_decoder", "dropout", "attention_dropout", "activation_dropout",
+        "init_std", "apply_spec_augment", "mask_time_prob", "mask_time_length", "mask_time_min_masks",
+        "mask_feature_prob", "mask_feature_length", "mask_feature_min_masks", "classifier_dropout",
+    )
+)
+
+
+def _whisper(b: Build) -> None:
+    """Whisper's audio encoder: two convolutions (the second halves the frames), fixed positions
+    (a frozen parameter), pre-norm blocks whose k projection has no bias."""
+    f, w = b.f, b.w
+    d, heads = f.int("d_model"), f.int("encoder_attention_heads")
+    frames = f.int("max_source_positions")
+    act = ACTIVATIONS[f.choice("activation_function", tuple(k for k, v in ACTIVATIONS.items() if v))]
+    if d % heads:
+        f.fail("encoder_attention_heads", f"d_model {d} is not divisible by {heads} heads", code="E0705")
+    weighted = f.bool("use_weighted_layer_sum")
+    proj = f.int("classifier_proj_size")
+    if weighted and b.head == "classifier":
+        f.fail("use_weighted_layer_sum", "a weighted sum of every layer's states has no spec line yet", code="E0704")
+    w.line(f"input input_features ({f.int('num_mel_bins')}, {2 * frames})", "log-mel frames: exactly 2 x max_source_positions")
+    with w.block("block encoder"):
+        w.line(f"conv1d {d} k=3 p=1 name=conv1")
+        w.line(act)
+        w.line(f"conv1d {d} k=3 s=2 p=1 name=conv2")
+        w.line(act)
+        w.line("permute 0 2 1")
+        w.line(f"posemb {frames} trainable=false name=embed_positions", "sinusoidal, stored as a frozen parameter")
+        with w.block(f"repeat {f.int('encoder_layers')}", "encoder.layers.0 ..."):
+            with w.block("residual"):
+                w.line("layernorm name=self_attn_layer_norm")
+                w.line(f"attention heads={heads} k_bias=false name=self_attn")
+            with w.block("residual"):
+                w.line("layernorm name=final_layer_norm")
+                w.line(f"linear {f.int('encoder_ffn_dim')} name=fc1")
+                w.line(act)
+                w.line(f"linear {d} name=fc2")
+        w.line("layernorm name=layer_norm")
+    if b.head == "classifier":
+        from .common import num_labels
+
+        w.line(f"linear {proj} name=projector")
+        w.line("mean 1", "the mean over the frames")
+        w.line(f"linear {num_labels(f)} name=classifier")
+
+
+MODELS.append(
+    ModelType(
+        "whisper",
+        {"WhisperEncoder": "encoder", "WhisperForAudioClassification": "classifier"},
+        _whisper,
+        dict(num_mel_bins=80, encoder_layers=4, encoder_attention_heads=6, encoder_ffn_dim=1536, activation_function="gelu",
+             d_model=384, max_source_positions=1500, use_weighted_layer_sum=False, classifier_proj_size=256),
+        neutral=WHISPER_NEUTRAL, summary="Whisper's audio encoder (--head encoder) and audio classifier",
+    )
+)
