@@ -60,6 +60,8 @@ NETS = {
                    ["conv3d 4 k=1x3x3 s=1x2x2 p=0x1x1", "conv3d 6 k=3 s=1x2x2 p=1 bias=false name=sub", "linear 5 bias=false"]),
     "swin_merge": (T.SwinStyle, lambda: (torch.randn(2, 3, 36, 36),),
                    ["pad (0, 0, 0, 1, 0, 1)", "concat dim=-1:", "slice -3 1 none 2"]),
+    "tied": (T.TiedLM, lambda: (torch.zeros(2, 7, dtype=torch.long),),
+             ["embedding 50 16 name=shared_emb", "reuse shared_block_0", "linear 50 bias=false tie=shared_emb name=out"]),
     "skip": (T.SkipAcross, lambda: (torch.randn(2, 3, 16, 16),), ["multiply:", "concat:", "upsample size=16"]),
 }
 
@@ -115,10 +117,11 @@ def test_custom_op_is_reported_with_its_path():
     assert "bil: Bilinear" in info.value.message
 
 
-def test_shared_weights_are_reported():
-    with pytest.raises(ImportFailure) as info:
-        nnshape.import_torch(T.Shared(), torch.randn(2, 8))
-    assert info.value.code == "E0723" and "fc" in info.value.message
+def test_shared_weights_are_reuse_and_tie():
+    """A module applied twice is `reuse`; a weight two modules hold is `tie=` (counted once)."""
+    spec = nnshape.import_torch(T.Shared(), torch.randn(2, 8))
+    assert "linear 8 name=shared_fc" in spec and "reuse shared_fc" in spec
+    assert numbers(spec, 2) == oracle(T.Shared(), (torch.randn(2, 8),))
 
 
 def test_allow_partial_writes_the_mapped_part():
@@ -228,7 +231,7 @@ def test_shape_dependent_control_flow_falls_back_to_torch_export():
     assert info.value.code == "E0722"
 
 
-@pytest.mark.parametrize("name", ["resnet", "inception", "densenet", "vit", "convnext", "lstm", "skip"])
+@pytest.mark.parametrize("name", ["resnet", "inception", "densenet", "vit", "convnext", "lstm", "skip", "tied"])
 def test_torch_export_path_gives_the_same_numbers(name):
     make, inputs, _ = NETS[name]
     torch.manual_seed(0)

@@ -318,6 +318,20 @@ class Shared(nn.Module):
         return self.fc(torch.relu(self.fc(x)))
 
 
+class TiedLM(nn.Module):
+    """A language model whose head holds the embedding's weight, and a layer applied twice."""
+
+    def __init__(self):
+        super().__init__()
+        self.emb = nn.Embedding(50, 16)
+        self.block = nn.Sequential(nn.Linear(16, 16), nn.ReLU())
+        self.out = nn.Linear(16, 50, bias=False)
+        self.out.weight = self.emb.weight
+
+    def forward(self, x):
+        return self.out(self.block(self.block(self.emb(x))))
+
+
 class SkipAcross(nn.Module):
     """A tensor read after other merges (a U-Net skip) and one read by two different ops later."""
 

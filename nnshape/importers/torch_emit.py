@@ -68,6 +68,8 @@ class Plan:
     segments: list  # (entry Value, target Value, items, named target?)
     names: dict  # value id -> spec name
     problems: list = field(default_factory=list)
+    reused: dict = field(default_factory=dict)  # module path -> label, for modules applied twice
+    ties: dict = field(default_factory=dict)  # module path -> (label, owner?): one weight in two modules
 
 
 def _ident(text: str) -> str:
@@ -318,6 +320,7 @@ class Writer:
         self.names = plan.names
         self.allow_partial = allow_partial
         self.problems = plan.problems
+        self.emitted: set = set()  # reused modules written once already
 
     def op_lines(self, op) -> list:
         """The spec lines of one op (strings, or (header, [lines]) for a nested block)."""
@@ -417,6 +420,24 @@ class Writer:
             w.comment(f"NOT MAPPED: {'.'.join(op.path) or '(forward)'}: {op.what}: {op.unmappable}")
             if op.out.shape != op.primary[0].shape if op.primary else True:
                 w.comment(f"  (its output {list(op.out.shape)} is not written either)")
+            return
+        shared = self.plan.reused.get(".".join(op.path)) if op.module is not None else None
+        if shared is not None:
+            if len(lines) != 1 or not isinstance(lines[0], str):
+                self.problems.append(Problem(".".join(op.path), "shared weights", "a module of several lines applied "
+                                             "twice with the same parameters (only one-line modules are written with `reuse`)"))
+            elif shared in self.emitted:
+                w.line(f"reuse {shared}", "the same module again: its weights are shared")
+                return
+            else:
+                self.emitted.add(shared)
+                w.line(f"{lines[0]} name={shared}", op.comment or ".".join(op.path))
+                return
+        tie = self.plan.ties.get(".".join(op.path)) if op.module is not None else None
+        if tie is not None and len(lines) == 1 and isinstance(lines[0], str):
+            name, owner = tie
+            text = f"{lines[0]} name={name}" if owner else f"{lines[0]} tie={name}" + (f" name={_ident(label)}" if label else "")
+            w.line(text, op.comment or (None if owner else f"its weight is {name}'s"))
             return
         if any(isinstance(line, tuple) for line in lines):
             if label:

@@ -238,7 +238,7 @@ def _TransformerForward(transformer):
 
 
 def _import_traced(module, example_inputs, allow_partial: bool, source: str | None, tracer: str = "auto") -> str:
-    from .torch_emit import Planner, Problem, write
+    from .torch_emit import Planner, Problem, _ident, write
     from .torch_ir import Builder, normalize
     from .errors import Unmappable
 
@@ -280,9 +280,20 @@ def _import_traced(module, example_inputs, allow_partial: bool, source: str | No
                 hint="data-dependent control flow (an `if` on a tensor's values) has no single spec",
                 code="E0722",
             ) from None
-    for name, uses in graph.shared:
-        plan.problems.append(Problem(name, "shared weights", f"applied {uses} times with the same parameters "
-                                                             "(needs `reuse`, not in this version of the language)"))
+    for name, _uses in graph.shared:  # applied again with the same weights: `reuse LABEL`
+        plan.reused[name] = _ident("shared_" + name.replace(".", "_"))
+    owners: dict = {}  # id(weight) -> the first module path that holds it
+    for op in graph.ops:  # one weight held by two modules (a tied LM head): `tie=LABEL`
+        # a registered Parameter only: a computed weight (a parametrization) is a new tensor each time
+        weight = getattr(op.module, "_parameters", {}).get("weight") if op.module is not None else None
+        path = ".".join(op.path)
+        if weight is None or path in plan.reused or path in plan.ties:
+            continue
+        first = owners.setdefault(id(weight), path)
+        if first != path:
+            label = _ident("shared_" + first.replace(".", "_"))
+            plan.ties[first] = (label, True)
+            plan.ties[path] = (label, False)
     unused = _unused(module, graph)
     if unused:
         plan.problems.append(Problem(unused[0], "unused parameters", "parameters that forward never reads "
