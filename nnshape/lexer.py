@@ -26,7 +26,7 @@ _TOKEN = re.compile(
     | (?P<PATH>[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z0-9_]+)+)
     | (?P<NAME>[A-Za-z_][A-Za-z0-9_]*)
     | (?P<STRING>'[^'\n]*'|"[^"\n]*")
-    | (?P<OP>\*\*|//|[=(),:+\-*/%\[\]])
+    | (?P<OP>\*\*|//|==|!=|<=|>=|[=(),:+\-*/%\[\]<>])
     | (?P<COMMENT>\#.*)
     | (?P<BAD>[^ \t])
     )
@@ -185,14 +185,14 @@ def _bad_character(source: Source, text: str, lineno: int, pos: int) -> SpecSynt
         ).with_source(source)
     shown = repr(ch) if ch.isprintable() else f"U+{ord(ch):04X}"
     hint = None
-    if ch in "{}<>;!@$&|^~`\\":
+    if ch in "{};!@$&|^~`\\":
         hint = "specs use `KIND args key=value`, blocks end with ':' and nest by indentation"
     if ch.isalpha() or ch.isdigit():  # a non-ASCII letter or digit
         hint = "names use ASCII letters, digits and '_'"
     return SpecSyntaxError(
         f"unexpected character {shown}",
         Span(lineno, pos + 1),
-        expected="a name, number, string, shape such as 3x224x224, or one of = ( ) , : + - * / // % **",
+        expected="a name, number, string, shape such as 3x224x224, or one of = ( ) [ ] , : + - * / // % ** == != < <= > >=",
         found=shown,
         hint=hint,
         code="E0104",

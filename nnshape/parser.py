@@ -12,21 +12,31 @@ from .lexer import LogicalLine, Token, tokenize
 from .source import Source, Span
 from .syntax import (
     BLOCK_KEYWORDS,
+    RESERVED_NAMES,
+    COMPARISONS,
+    FUNCTIONS,
     Argument,
     Binary,
     Block,
+    BoolOp,
+    Compare,
     Const,
     Def,
     Dims,
     Expr,
+    FuncCall,
+    If,
+    IfBranch,
     Input,
     Layer,
     Let,
     Name,
     Output,
     Param,
+    SliceExpr,
     Spec,
     Statement,
+    Subscript,
     TupleExpr,
     Unary,
     expr_text,
@@ -155,6 +165,10 @@ class _Parser:
             return self.labelled(line, index, depth), index + 1
         if word == "def":
             return self.definition(line, index, depth, colon)
+        if word in ("if", "elif", "else") and not (len(tokens) > 1 and tokens[1].is_op("=")):
+            return self.conditional(line, index, depth, colon)
+        if word == "from" and colon is None:
+            return self.from_line(line), index + 1
         if colon is not None:
             return self.block_statement(line, index, depth, colon)
         if word in BLOCK_KEYWORDS and not (len(tokens) > 1 and tokens[1].is_op("=")):
@@ -183,6 +197,10 @@ class _Parser:
             if not names:
                 raise stream.error("the name of the tensor to output", "output NAME")
             return Output(tuple(names), first.span), index + 1
+        tokens, alias = _split_alias(tokens[1:], line)
+        stream = _Stream(tokens, line)
+        if alias is not None:
+            return Layer(first.text.lower(), self.arguments(stream), first.span, alias.text, alias.span), index + 1
         return Layer(first.text.lower(), self.arguments(stream), first.span), index + 1
 
     def labelled(self, line: LogicalLine, index: int, depth: int) -> Layer:
@@ -212,6 +230,104 @@ class _Parser:
             )
         arg = Argument("name", Name(label.text, label.span), label.span, label.span)
         return statement._replace(args=(arg,) + statement.args)
+    def from_line(self, line: LogicalLine) -> Block:
+        """``from NAME [as ALIAS]`` on one line: the named tensor becomes the current one."""
+        first = line.tokens[0]
+        header = _Stream(list(line.tokens[1:]), line)
+        name, alias = self.from_header(header)
+        span = Span(first.span.line, first.span.col, len(first.text))
+        return Block("from", (), (), span, name.text, name.span, alias.text if alias else None, alias.span if alias else None)
+
+    def from_header(self, header: "_Stream") -> tuple[Token, Token | None]:
+        tok = header.expect_name("the name of an input or stored tensor")
+        alias = None
+        if not header.done:
+            kw = header.next()
+            if not kw.is_name("as"):
+                raise SpecSyntaxError(
+                    f"unexpected '{kw.text}'",
+                    kw.span,
+                    expected="'as NAME', ':' or the end of the line",
+                    found=f"'{kw.text}'",
+                    code="E0114",
+                )
+            alias = header.expect_name("the name to store the result under")
+        header.expect_end()
+        return tok, alias
+
+    def conditional(self, line: LogicalLine, index: int, depth: int, colon: int | None) -> tuple[Statement, int]:
+        """``if C:`` and the ``elif C:`` / ``else:`` lines that follow it at its indentation."""
+        first = line.tokens[0]
+        if first.text.lower() != "if":
+            raise SpecSyntaxError(
+                f"`{first.text.lower()}:` without an `if:` before it",
+                first.span,
+                expected="`if CONDITION:` directly before, at the same indentation",
+                hint="an `elif`/`else` follows the body of an `if` (or of an `elif`) at the `if`'s indentation",
+                code="E0150",
+            )
+        branches: list[IfBranch] = []
+        indent = line.indent
+        while True:
+            tokens = list(line.tokens)
+            word = tokens[0].text.lower()
+            if colon is None:
+                raise SpecSyntaxError(
+                    f"'{word}' starts a block and needs a ':'",
+                    tokens[-1].span,
+                    expected=f"'{word} CONDITION:' followed by an indented body" if word != "else" else "'else:'",
+                    found="end of line",
+                    code="E0111",
+                )
+            header = _Stream(tokens[1:colon], line)
+            condition = None
+            if word == "else":
+                header.expect_end()
+            else:
+                if header.done:
+                    raise header.error("a condition, e.g. `stride == 1 and c_in == c_out`", f"{word} CONDITION:")
+                condition = header.free_expr()
+                header.expect_end()
+            body, index = self.header_body(line, index, depth, colon, word)
+            span = Span(tokens[0].span.line, tokens[0].span.col, len(tokens[0].text))
+            branches.append(IfBranch(word, condition, tuple(body), span))
+            if word == "else" or index >= len(self.lines):
+                break
+            nxt = self.lines[index]
+            nword = nxt.tokens[0].text.lower() if nxt.tokens[0].kind == "NAME" else None
+            if nxt.indent != indent or nword not in ("elif", "else") or (len(nxt.tokens) > 1 and nxt.tokens[1].is_op("=")):
+                break
+            line = nxt
+            colon = next((i for i, tok in enumerate(nxt.tokens) if tok.is_op(":") and _top_level(list(nxt.tokens), i)), None)
+        return If(tuple(branches), branches[0].span), index
+
+    def header_body(self, line: LogicalLine, index: int, depth: int, colon: int, word: str) -> tuple[list[Statement], int]:
+        """The body of a header line ending at ``colon``: one statement after the ':' on the same
+        line, or the indented lines below it. Returns the body and the next line's index."""
+        tokens = list(line.tokens)
+        rest = tokens[colon + 1:]
+        if not rest:
+            return self.body(line, index + 1, depth, word)
+        inline = LogicalLine(rest[0].span.col - 1, tuple(rest), line.line)
+        if rest[0].is_name(*BLOCK_KEYWORDS) and any(t.is_op(":") for t in rest):
+            raise SpecSyntaxError(
+                "only a single layer may follow ':' on the same line",
+                rest[0].span,
+                expected="the nested block on its own, indented line",
+                code="E0115",
+            )
+        sub = _Parser(self.source, [inline])
+        statement, _ = sub.statement(0, depth + 1)
+        index += 1
+        if index < len(self.lines) and self.lines[index].indent > line.indent:
+            raise SpecSyntaxError(
+                "unexpected indent",
+                Span(self.lines[index].line, 1, self.lines[index].indent),
+                expected="no indented body after an inline one",
+                hint=f"put the first statement of '{word}:' on its own line too",
+                code="E0105",
+            )
+        return [statement], index
 
     def input(self, first: Token, stream: _Stream) -> Input:
         name = None
@@ -252,6 +368,15 @@ class _Parser:
                 value = stream.argument_expr()
                 args.append(Argument(tok.text.lower(), value, tok.span, tok.span))
             else:
+                if tok.is_name("as") and tok.kind == "NAME":
+                    raise SpecSyntaxError(
+                        "`as NAME` comes last on the line",
+                        tok.span,
+                        expected="the layer's arguments, then `as NAME` at the end",
+                        found=f"'as' followed by {len(stream.tokens) - stream.pos - 1} more token(s)",
+                        hint="move `as NAME` to the end of the line",
+                        code="E0151",
+                    )
                 if keywords_only:
                     raise SpecSyntaxError(
                         "unexpected positional argument",
@@ -297,47 +422,25 @@ class _Parser:
             name, name_span = tok.text, tok.span
             header.expect_end()
         elif word == "from":
-            tok = header.expect_name("the name of an input or stored tensor")
+            tok, alias_tok = self.from_header(header)
             name, name_span = tok.text, tok.span
-            if not header.done:
-                kw = header.next()
-                if not kw.is_name("as"):
+            if alias_tok is not None:
+                alias, alias_span = alias_tok.text, alias_tok.span
+        else:
+            header_tokens, alias_tok = _split_alias(tokens[1:colon], line)
+            if alias_tok is not None:
+                if word != "repeat":
                     raise SpecSyntaxError(
-                        f"unexpected '{kw.text}'",
-                        kw.span,
-                        expected="'as NAME' or ':'",
-                        found=f"'{kw.text}'",
-                        code="E0114",
+                        f"`{word}:` takes no `as NAME`",
+                        alias_tok.span,
+                        expected=f"`{word}:` alone; `as NAME` names a layer's output, or a repeat's index (`repeat N as i:`)",
+                        found=f"as {alias_tok.text}",
+                        hint=f"store the block's output with a line after it: `identity as {alias_tok.text}`",
+                        code="E0151",
                     )
-                tok = header.expect_name("the name to store the result under")
-                alias, alias_span = tok.text, tok.span
-            header.expect_end()
-        else:
-            args = self.arguments(header)
-        rest = tokens[colon + 1:]
-        if rest:
-            inline = LogicalLine(rest[0].span.col - 1, tuple(rest), line.line)
-            if rest[0].is_name(*BLOCK_KEYWORDS) and any(t.is_op(":") for t in rest):
-                raise SpecSyntaxError(
-                    "only a single layer may follow ':' on the same line",
-                    rest[0].span,
-                    expected="the nested block on its own, indented line",
-                    code="E0115",
-                )
-            sub = _Parser(self.source, [inline])
-            statement, _ = sub.statement(0, depth + 1)
-            body = [statement]
-            index += 1
-            if index < len(self.lines) and self.lines[index].indent > line.indent:
-                raise SpecSyntaxError(
-                    "unexpected indent",
-                    Span(self.lines[index].line, 1, self.lines[index].indent),
-                    expected="no indented body after an inline one",
-                    hint=f"put the first statement of '{word}:' on its own line too",
-                    code="E0105",
-                )
-        else:
-            body, index = self.body(line, index + 1, depth, word)
+                alias, alias_span = alias_tok.text, alias_tok.span
+            args = self.arguments(_Stream(header_tokens, line))
+        body, index = self.header_body(line, index, depth, colon, word)
         span = Span(first.span.line, first.span.col, len(first.text))
         return Block(word, args, tuple(body), span, name, name_span, alias, alias_span), index
 
@@ -345,6 +448,15 @@ class _Parser:
         tokens = list(line.tokens)
         stream = _Stream(tokens[1:colon] if colon is not None else tokens[1:], line)
         name = stream.expect_name("the def's name")
+        if name.text.lower() in RESERVED_NAMES:
+            raise SpecSyntaxError(
+                f"'{name.text}' is a keyword and cannot be a def's name",
+                name.span,
+                expected="a name that is not a keyword (" + ", ".join(RESERVED_NAMES) + ")",
+                hint=f"a line starting with `{name.text}` is read as the keyword, so the def could never be called; "
+                f"rename it, e.g. `{name.text.lower()}_unit`",
+                code="E0131",
+            )
         if stream.done or not stream.peek().is_op("("):
             raise stream.error("'(' and the parameter list, e.g. def block(ch, stride=1):", "def NAME(PARAMS):")
         stream.next()
@@ -357,6 +469,8 @@ class _Parser:
                 stream.next()
                 break
             ptok = stream.expect_name("a parameter name")
+            if ptok.text.lower() in RESERVED_NAMES:
+                raise SpecSyntaxError(f"'{ptok.text}' is a keyword and cannot be a parameter's name", ptok.span, code="E0131")
             if ptok.text in seen:
                 raise SpecSyntaxError(f"parameter '{ptok.text}' is listed twice", ptok.span, code="E0116")
             seen.add(ptok.text)
@@ -391,6 +505,22 @@ class _Parser:
             )
         body, index = self.body(line, index + 1, depth, f"def {name.text}(...)")
         return Def(name.text.lower(), tuple(params), tuple(body), name.span), index
+
+
+def _split_alias(tokens: list[Token], line: LogicalLine) -> tuple[list[Token], Token | None]:
+    """A line's tokens without a trailing ``as NAME``, and the NAME token (None without one)."""
+    if len(tokens) >= 2 and tokens[-2].is_name("as") and tokens[-1].kind == "NAME" and not (len(tokens) >= 3 and tokens[-3].is_op("=")):
+        return tokens[:-2], tokens[-1]
+    if tokens and tokens[-1].is_name("as") and not (len(tokens) >= 2 and tokens[-2].is_op("=")):
+        tok = tokens[-1]
+        raise SpecSyntaxError(
+            "expected a name after 'as'",
+            Span(tok.span.line, tok.span.col + tok.span.length, 1),
+            expected="as NAME (the name to store the output under)",
+            found="end of line",
+            code="E0151",
+        )
+    return tokens, None
 
 
 def _top_level(tokens: list[Token], index: int) -> bool:
@@ -469,16 +599,52 @@ class _Stream:
 
     # ------------------------------------------------------------------ expressions
     def argument_expr(self) -> Expr:
-        """An expression that ends at a space-separated sign (`0 2 -1`) or at `key=`."""
+        """An expression that ends at a space-separated sign (`0 2 -1`) or at `key=`. Comparisons
+        and `and`/`or`/`not` need brackets here: `bias=(c > 8)`."""
         pos, tokens = self.pos, self.tokens
         if pos < len(tokens) and tokens[pos].kind != "OP":
             following = tokens[pos + 1] if pos + 1 < len(tokens) else None
-            if following is None or following.kind != "OP" or following.text not in _OPERATORS:
+            if following is None or following.kind != "OP" or (
+                following.text not in _OPERATORS and not (following.text in "([" and not following.space_before)
+            ):
                 return self._atom()  # the common `64`, `k=3`, `p=same`: one token, no operator
         return self._sum(free=False)
 
     def free_expr(self) -> Expr:
-        return self._sum(free=True)
+        """A whole expression: comparisons and `and`/`or`/`not` included (`let`, `if`, brackets)."""
+        return self._test()
+
+    def _test(self) -> Expr:
+        """``or`` of ``and`` of ``not``-prefixed comparisons, in one frame (a bracket nests
+        expressions 100 deep: each level costs Python frames)."""
+        ors: list[Expr] = []
+        while True:
+            ands: list[Expr] = []
+            while True:
+                nots: list[Token] = []
+                while not self.done and self.peek().is_name("not"):
+                    nots.append(self.next())
+                item = self._sum(free=True)
+                ops: list[str] = []
+                operands = [item]
+                while not self.done and self.peek().kind == "OP" and self.peek().text in COMPARISONS:
+                    ops.append(self.next().text)
+                    operands.append(self._sum(free=True))
+                if ops:
+                    item = Compare(tuple(ops), tuple(operands), _join(operands[0], operands[-1]))
+                for tok in reversed(nots):
+                    item = Unary("not", item, Span(tok.span.line, tok.span.col, max(1, _end(item) - tok.span.col)))
+                ands.append(item)
+                if not self.done and self.peek().is_name("and"):
+                    self.next()
+                    continue
+                break
+            ors.append(ands[0] if len(ands) == 1 else BoolOp("and", tuple(ands), _join(ands[0], ands[-1])))
+            if not self.done and self.peek().is_name("or"):
+                self.next()
+                continue
+            break
+        return ors[0] if len(ors) == 1 else BoolOp("or", tuple(ors), _join(ors[0], ors[-1]))
 
     def _level(self, node: Expr, op: Token, *children: Expr) -> Expr:
         """Record ``node``'s depth: one more than its deepest child. Past MAX_EXPR_DEPTH it is
@@ -548,16 +714,17 @@ class _Stream:
             lowered = tok.text.lower()
             if lowered in _LITERALS:
                 return Const(_LITERALS[lowered], tok.span)
+            if not self.done and not self.peek().space_before:
+                if self.peek().is_op("["):
+                    return self._subscript(tok)
+                if self.peek().is_op("(") and lowered in FUNCTIONS:
+                    return self._call(tok)
             return Name(tok.text, tok.span)
         if tok.kind == "PATH":  # a dotted row path: `tie=encoder.shared`, `reuse encoder.block`
             return Name(tok.text, tok.span)
         if tok.is_op("(", "["):
             closer = ")" if tok.text == "(" else "]"
-            self.depth += 1
-            if self.depth > MAX_EXPR_DEPTH:
-                raise SpecLimitError(
-                    f"expression nested more than {MAX_EXPR_DEPTH} brackets deep", tok.span, code="E0502"
-                )
+            self._enter(tok)
             items: list[Expr] = []
             trailing_comma = False
             while True:
@@ -566,7 +733,7 @@ class _Stream:
                 if self.peek().is_op(closer):
                     end = self.next()
                     break
-                items.append(self._sum(free=True))
+                items.append(self._test())
                 trailing_comma = False
                 if not self.done and self.peek().is_op(","):
                     self.next()
@@ -595,6 +762,77 @@ class _Stream:
             found=f"'{tok.text}'",
             code="E0123",
         )
+
+
+    def _enter(self, tok: Token) -> None:
+        self.depth += 1
+        if self.depth > MAX_EXPR_DEPTH:
+            raise SpecLimitError(f"expression nested more than {MAX_EXPR_DEPTH} brackets deep", tok.span, code="E0502")
+
+    def _subscript(self, name: Token) -> Expr:
+        """``NAME[i]`` or ``NAME[a:b]`` / ``NAME[a:b:c]`` (each part optional, as in Python)."""
+        opener = self.next()
+        self._enter(opener)
+        parts: list[Expr | None] = [None]
+        colons: list[Token] = []
+        while True:
+            if self.done:
+                raise self.error("']'")
+            tok = self.peek()
+            if tok.is_op("]"):
+                end = self.next()
+                break
+            if tok.is_op(":"):
+                colons.append(self.next())
+                if len(colons) > 2:
+                    raise SpecSyntaxError("a slice has at most two ':'", tok.span, expected="[start:stop] or [start:stop:step]", code="E0152")
+                parts.append(None)
+                continue
+            if parts[-1] is not None:
+                raise SpecSyntaxError(
+                    f"unexpected '{tok.text}' in a subscript",
+                    tok.span,
+                    expected="one index (in[1]) or a slice (in[2:], in[-2:])",
+                    found=f"'{tok.text}'",
+                    code="E0152",
+                )
+            parts[-1] = self._test()
+        self.depth -= 1
+        span = Span(name.span.line, name.span.col, max(1, end.span.col + 1 - name.span.col)) if end.span.line == name.span.line else name.span
+        if not colons:
+            if parts[0] is None:
+                raise SpecSyntaxError("empty subscript", opener.span, expected="an index such as [1] or a slice such as [2:]", code="E0152")
+            return Subscript(name.text, parts[0], span, name.span)
+        parts += [None] * (3 - len(parts))
+        slice_span = Span(opener.span.line, opener.span.col + 1, max(1, end.span.col - opener.span.col - 1))
+        return Subscript(name.text, SliceExpr(parts[0], parts[1], parts[2], slice_span), span, name.span)
+
+    def _call(self, name: Token) -> Expr:
+        """``max(a, b)``: a function of FUNCTIONS and its arguments."""
+        opener = self.next()
+        self._enter(opener)
+        args: list[Expr] = []
+        while True:
+            if self.done:
+                raise self.error("')'")
+            if self.peek().is_op(")"):
+                end = self.next()
+                break
+            args.append(self._test())
+            if not self.done and self.peek().is_op(","):
+                self.next()
+            elif not self.done and not self.peek().is_op(")"):
+                bad = self.peek()
+                raise SpecSyntaxError(
+                    f"unexpected '{bad.text}' inside brackets",
+                    bad.span,
+                    expected="',' or ')'",
+                    found=f"'{bad.text}'",
+                    code="E0122",
+                )
+        self.depth -= 1
+        span = Span(name.span.line, name.span.col, max(1, end.span.col + 1 - name.span.col)) if end.span.line == name.span.line else name.span
+        return FuncCall(name.text.lower(), tuple(args), span)
 
 
 def _end(expr: Expr) -> int:

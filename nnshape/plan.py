@@ -22,6 +22,8 @@ class LayerNode:
     trainable: bool = True  # False: `trainable=false` on the layer (its parameters are frozen)
     shares: tuple[str, str] | None = None  # ("weight" | "module", path): the layer at path lends it its
     # weight (`tie=`) or all its parameters and buffers (`reuse`, `repeat N shared:`); counted there once
+    reads: tuple[str, ...] = ()  # keys of the named tensors its tensor arguments read (kv=...), in order
+    alias: str | None = None  # key its output is stored under (`as NAME`)
 
 
 @dataclass
@@ -32,6 +34,8 @@ class SeqNode:
     kind: str
     children: list["Node"] = field(default_factory=list)
     trainable: bool = True  # False: a def call with `trainable=false` freezes every layer inside
+    alias: str | None = None  # key the output is stored under (a def call written `as NAME`)
+    scoped: bool = False  # a def call that stores names of its own: they end with the call
 
 
 @dataclass
@@ -44,9 +48,10 @@ class ResidualNode:
 @dataclass
 class MergeNode:
     path: str
-    op: str  # concat | add | multiply
+    op: str  # concat | add | multiply | matmul
     dim: int
     branches: list[SeqNode] = field(default_factory=list)
+    product: LayerNode | None = None  # matmul: the product's row, after the branches
 
 
 @dataclass
@@ -59,6 +64,10 @@ class RepeatNode:
     collapsed: bool
     iterations: list[SeqNode] = field(default_factory=list)
     shared: bool = False  # `repeat N shared:`: the passes after the first use the first one's weights
+    # `repeat N as i:` whose body reads i: every pass is listed (and built with its own arguments);
+    # runs[k] is how many passes iteration k's rows stand for in the summary (0: folded into an
+    # earlier iteration that agrees with it)
+    runs: list[int] | None = None
 
     @property
     def last_copies(self) -> int:
@@ -68,6 +77,9 @@ class RepeatNode:
 
 @dataclass
 class FromNode:
+    """``from NAME [as ALIAS]:`` (or on one line, with an empty body): ``source`` and ``alias``
+    are keys (see nnshape.analysis.names: a name stored in a def call has a key of its own)."""
+
     path: str
     source: str
     alias: str | None
@@ -98,6 +110,10 @@ class Plan:
                 children = [(node.body, times)] + ([(node.shortcut, times)] if node.shortcut is not None else [])
             elif isinstance(node, MergeNode):
                 children = [(branch, times) for branch in node.branches]
+                if node.product is not None:
+                    children.append((node.product, times))
+            elif isinstance(node, RepeatNode) and node.runs is not None:
+                children = [(it, times * k) for it, k in zip(node.iterations, node.runs) if k]
             elif isinstance(node, RepeatNode):
                 last = len(node.iterations) - 1
                 children = [(it, times * (node.last_copies if i == last else 1)) for i, it in enumerate(node.iterations)]

@@ -2,7 +2,10 @@
 
 A spec is built statement by statement while tracking the per-sample shape, so every
 generated spec is valid by construction: images (C, H, W), sequences (L, D) and vectors (D).
-Blocks nest (residual with and without shortcut, concat/add/multiply, repeat, block, def).
+Blocks nest (residual with and without shortcut, concat/add/multiply, repeat, block, def), and
+the language's control appears everywhere: `as NAME` with one-line `from NAME`, sizes read with
+`in[d]`, `if`/`elif`/`else`, `repeat N as i:`, `min`/`max`/`round` in arguments, `matmul:`,
+defs taking tensors and a kind as arguments (control_specs).
 """
 
 from __future__ import annotations
@@ -72,7 +75,33 @@ def image_same(draw, c: int) -> list[str]:
 
 def image_block(draw, state, depth):
     _, c, h, w = state
-    choice = draw(st.sampled_from(["residual", "shortcut", "concat", "add", "multiply", "repeat", "block", "repeat_grow"]))
+    choice = draw(st.sampled_from([
+        "residual", "shortcut", "concat", "add", "multiply", "repeat", "block", "repeat_grow",
+        "skip", "depthwise", "cond", "indexed", "indexed_grow",
+    ]))
+    if choice == "skip":  # a stored tensor joined again later: `as NAME` and a one-line `from NAME`
+        merge = draw(st.sampled_from(["concat", "add"]))
+        body = [f"conv2d {c} k=3 p=1", draw(st.sampled_from(ACTIVATIONS))]
+        lines = ["identity as t"] + body + [f"{merge}:"] + indent(["branch: from t", "branch: identity"])
+        return lines, ("image", 2 * c if merge == "concat" else c, h, w)
+    if choice == "depthwise":  # widths read from the tensor entering the line
+        out = draw(st.integers(1, 4))
+        return [f"conv2d in[1] k=3 p=1 groups=in[1] bias={draw(st.sampled_from(['true', 'false']))}",
+                f"conv2d max(1, min({out}, in[1] * 2)) k=1"], ("image", max(1, min(out, c * 2)), h, w)
+    if choice == "cond":  # an if/elif/else on a constant: only the arm taken counts
+        n = draw(st.integers(0, 3))
+        out = draw(st.integers(1, 4))
+        arms = ["let n = %d" % n, "if n == 0:"] + indent([f"conv2d {out} k=1"])
+        arms += ["elif n < 2 and in[1] > 0:"] + indent([f"conv2d {out} k=3 p=1", "relu"])
+        arms += ["else:"] + indent([f"conv2d {out} k=1 bias=false", "batchnorm2d"])
+        return arms, ("image", out, h, w)
+    if choice == "indexed":  # an index that changes no count: passes fold
+        n = draw(st.integers(1, 4))
+        return [f"repeat {n} as i:"] + indent(["residual:"] + indent([f"conv2d {c} k=3 p=1", f"droppath 0.3 * i / {n}"])), state
+    if choice == "indexed_grow":  # an index that changes the widths: every pass its own
+        n = draw(st.integers(1, 3))
+        base = draw(st.integers(1, 3))
+        return [f"repeat {n} as i:"] + indent([f"conv2d {base} + i k=1", "relu"]), ("image", base + n - 1, h, w)
     if choice == "residual":
         return ["residual:"] + indent(image_same(draw, c)), state
     if choice == "shortcut":
@@ -137,7 +166,8 @@ def vector_chain(draw, d: int, depth: int = 0):
         choice = draw(st.sampled_from(["linear", "act", "norm", "dropout", "residual", "concat", "add", "multiply", "repeat"]))
         if choice == "linear":
             d = draw(st.integers(1, 6))
-            lines.append(f"linear {d}" + ("" if draw(st.booleans()) else " bias=false"))
+            width = draw(st.sampled_from([str(d), f"round({d} * 1.0)", f"max({d}, in[-1] // 100)", f"min({d}, 7)"]))
+            lines.append(f"linear {width}" + ("" if draw(st.booleans()) else " bias=false"))
         elif choice == "act":
             lines.append(draw(st.sampled_from(ACTIVATIONS + ("softmax dim=-1", "logsoftmax dim=1"))))
         elif choice == "norm":
@@ -162,7 +192,18 @@ def vector_chain(draw, d: int, depth: int = 0):
 
 
 def sequence_layer(draw, l: int, d: int, memory: bool):
-    choice = draw(st.sampled_from(["attention", "mha", "rnn", "linear", "norm", "residual_attn", "encoder", "posenc", "cross"]))
+    choice = draw(st.sampled_from(["attention", "mha", "rnn", "linear", "norm", "residual_attn", "encoder", "posenc", "cross", "matmul"]))
+    if choice == "matmul":  # scores by hand, then back to L×D: (x Wq)(x Wk)ᵀ x
+        return ["matmul:"] + indent([
+            "branch:",
+            "    matmul:",
+            f"        branch: linear {d} bias=false",
+            "        branch:",
+            f"            linear {d} bias=false",
+            "            transpose -2 -1",
+            "    softmax dim=-1",
+            "branch: identity",
+        ]), d
     if choice == "attention":
         h = _heads(draw, d)
         kv = 1 if h == 1 else draw(st.sampled_from([k for k in (1, h) if h % k == 0]))
@@ -282,6 +323,40 @@ def def_specs(draw) -> str:
     return "\n".join(lines) + "\n"
 
 
+@st.composite
+def control_specs(draw) -> str:
+    """Defs driven by their arguments: a kind named by a string, a tensor passed by name, an
+    `if` on a parameter and on `in[1]`, a U-Net-like skip through a def, an indexed repeat of calls."""
+    c = draw(st.integers(1, 4))
+    size = draw(st.sampled_from([4, 6, 8]))
+    act = draw(st.sampled_from(["relu", "hardswish", "gelu", "identity"]))
+    lines = [
+        "def unit(out, s=1, act='relu'):",
+        "    if s == 1 and in[1] == out:",
+        "        residual:",
+        "            conv2d out k=3 p=1 bias=false",
+        "            batchnorm2d",
+        "    else:",
+        "        conv2d out k=3 s=s p=1 groups=1",
+        "    act",
+        "def join(out, skip):",
+        "    upsample size=skip[2:]",
+        "    concat:",
+        "        branch: identity",
+        "        branch: from skip",
+        "    conv2d out k=1 as y",
+        "    from y",
+        f"input {c}x{size}x{size}",
+        f"unit {c} act='{act}' as e1",
+        f"unit {draw(st.integers(1, 4))} s=2",
+    ]
+    n = draw(st.integers(1, 3))
+    first, rest = draw(st.sampled_from(["relu6", "silu", "tanh"])), draw(st.sampled_from(["relu", "elu", "mish"]))
+    lines += [f"repeat {n} as i:", "    if i == 0:", f"        unit in[1] act='{first}'", "    else:", f"        unit in[1] act='{rest}'"]
+    lines += [f"join {draw(st.integers(1, 4))} e1", "gap", "flatten"]
+    return "\n".join(lines) + "\n"
+
+
 def specs():
     """Any of the families above."""
-    return st.one_of(image_specs(), vector_specs(), sequence_specs(), def_specs())
+    return st.one_of(image_specs(), vector_specs(), sequence_specs(), def_specs(), control_specs())

@@ -1,6 +1,6 @@
 """Every ```nn example in the docs runs, and gives the result the doc states.
 
-The docs (docs/spec-language.md, docs/conventions.md) show each example as a fenced block whose info string starts with ``nn``:
+The docs (docs/spec-language.md, docs/conventions.md, docs/cookbook.md) show each example as a fenced block whose info string starts with ``nn``:
 
 * ```` ```nn ```` – must analyze without error;
 * ```` ```nn error ```` – must raise ``nnshape.NNShapeError``;
@@ -33,7 +33,7 @@ from nnshape.symbolic import format_count
 from nnshape.tensor import format_shape
 
 DOCS_DIR = Path(__file__).resolve().parent.parent / "docs"
-DOCS = ("spec-language.md", "conventions.md")
+DOCS = ("spec-language.md", "conventions.md", "cookbook.md")
 FENCE = re.compile(r"^```(\S*)(.*)$")
 
 

@@ -205,6 +205,42 @@ def test_depth_matches_the_table_everywhere():
             assert drawn == shown, (path, depth)
 
 
+CONTROL = """\
+def up(c, skip):
+    concat:
+        branch: identity
+        branch: from skip
+    conv c k1 as y
+    from y
+input 4x8x8
+conv 8 k3 p1 as e1
+repeat 3 as i:
+    residual:
+        conv 8 k3 p1
+        droppath 0.1 * i
+matmul:
+    branch: identity
+    branch: transpose -2 -1
+up 4 e1
+relu
+"""
+
+
+def test_depth_matches_the_table_with_the_languages_control(tmp_path):
+    """`as`/`from` edges, a repeat whose passes fold, a matmul's product row: still a node per row shown."""
+    spec = tmp_path / "control.nn"
+    spec.write_text(CONTROL)
+    summary, plan = analyze_for_picture(spec)
+    for depth in range(max(r.depth for r in summary.layers) + 1):
+        graph = build_graph(summary, plan, depth=depth)
+        drawn = [n.path for n in graph.nodes if n.role in ("layer", "block")]
+        shown = [r.path for r in summary.layers if r.depth <= depth and (not r.is_block or r.depth == depth)]
+        assert drawn == shown, depth
+    graph = build_graph(summary, plan)
+    named = sorted(e.label.split(":")[0] for e in graph.edges if e.kind == "named")
+    assert named == ["e1", "y"]
+
+
 # ---------------------------------------------------------------------- shading and colours
 def test_shade_by_macs_darkens_the_costliest_node():
     _, graph = graph_of(ROOT / "examples" / "lenet5.nn")

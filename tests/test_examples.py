@@ -27,6 +27,11 @@ EXPECTED = {
     "transformer.nn": ((20, 512), 44_140_544, 664_903_680),
     "bert_base.nn": ((768,), 109_482_240, 11_174_215_680),
     "gpt2.nn": ((128, 768), 124_439_808, 11_173_625_856),
+    # torchvision's docs list 5,483,032 / 21,458,488 params and 0.22 / 8.37 GFLOPS (their GFLOPS are
+    # multiply-accumulates); the exact MACs are FlopCounterMode FLOPs / 2 of torchvision 0.29.1's
+    # mobilenet_v3_large() at 224×224 and efficientnet_v2_s() at 384×384 (tests/test_examples_torchvision.py)
+    "mobilenet_v3_large.nn": ((1000,), 5_483_032, 216_589_760),
+    "efficientnet_v2_s.nn": ((1000,), 21_458_488, 8_365_617_152),
     # built from their configs on the meta device and counted by FlopCounterMode: tests/test_examples_hf.py
     "llama3_8b.nn": ((128, 128256), 8_030_261_248, 964_891_246_592),
     "mixtral_8x7b.nn": ((128, 32000), 46_702_792_704, 1_636_114_104_320),
@@ -72,10 +77,14 @@ def test_batch_scales_macs_not_params(name):
     assert four.output_shape == (4,) + one.output_shape[1:]
 
 
-@pytest.mark.parametrize("name,buffers", [("resnet50.nn", 53_173), ("googlenet.nn", 14_617), ("resnet18.nn", 9_620)])
+@pytest.mark.parametrize("name,buffers", [
+    ("resnet50.nn", 53_173), ("googlenet.nn", 14_617), ("resnet18.nn", 9_620),
+    ("mobilenet_v3_large.nn", 24_446), ("efficientnet_v2_s.nn", 153_982),
+])
 def test_buffers_are_the_batchnorm_statistics_of_torchvision(name, buffers):
-    # sum(b.numel() for b in model.buffers()) of torchvision 0.29.1's resnet50(), googlenet(aux_logits=False)
-    # and resnet18(): running_mean + running_var per channel and one num_batches_tracked per BatchNorm2d
+    # sum(b.numel() for b in model.buffers()) of torchvision 0.29.1's resnet50(), googlenet(aux_logits=False),
+    # resnet18(), mobilenet_v3_large() and efficientnet_v2_s(): running_mean + running_var per channel and
+    # one num_batches_tracked per BatchNorm2d
     assert nnshape.summarize(EXAMPLES / name).total_buffers == buffers
 
 

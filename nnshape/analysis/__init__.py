@@ -11,10 +11,11 @@ Pure Python: the rules come from the kinds in the registry. The modules, by what
 ``layers.py``             a layer line: kind, bind, infer, row
 ``reuse.py``              ``layer_key`` (pure) and the cache that infers an equal layer once
 ``blocks.py``             ``block NAME:``, ``residual:``/``shortcut:``, ``from NAME as ALIAS:``
-``merges.py``             ``concat:``/``add:``/``multiply:`` branches
+``merges.py``             ``concat:``/``add:``/``multiply:``/``matmul:`` branches
 ``merge_rules.py``        the merges' shape rules, pure functions
-``repeat.py``             ``repeat N:``, collapsed from the first shape-keeping pass
-``names.py``              named tensors; ``input``, ``output``
+``repeat.py``             ``repeat N [as i]:``, collapsed from the first shape-keeping pass
+``conditions.py``         ``if`` / ``elif`` / ``else`` on constants: the arm taken runs in place
+``names.py``              named tensors (``as NAME``, def calls' own names); ``input``, ``output``
 ``rows.py``               row paths, totals, and the limits on rows
 ``fields.py``             receptive fields through inputs, merges and repeats
 ``tensors.py``            the value carried per tensor (info, field, memory token); shape bounds

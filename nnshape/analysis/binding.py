@@ -17,7 +17,7 @@ from ..registry import Arg, Args, Call, Kind, coerce, compact_split
 from ..source import Span
 from ..suggest import did_you_mean
 from ..syntax import Argument, Def, Expr, Layer, Name, Param, expr_text
-from ..values import Evaluator, describe
+from ..values import Evaluator, TensorRef, describe
 
 if TYPE_CHECKING:
     from .scopes import Scope
@@ -314,12 +314,14 @@ def _arg_groups(kind: Kind):
 
 class DefParams(Params):
     """A def's parameters: any value, a key matched case-insensitively; defaults are evaluated
-    where the def was written."""
+    where the def was written. A bare name that no constant binds but a tensor does is passed
+    as that tensor (``up 256 e3``): ``tensor_key(name)`` gives its key, or None."""
 
-    def __init__(self, defn: Def, def_scope: "Scope", stmt: Layer):
+    def __init__(self, defn: Def, def_scope: "Scope", stmt: Layer, tensor_key: Callable[[str], str | None] | None = None):
         self.defn = defn
         self.def_scope = def_scope
         self.stmt = stmt
+        self.tensor_key = tensor_key
         self.names = [p.name for p in defn.params]
 
     def takes(self, letter: str) -> bool:
@@ -356,7 +358,15 @@ class DefParams(Params):
         return SpecArgumentError(f"{self.defn.name}(): '{param.name}' is given twice", arg.span, code="E0311")
 
     def value(self, param: Param, arg: Argument, evaluator: Evaluator) -> Any:
-        return evaluator.eval(arg.value)
+        expr = arg.value
+        if isinstance(expr, Name) and self.tensor_key is not None:
+            try:
+                evaluator.lookup(expr.name)
+            except KeyError:
+                key = self.tensor_key(expr.name)
+                if key is not None:
+                    return TensorRef(expr.name, key)
+        return evaluator.eval(expr)
 
     def all(self) -> tuple[Param, ...]:
         return self.defn.params
@@ -373,9 +383,12 @@ class DefParams(Params):
         return self.def_scope.evaluator().eval(param.default)
 
 
-def bind_def(defn: Def, def_scope: "Scope", stmt: Layer, args: list[Argument], scope: "Scope") -> tuple[dict[str, Any], str]:
-    """A def call's arguments: the parameters' values (in the order bound), and the call's label."""
-    bound = bind(DefParams(defn, def_scope, stmt), args, scope)
+def bind_def(
+    defn: Def, def_scope: "Scope", stmt: Layer, args: list[Argument], scope: "Scope", tensor_key: Callable[[str], str | None] | None = None,
+) -> tuple[dict[str, Any], str]:
+    """A def call's arguments: the parameters' values (in the order bound; a tensor passed by
+    name as a TensorRef), and the call's label."""
+    bound = bind(DefParams(defn, def_scope, stmt, tensor_key), args, scope)
     return bound.values, label(stmt.kind, bound, lambda name, value: format_value(value))
 
 

@@ -102,18 +102,20 @@ def residual(walker: "Walker", stmt: Block, shortcut: Block | None, x: Tensor, s
 
 
 def from_block(walker: "Walker", stmt: Block, scope: Scope, ctx: Context) -> tuple[Tensor, Totals]:
-    """``from NAME [as ALIAS]:`` runs its body on a named tensor (and names the result)."""
+    """``from NAME [as ALIAS]:`` runs its body on a named tensor (and names the result). On one
+    line, ``from NAME`` (no body) makes the named tensor the current one: a branch's value."""
     assert stmt.name is not None
-    x = walker.names.get(stmt.name, stmt.name_span or stmt.span)
+    names = walker.names
+    key, x = names.get(stmt.name, stmt.name_span or stmt.span, scope)
     path = ctx.child(stmt.alias, stmt.alias_span)
     row_index = walker.rows.reserve()
     body_ctx = ctx.inner(path)
     out, totals = walker.statements(stmt.body, x, Scope(scope), body_ctx)
-    ctx.record(FromNode(path, stmt.name, stmt.alias, SeqNode(path, "from", body_ctx.nodes or [])))
+    node = FromNode(path, key, None, SeqNode(path, "from", body_ctx.nodes or []))
+    ctx.record(node)
     out = out or x
     if stmt.alias is not None:
-        walker.names.store(stmt.alias, out, stmt.alias_span)
-        walker.mem.hold(out.token)  # a named tensor stays live to the end of the pass
+        node.alias = names.store(stmt.alias, out, stmt.alias_span, scope, walker.mem)
     label = f"from {stmt.name}" + (f" as {stmt.alias}" if stmt.alias else "")
     walker.rows.fill(row_index, path, "from", label, stmt.span, ctx.depth, (x,), out, totals)
     return out, totals

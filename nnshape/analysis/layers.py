@@ -18,6 +18,7 @@ from ..summary import LayerRow, share_text
 from ..symbolic import NeedsValue, Poly
 from ..syntax import STATEMENT_KEYWORDS, Argument, Layer, TupleExpr
 from ..tensor import DTYPE_BYTES, TensorInfo, format_shape
+from ..values import describe, type_name
 from .binding import bind_kind, kind_call, labelled, split_universal
 from .fields import layer_field
 from .reuse import Inferred
@@ -65,6 +66,9 @@ def _layer(walker: "Walker", stmt: Layer, x: Tensor, scope: Scope, ctx: Context)
         found = scope.find_def(stmt.kind)
         if found is not None:
             return call_def(walker, stmt, found, x, scope, ctx)
+        named = kind_from_string(walker, stmt, scope)
+        if named is not None:  # `act` where act='hardswish': the line is that kind's (or def's)
+            return layer(walker, named, x, scope, ctx)
         unknown_kind(walker, stmt, scope)
         return x, Totals()  # carry on as if it were `identity`, to find further errors
     universal, args = split_universal(stmt.args, scope, lambda key: kind.arg(key) is not None)
@@ -75,9 +79,10 @@ def _layer(walker: "Walker", stmt: Layer, x: Tensor, scope: Scope, ctx: Context)
     except TypeError:  # a bound value that cannot be hashed: no sharing for this layer
         key = inferred = None
     extra: tuple[Tensor, ...] = ()
+    reads: tuple[str, ...] = ()
     if inferred is None:
         recovered = len(walker.diagnostics.recovered)
-        call, result, out_info, extra = infer(walker, kind, stmt, args, x, scope)
+        call, result, out_info, extra, reads = infer(walker, kind, stmt, args, x, scope)
         inferred = Inferred(call, result, out_info, walker.mem.nbytes(out_info))
         if key is not None and not call.warnings and not call.tensors and len(walker.diagnostics.recovered) == recovered:
             cache.put(key, inferred)
@@ -109,8 +114,10 @@ def _layer(walker: "Walker", stmt: Layer, x: Tensor, scope: Scope, ctx: Context)
     out = Tensor(out_info, field, token)
     if walker.on_layer is not None:
         walker.on_layer(path, call, result)
+    node = None
     if ctx.nodes is not None:
-        ctx.nodes.append(LayerNode(path, call, result, trainable=bool(trainable), shares=share[:2] if share is not None else None))
+        node = LayerNode(path, call, result, trainable=bool(trainable), shares=share[:2] if share is not None else None, reads=reads)
+        ctx.nodes.append(node)
     param_bytes = walker.rows.param_bytes
     walker.rows.add(
         LayerRow(
@@ -141,11 +148,56 @@ def _layer(walker: "Walker", stmt: Layer, x: Tensor, scope: Scope, ctx: Context)
             shares=share[:2] if share is not None else None,
         )
     )
+    if stmt.alias is not None:
+        key = walker.names.store(stmt.alias, out, stmt.alias_span, scope, walker.mem)
+        if node is not None:
+            node.alias = key
     return out, totals
 
 
 def _nonzero(value) -> bool:
     return isinstance(value, Poly) or value != 0
+
+
+def kind_from_string(walker: "Walker", stmt: Layer, scope: Scope) -> Layer | None:
+    """A line whose first word is a constant holding the name of a kind or def (``act`` with
+    ``act='relu'``): the same line with that kind. None when the word binds nothing."""
+    span = stmt.span
+    word = walker.source.lines[span.line - 1][span.col - 1:span.col - 1 + span.length] if span.length else stmt.kind
+    if not word.isidentifier():
+        word = stmt.kind
+    try:
+        value = scope.lookup(word)
+    except KeyError:
+        return None
+    memo = walker.named_kinds
+    key = (id(stmt), value if isinstance(value, str) else None)
+    found = memo.get(key)
+    if found is not None:
+        return found[1]
+    where = Span(span.line, span.col, len(word))
+    if not isinstance(value, str):
+        raise SpecNameError(
+            f"'{word}' is {type_name(value)} ({describe(value)}), not a layer kind",
+            where,
+            expected="a layer kind, a def, or a string parameter that names one (act='relu')",
+            found=f"{word} = {describe(value)}",
+            hint="a line starts with what it runs; a value goes after it as an argument",
+            code="E0212",
+        )
+    name = value.lower()
+    if registry.find(name) is None and scope.find_def(name) is None:
+        raise SpecNameError(
+            f"'{word}' is {describe(value)}, which is no layer kind or def",
+            where,
+            expected="the name of a layer kind (see `nnshape layers`) or of a def",
+            found=f"{word} = {describe(value)}",
+            hint=registry.kind_hint(name, scope.def_names()) or "run `nnshape layers` to list the kinds",
+            code="E0212",
+        )
+    resolved = stmt._replace(kind=name)
+    memo[key] = (stmt, resolved)  # keeps stmt alive, so its id stays unique
+    return resolved
 
 
 def unknown_kind(walker: "Walker", stmt: Layer, scope: Scope) -> None:
@@ -156,8 +208,8 @@ def unknown_kind(walker: "Walker", stmt: Layer, scope: Scope) -> None:
     tensor = next((name for name in walker.names.tensors if name.lower() == stmt.kind), None)
     if tensor is not None:  # `branch: skip` for a stored tensor
         keyword_hint = (
-            f"`{tensor}` is a stored tensor, not a layer kind: read it with a `from {tensor}:` block "
-            f"(its body runs on `{tensor}`; `identity` takes it as it is)"
+            f"`{tensor}` is a stored tensor, not a layer kind: `from {tensor}` on one line takes it as it is "
+            f"(a branch's value), a `from {tensor}:` block runs its body on it"
         )
     walker.diagnostics.recover(SpecNameError(
         f"unknown layer kind '{stmt.kind}'",
@@ -171,15 +223,17 @@ def unknown_kind(walker: "Walker", stmt: Layer, scope: Scope) -> None:
 
 def infer(
     walker: "Walker", kind: Kind, stmt: Layer, args: list[Argument], x: Tensor, scope: Scope
-) -> tuple[Call, Any, TensorInfo, tuple[Tensor, ...]]:
-    """Bind the arguments and apply the kind's rule: the call, its Inference, the output's info
-    and the tensors its tensor arguments name (``kv=memory``)."""
+) -> tuple[Call, Any, TensorInfo, tuple[Tensor, ...], tuple[str, ...]]:
+    """Bind the arguments and apply the kind's rule: the call, its Inference, the output's info,
+    the tensors its tensor arguments name (``kv=memory``) and their keys."""
     bound, params = bind_kind(kind, stmt, args, scope, walker.diagnostics.recover)
     tensors: dict[str, Tensor] = {}
+    keys: list[str] = []
     values, spans = bound.values, bound.spans
     for spec in params.tensor_args:
         if values.get(spec.name) is not None:
-            tensors[spec.name] = walker.names.get(values[spec.name], spans[spec.name])
+            key, tensors[spec.name] = walker.names.get(values[spec.name], spans[spec.name], scope)
+            keys.append(key)
     call = kind_call(kind, stmt, bound, params, x.info, {name: t.info for name, t in tensors.items()})
     check_dtype(kind, call)
     try:
@@ -196,7 +250,7 @@ def infer(
     for message, span, code, hint in call.warnings:
         walker.diagnostics.warn(message, span, code, hint)
     dtype = result.dtype or (x.info.dtype if x.info.is_float else "float32")
-    return call, result, TensorInfo(check_shape(result.shape, stmt.span), dtype), tuple(tensors.values())
+    return call, result, TensorInfo(check_shape(result.shape, stmt.span), dtype), tuple(tensors.values()), tuple(keys)
 
 
 def check_dtype(kind: Kind, call: Call) -> None:

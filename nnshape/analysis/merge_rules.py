@@ -1,8 +1,8 @@
 """Shape rules of the merge blocks, as pure functions of the branches' outputs.
 
 ``concat`` joins along one dim (every other dim equal); ``add`` and ``multiply`` broadcast as
-PyTorch does. A new merge (e.g. a ``matmul:`` of two branches) adds its rule here. Each branch
-comes with the span of its ``branch:`` line, which the errors point at and list.
+PyTorch does; ``matmul`` is ``torch.matmul`` of two branches. Each branch comes with the span of
+its ``branch:`` line, which the errors point at and list.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from __future__ import annotations
 from ..errors import SpecShapeError
 from ..source import Span
 from ..symbolic import Dim
-from ..tensor import TensorInfo, format_shape
+from ..tensor import TensorInfo, format_shape, numel
 
 Branches = list[tuple[TensorInfo, Span]]  # each branch's output and its `branch:` line
 
@@ -148,6 +148,18 @@ def explain_residual(body: tuple, skip: tuple, shortcut: bool, parts: list) -> t
     )
 
 
+def explain_matmul(branches: Branches, out: TensorInfo, macs: Dim, parts: list) -> tuple[str, ...]:
+    """`nnshape explain` of a matmul: the two shapes, the inner size, the product's MACs."""
+    (a, _), (b, _) = branches
+    k = a.shape[-1]
+    return (
+        f"matmul: {format_shape(a.shape)} @ {format_shape(b.shape)} → {format_shape(out.shape)} "
+        f"(torch.matmul: last two dims multiply, the others broadcast)",
+        f"product MACs = numel(out) · k = {numel_text(out.shape)} · {k} = {_num(macs)}",
+        *_branch_totals(parts, "branches'", "the product row: the MACs above"),
+    )
+
+
 def _branch_totals(parts: list, whose: str, own: str) -> tuple[str, str]:
     """`params = a + b = N (the branches')`: a merge row holds its branches' totals."""
 
@@ -171,6 +183,74 @@ def numel_text(shape: tuple) -> str:
     for d in shape:
         total = total * d
     return f"{total:,}" if isinstance(total, int) else total.format(group=True)
+
+
+def matmul(branches: Branches, block_span: Span) -> tuple[TensorInfo, Dim, tuple[Dim | None, Dim | None]]:
+    """``torch.matmul(b1, b2)``: the output, its MACs and what autograd saves of each operand.
+
+    Shapes: the last two dims multiply (n×k @ k×m → n×m; a 1-D operand is a vector), the dims
+    before them broadcast. MACs: n·k·m per matrix product, for every broadcast batch entry: what
+    FlopCounterMode counts for the mm/bmm torch.matmul dispatches to (numel(out) · k).
+    Saved for backward (each operand: None for its own storage, else the elements of a copy):
+    torch reshapes each operand to a batch of matrices; an operand whose batch dims are the
+    broadcast ones is saved as it is, one that must be expanded is saved as its expanded copy
+    (unless one operand's batch dims are all 1: torch then folds the batch into one matrix
+    product and saves storages of the operands' sizes)."""
+    (a, a_span), (b, b_span) = branches
+    if not (a.is_float and b.is_float) or a.dtype != b.dtype:
+        raise SpecShapeError(
+            f"matmul: the branches give {a.dtype} and {b.dtype}",
+            b_span,
+            expected="two floating-point tensors of one dtype (torch.matmul casts nothing)",
+            found=branch_listing(branches),
+            code="E0461",
+        )
+    sa, sb = list(a.shape), list(b.shape)
+    if not sa or not sb:
+        raise SpecShapeError("matmul: a branch output has no dims", block_span, code="E0461")
+    va, vb = len(sa) == 1, len(sb) == 1
+    if va:
+        sa = [1] + sa
+    if vb:
+        sb = sb + [1]
+    k_a, k_b = sa[-1], sb[-2]
+    if k_a != k_b:
+        raise SpecShapeError(
+            f"matmul: the first branch's last dim ({k_a}) differs from the second's dim -2 ({k_b})",
+            b_span,
+            expected=f"b1 ...×n×k @ b2 ...×k×m with the same k (here {k_a})",
+            found=branch_listing(branches),
+            hint="transpose one branch (`transpose -2 -1`), or project it to the right width",
+            code="E0461",
+        )
+    batch_a, batch_b = sa[:-2], sb[:-2]
+    rank = max(len(batch_a), len(batch_b))
+    pa = [1] * (rank - len(batch_a)) + batch_a
+    pb = [1] * (rank - len(batch_b)) + batch_b
+    batch: list[Dim] = []
+    for da, db in zip(pa, pb):
+        if da == db or db == 1:
+            batch.append(da)
+        elif da == 1:
+            batch.append(db)
+        else:
+            raise SpecShapeError(
+                "matmul: the branches' batch dims (all but the last two) cannot be broadcast together",
+                b_span,
+                expected="equal sizes, or 1 where a branch broadcasts (PyTorch broadcasting)",
+                found=branch_listing(branches),
+                code="E0461",
+            )
+    shape = batch + ([] if va else [sa[-2]]) + ([] if vb else [sb[-1]])
+    out_numel = numel(tuple(batch)) * sa[-2] * sb[-1]
+    macs = out_numel * k_a
+    copies: list[Dim | None] = [None, None]
+    ones_a, ones_b = all(d == 1 for d in batch_a), all(d == 1 for d in batch_b)
+    if not (ones_a or ones_b):
+        for i, (padded, matrix) in enumerate(((pa, sa[-2:]), (pb, sb[-2:]))):
+            if padded != batch:
+                copies[i] = numel(tuple(batch)) * matrix[0] * matrix[1]
+    return TensorInfo(tuple(shape), a.dtype), macs, (copies[0], copies[1])
 
 
 def branch_listing(branches: Branches, shown: int = 8) -> str:

@@ -1,9 +1,14 @@
-"""Named tensors: the inputs, tensors stored with ``from … as NAME:``, and the ``output``.
+"""Named tensors: the inputs, tensors stored with ``as NAME`` (on a layer line or a def call)
+or ``from … as NAME:``, tensors passed to a def by name, and the ``output``.
 
-Every name lives as long as the analysis (a named tensor stays live to the end of the pass).
-Statements that declare, store or read tensors by name go through :class:`Names`, so ways of
-naming to come (``as NAME`` on any line, tensor names as def arguments, ``NAME[d]`` sizes,
-several outputs) have one place to look names up and to report a missing one.
+Statements that declare, store or read tensors by name go through :class:`Names`: one place
+to look names up and to report a missing one. A name stored at the top level (or in any block
+outside a def) is visible to every later line; a name stored inside a def call is local to
+that call (it lives in the call scope's ``frame``). Each stored tensor has a *key*, its name
+for the top level and ``NAME#N`` for a call's own, unique in the analysis: the Plan refers to
+tensors by key, so two calls of one def never mix up their ``skip`` tensors when the network
+is built again. A top-level name stays live to the end of the pass; a call's own names until
+the call returns.
 """
 
 from __future__ import annotations
@@ -15,7 +20,7 @@ from ..source import Span
 from ..suggest import did_you_mean
 from ..summary import InputInfo
 from ..symbolic import Dim, Poly
-from ..syntax import Input, Name, Output, expr_text
+from ..syntax import RESERVED_NAMES, Input, Name, Output, expr_text
 from ..tensor import DTYPE_BYTES, TensorInfo, normalize_dtype
 from ..values import describe
 from .fields import input_field
@@ -27,37 +32,78 @@ if TYPE_CHECKING:
 
 
 class Names:
-    """The tensors by name, the declared inputs in order, and the chosen output."""
+    """The tensors by key, the spec's own names (``root``: name -> key), the declared inputs in
+    order, and the chosen output."""
 
     def __init__(self):
-        self.tensors: dict[str, Tensor] = {}
+        self.tensors: dict[str, Tensor] = {}  # key -> tensor
+        self.root: dict[str, str] = {}  # the spec's frame: name -> key (the name itself)
         self.inputs: list[InputInfo] = []
         self.output: tuple[str, Span] | None = None  # the first of `outputs`
-        self.outputs: list[tuple[str, Span]] = []  # `output a, b`: every output, in order
+        self.outputs: list[tuple[str, Span]] = []  # `output a, b`: every output (its key), in order
+        self.count = 0  # keys made for names local to a def call
 
-    def get(self, name: str, span: Span) -> Tensor:
-        tensor = self.tensors.get(name)
-        if tensor is not None:
-            return tensor
+    def find(self, name: str, scope: "Scope") -> str | None:
+        """The key of the tensor ``name`` reads at ``scope`` (its call's names, then outer ones)."""
+        for s in scope.chain():
+            frame = s.frame
+            if frame is not None and name in frame:
+                return frame[name]
+        return None
+
+    def visible(self, scope: "Scope") -> list[str]:
+        return list(dict.fromkeys(n for s in scope.chain() if s.frame is not None for n in s.frame))
+
+    def get(self, name: str, span: Span, scope: "Scope") -> tuple[str, Tensor]:
+        """The key and tensor ``name`` reads at ``scope``; E0204 when there is none."""
+        key = self.find(name, scope)
+        if key is not None:
+            return key, self.tensors[key]
+        known = self.visible(scope)
         raise SpecNameError(
             f"no tensor named '{name}'",
             span,
-            expected="a named input or a tensor stored with `from ... as NAME:`",
+            expected="a named input, a tensor stored with `as NAME`, or a def's tensor argument",
             found=f"'{name}'",
-            hint=did_you_mean(name, self.tensors) or (
-                "known tensors: " + ", ".join(sorted(self.tensors)) if self.tensors else "declare it with `input NAME SHAPE`"
+            hint=did_you_mean(name, known) or (
+                "known tensors: " + ", ".join(sorted(known)[:20]) if known else "declare it with `input NAME SHAPE`"
             ),
             code="E0204",
         )
 
-    def store(self, name: str, tensor: Tensor, span: Span | None) -> None:
-        """Name a tensor (a later store of the same name replaces it; inputs cannot be replaced)."""
-        if name in self.tensors and any(inp.name == name for inp in self.inputs):
+    def store(self, name: str, tensor: Tensor, span: Span | None, scope: "Scope", tracker) -> str:
+        """Name a tensor where ``scope`` stores names (its def call, else the spec), hold it live,
+        and return its key. A later store of the same name replaces it; inputs cannot be replaced."""
+        owner = next(s for s in scope.chain() if s.frame is not None)
+        frame = owner.frame
+        assert frame is not None
+        if frame is self.root and any(inp.name == name for inp in self.inputs):
             raise SpecNameError(f"'{name}' is an input and cannot be overwritten", span, code="E0206")
-        self.tensors[name] = tensor
+        if name.lower() in RESERVED_NAMES:
+            raise SpecSyntaxError(f"'{name}' is a keyword and cannot name a tensor", span, code="E0131")
+        if frame is self.root:
+            key = name
+            old = self.tensors.get(key)
+            if old is not None:
+                tracker.release(old.token)
+        else:
+            self.count += 1
+            key = f"{name}#{self.count}"
+            owner.stored.append(key)
+        frame[name] = key
+        self.tensors[key] = tensor
+        tracker.hold(tensor.token)  # a named tensor stays live while its name can be read
+        return key
+
+    def drop(self, keys: list[str], tracker) -> None:
+        """A def call returned: its own names can no longer be read."""
+        for key in keys:
+            tensor = self.tensors.pop(key, None)
+            if tensor is not None:
+                tracker.release(tensor.token)
 
     def __contains__(self, name: str) -> bool:
-        return name in self.tensors
+        return name in self.root
 
 
 def input_statement(walker: "Walker", stmt: Input, scope: "Scope", top: bool, x: Tensor | None) -> Tensor:
@@ -124,20 +170,21 @@ def input_statement(walker: "Walker", stmt: Input, scope: "Scope", top: bool, x:
     info = TensorInfo((walker.batch,) + tuple(checked), dtype)
     tensor = Tensor(info, input_field(checked), walker.mem.input(walker.mem.nbytes(info)))
     names.tensors[name] = tensor
+    names.root[name] = name
     names.inputs.append(InputInfo(name, info.shape, dtype, stmt.span.line))
     return x if x is not None else tensor
 
 
-def output_statement(walker: "Walker", stmt: Output, top: bool) -> None:
+def output_statement(walker: "Walker", stmt: Output, scope: "Scope", top: bool) -> None:
     """``output NAME`` or ``output a, b``: the network's outputs are those tensors (the first is
     ``output_shape``), not the last line's."""
     if not top:
         raise SpecSyntaxError("`output` belongs at the top level of the spec", stmt.span, code="E0132")
     chosen: list[tuple[str, Span]] = []
     for name in stmt.names:
-        if any(name.name == n for n, _ in chosen):
+        key, _ = walker.names.get(name.name, name.span, scope)  # must exist by now
+        if any(key == k for k, _ in chosen):
             raise SpecSyntaxError(f"'{name.name}' is listed twice in `output`", name.span, code="E0132")
-        walker.names.get(name.name, name.span)  # must exist by now
-        chosen.append((name.name, name.span))
+        chosen.append((key, name.span))
     walker.names.outputs = chosen  # a later `output` replaces an earlier one
     walker.names.output = chosen[0]

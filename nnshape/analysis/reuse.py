@@ -12,14 +12,17 @@ from typing import Any, Callable
 
 from ..registry import Call, Inference
 from ..symbolic import Dim
-from ..syntax import Argument, Binary, Const, Dims, Expr, Layer, Name, TupleExpr, Unary
+from ..syntax import Argument, Binary, BoolOp, Compare, Const, Dims, Expr, FuncCall, Layer, Name, SliceExpr, Subscript, TupleExpr, Unary
 from ..tensor import TensorInfo
 
 _UNBOUND = object()  # a name that no scope binds (a bare word such as p=same)
+_SIZES = "\0sizes"  # in `free`: the line reads a named tensor's sizes (NAME[d]), which no key holds
 
 
 def written_key(stmt: Layer) -> tuple[tuple, tuple[str, ...]]:
-    """A layer line's arguments as written, without their spans, and the names they read."""
+    """A layer line's arguments as written, without their spans, and the names they read
+    (``in[d]`` reads the input's shape, which the key holds; ``NAME[d]`` reads another tensor's:
+    such a line is not shared, see :meth:`InferenceCache.key`)."""
     free: list[str] = []
     args = tuple(_argument_key(arg, free) for arg in stmt.args)
     return args, tuple(dict.fromkeys(free))
@@ -78,6 +81,8 @@ class InferenceCache:
         if written is None or written[0] is not stmt:
             written = (stmt, *written_key(stmt))
             self.written[id(stmt)] = written
+        if _SIZES in written[2]:
+            return None
         return layer_key(stmt.kind, written[1], written[2], lookup, x)
 
     def get(self, key: tuple | None) -> Inferred | None:
@@ -108,6 +113,19 @@ def _expr_key(expr: Expr, free: list[str]) -> tuple:
         return ("u", expr.op, _expr_key(expr.operand, free))
     if isinstance(expr, Binary):
         return ("b", expr.op, _expr_key(expr.left, free), _expr_key(expr.right, free))
+    if isinstance(expr, Subscript):
+        if expr.target != "in":  # a tuple constant's value is keyed by name; a tensor's sizes are not
+            free.append(expr.target)
+            free.append(_SIZES)
+        return ("s", expr.target, _expr_key(expr.index, free))
+    if isinstance(expr, SliceExpr):
+        return ("sl",) + tuple(None if p is None else _expr_key(p, free) for p in (expr.start, expr.stop, expr.step))
+    if isinstance(expr, FuncCall):
+        return ("f", expr.name) + tuple(_expr_key(a, free) for a in expr.args)
+    if isinstance(expr, Compare):
+        return ("cmp", expr.ops) + tuple(_expr_key(o, free) for o in expr.operands)
+    if isinstance(expr, BoolOp):
+        return ("bool", expr.op) + tuple(_expr_key(o, free) for o in expr.operands)
     raise TypeError(expr)
 
 

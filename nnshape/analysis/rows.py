@@ -157,9 +157,9 @@ class RowBook:
             if self.rows[i] is not None:
                 self.rows[i] = self.rows[i]._replace(trainable_params=0)
 
-    def repeat(self, start: int, times: int) -> None:
-        """Rows from ``start`` on stand for ``times`` passes (a collapsed repeat)."""
-        for r in range(start, len(self.rows)):
+    def repeat(self, start: int, times: int, end: int | None = None) -> None:
+        """Rows from ``start`` on (to ``end``) stand for ``times`` passes (a collapsed repeat)."""
+        for r in range(start, len(self.rows) if end is None else end):
             self.rows[r] = self.rows[r]._replace(repeat=self.rows[r].repeat * times)
 
     def count_unrolled(self, rows: int, span: Span, found: Callable[[], str]) -> None:

@@ -14,7 +14,8 @@ from ..plan import Plan, SeqNode
 from ..source import Source, Span
 from ..summary import OutputInfo, Summary
 from ..symbolic import TooComplex
-from ..syntax import Spec
+from ..suggest import did_you_mean
+from ..syntax import Spec, names_read
 from ..values import too_complex
 from .rows import Context
 from .scopes import Scope
@@ -74,7 +75,8 @@ def _run(walker: Walker, spec: Spec) -> tuple[Summary, Plan | None]:
 
 
 def _walk(walker: Walker, spec: Spec) -> tuple[Summary, Plan | None]:
-    scope = Scope()
+    scope = Scope(frame=walker.names.root)
+    scope.sizes = walker.sizes
     scope.values.update(walker.bindings)
     ctx = Context("", 0, nodes=[] if walker.record else None)
     current, totals = walker.statements(spec.statements, None, scope, ctx, top=True)
@@ -90,13 +92,14 @@ def _walk(walker: Walker, spec: Spec) -> tuple[Summary, Plan | None]:
             hint="start the spec with `input SHAPE` (per sample, batch excluded)",
             code="E0130",
         )
+    unused_bindings(walker, spec)
     out_name = None
     if names.output is not None:
         out_name, span = names.output
-        current = names.get(out_name, span)
+        current = names.tensors[out_name]
     assert current is not None
     outputs = tuple(OutputInfo(name, tensor.info.shape, tensor.info.dtype) for name, tensor in (
-        [(name, names.get(name, span)) for name, span in names.outputs] or [(None, current)]
+        [(key, names.tensors[key]) for key, _ in names.outputs] or [(None, current)]
     ))
     rows = walker.rows.rows
     leaves = [r for r in rows if not r.is_block]
@@ -135,3 +138,19 @@ def _walk(walker: Walker, spec: Spec) -> tuple[Summary, Plan | None]:
         elementwise_flops=totals.elementwise,
     )
     return summary, plan
+
+
+def unused_bindings(walker: Walker, spec: Spec) -> None:
+    """W0211 for a binding (``--set NAME=…``, a keyword of summarize()) that the spec never reads:
+    most often a misspelling (``--set s=30`` for ``S``), which would otherwise change nothing."""
+    if not walker.bindings:
+        return
+    read = set(names_read(spec.statements))
+    for name in walker.bindings:
+        if name in read or name.lower() in read:
+            continue
+        same = sorted(n for n in read if n.lower() == name.lower() and n != name)
+        hint = (f"did you mean `{same[0]}`? names are case-sensitive" if same else did_you_mean(name, sorted(read))) or (
+            "check the spelling: this binding changes nothing"
+        )
+        walker.diagnostics.warn(f"`--set {name}=…`: the spec uses no name '{name}'", None, code="W0211", hint=hint)

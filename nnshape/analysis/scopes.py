@@ -13,8 +13,8 @@ from .. import registry
 from ..errors import NNShapeError, SpecLimitError, SpecNameError, SpecSyntaxError
 from ..limits import MAX_CALL_DEPTH
 from ..plan import SeqNode
-from ..syntax import STATEMENT_KEYWORDS, Def, Layer, Let
-from ..values import Evaluator
+from ..syntax import RESERVED_NAMES, Def, Layer, Let
+from ..values import Evaluator, TensorRef
 from .binding import bind_def, labelled, split_universal
 from .rows import Context, Totals
 from .sharing import note_block
@@ -25,12 +25,20 @@ if TYPE_CHECKING:
 
 
 class Scope:
-    """Names visible at a point: constants (let, def parameters, --set) and defs, lexically nested."""
+    """Names visible at a point: constants (let, def parameters, --set) and defs, lexically nested.
 
-    def __init__(self, parent: "Scope | None" = None):
+    The spec's scope and each def call's also hold a ``frame``: the tensors stored there by name
+    (name -> key in :class:`~nnshape.analysis.names.Names`), so a name stored inside a def is
+    local to that call. ``sizes(name, span, scope)`` reads a tensor's shape for ``NAME[d]`` and
+    ``in[d]`` (set on the spec's scope by the walk, inherited)."""
+
+    def __init__(self, parent: "Scope | None" = None, frame: dict[str, str] | None = None):
         self.parent = parent
         self.values: dict[str, Any] = {}
         self.defs: dict[str, tuple[Def, Scope]] = {}
+        self.frame = frame
+        self.stored: list[str] = []  # keys of the tensors stored in this frame (a def call's own)
+        self.sizes = parent.sizes if parent is not None else None
 
     def chain(self):
         """This scope, then each enclosing one."""
@@ -55,12 +63,13 @@ class Scope:
         return [name for scope in self.chain() for name in scope.defs]
 
     def evaluator(self, symbols: bool = False) -> Evaluator:
-        return Evaluator(self.lookup, self.names, symbols=symbols)
+        sizes = self.sizes
+        return Evaluator(self.lookup, self.names, symbols=symbols, sizes=(lambda name, span: sizes(name, span, self)) if sizes else None)
 
 
 def let(stmt: Let, scope: Scope, overridden: bool) -> None:
     """``let NAME = VALUE``; ``overridden``: --set (or a keyword of summarize()) binds NAME already."""
-    if stmt.name.lower() in STATEMENT_KEYWORDS:
+    if stmt.name.lower() in RESERVED_NAMES:
         raise SpecSyntaxError(f"'{stmt.name}' is a keyword and cannot be a constant's name", stmt.span, code="E0131")
     if overridden:
         return
@@ -68,7 +77,10 @@ def let(stmt: Let, scope: Scope, overridden: bool) -> None:
 
 
 def define(stmt: Def, scope: Scope) -> None:
-    """``def NAME(params):`` — visible from here on in this scope and the scopes inside it."""
+    """``def NAME(params):`` — visible from here on in this scope and the scopes inside it.
+
+    A def is called where a kind is written, so its name cannot be a kind's (nor a keyword:
+    the parser refuses that, E0131)."""
     if registry.find(stmt.name) is not None:
         raise SpecNameError(
             f"def '{stmt.name}' has the name of a layer kind",
@@ -112,8 +124,10 @@ def call_def(walker: "Walker", stmt: Layer, found: tuple[Def, Scope], x: Tensor,
         raise SpecLimitError(f"def calls nest more than {MAX_CALL_DEPTH} deep", stmt.span, code="E0504")
     param_names = [p.name for p in defn.params]
     universal, args = split_universal(stmt.args, scope, lambda key: key in param_names)
-    values, label = bind_def(defn, def_scope, stmt, args, scope)
-    inner = Scope(def_scope)
+    names = walker.names
+    values, label = bind_def(defn, def_scope, stmt, args, scope, lambda name: names.find(name, scope))
+    frame = {name: value.key for name, value in values.items() if isinstance(value, TensorRef)}
+    inner = Scope(def_scope, frame=frame)  # names stored inside the call are its own
     inner.values.update(values)
     rows = walker.rows
     path = ctx.child(universal.get("name"), stmt.span)
@@ -131,11 +145,15 @@ def call_def(walker: "Walker", stmt: Layer, found: tuple[Def, Scope], x: Tensor,
     finally:
         call_stack.pop()
         sites.pop()
-    ctx.record(SeqNode(path, "call", body_ctx.nodes or [], trainable=bool(universal.get("trainable", True))))
+    node = SeqNode(path, "call", body_ctx.nodes or [], trainable=bool(universal.get("trainable", True)), scoped=bool(inner.stored))
+    ctx.record(node)
     if not universal.get("trainable", True):
         totals.trainable = 0
         rows.freeze(row_index + 1)
     assert out is not None
     rows.fill(row_index, path, "call", labelled(label, universal), stmt.span, ctx.depth, (x,), out, totals)
+    names.drop(inner.stored, walker.mem)
+    if stmt.alias is not None:
+        node.alias = names.store(stmt.alias, out, stmt.alias_span, scope, walker.mem)
     note_block(walker, "call", stmt, scope, path)
     return out, totals

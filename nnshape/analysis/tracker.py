@@ -126,14 +126,20 @@ class Tracker:
                 self.add_saved(rule.fixed)
         return out, self.saved_bytes - before
 
-    def merge(self, op: str, inputs: list[Token], out_bytes: Dim) -> Token:
-        """add/multiply/concat of branch outputs (or a residual's body and skip): the output's token."""
+    def merge(self, op: str, inputs: list[Token], out_bytes: Dim, copies: tuple = ()) -> Token:
+        """add/multiply/concat/matmul of branch outputs (or a residual's body and skip): the output's
+        token. multiply and matmul save their operands; ``copies`` (matmul) gives, per operand, the
+        elements of the expanded copy torch saves instead of it (None: the operand itself)."""
         grad = any(t.grad for t in inputs)
         out = Token(out_bytes, grad)
         self.live(*inputs, out)
-        if op == "multiply" and grad:
-            for tok in inputs:
-                self.save_token(tok)
+        if op in ("multiply", "matmul") and grad:
+            for i, tok in enumerate(inputs):
+                copy = copies[i] if i < len(copies) else None
+                if copy is None:
+                    self.save_token(tok)
+                else:
+                    self.add_saved(copy * DTYPE_BYTES[self.act_dtype])
         return out
 
     def checkpoint(self, first_in: Token) -> Checkpoint:

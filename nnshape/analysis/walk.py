@@ -11,10 +11,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..errors import SpecLimitError, SpecSyntaxError
+from ..errors import SpecLimitError, SpecNameError, SpecSyntaxError
 from ..source import Source, Span
-from ..syntax import Block, Def, Input, Layer, Let, Output, Statement
+from ..syntax import Block, Def, If, Input, Layer, Let, Output, Statement
 from .blocks import from_block, named_block, residual
+from .conditions import taken_branch
 from .diagnostics import Diagnostics
 from .layers import layer
 from .merges import MERGES, merge
@@ -59,6 +60,9 @@ class Walker:
         self.call_stack: list[str] = []  # the defs being called, outermost first
         self.last_span: Span | None = None  # the statement being walked (where E0505 points)
         self.sharing = Sharing()  # layers by path for tie= and reuse (sharing.py)
+        self.here: Tensor | None = None  # the tensor entering the statement being walked: `in`
+        self.named_kinds: dict = {}  # (id(Layer), string) -> (Layer, the line with that kind): layers.py
+        self.index_reads: dict = {}  # id(repeat Block) -> (Block, whether its body reads its index): repeat.py
 
     def statements(
         self, body: tuple[Statement, ...], x: Tensor | None, scope: Scope, ctx: Context, top: bool = False
@@ -79,6 +83,7 @@ class Walker:
             stmt = body[index]
             index += 1
             self.last_span = stmt.span  # where a RecursionError is reported (E0505)
+            self.here = x
             if type(stmt) is Layer:  # the common statement first
                 if x is None:
                     self.require_input(x, stmt.span)
@@ -91,7 +96,12 @@ class Walker:
             elif isinstance(stmt, Input):
                 x = input_statement(self, stmt, scope, top, x)
             elif isinstance(stmt, Output):
-                output_statement(self, stmt, top)
+                output_statement(self, stmt, scope, top)
+            elif isinstance(stmt, If):
+                taken = taken_branch(stmt, scope)
+                if taken is not None:  # its statements run here, as if written in place of the `if`
+                    x, part = self._statements(taken, x, scope, ctx, top)
+                    totals.add(part)
             elif isinstance(stmt, Block):
                 keyword = stmt.keyword
                 if keyword == "residual":
@@ -123,6 +133,20 @@ class Walker:
             else:  # pragma: no cover
                 raise TypeError(stmt)
         return x, totals
+
+    def sizes(self, name: str, span: Span, scope: Scope) -> tuple:
+        """The shape (batch first) read by ``NAME[d]``, or ``in[d]``: the tensor entering the line."""
+        if name == "in":
+            if self.here is None:
+                raise SpecNameError(
+                    "`in` reads the tensor entering the line, and no tensor enters here",
+                    span,
+                    expected="`in[d]` on a line after the `input` (or inside a block)",
+                    hint="declare the input first; a name's sizes are `NAME[d]`",
+                    code="E0211",
+                )
+            return self.here.info.shape
+        return self.names.get(name, span, scope)[1].info.shape
 
     def require_input(self, x: Tensor | None, span: Span) -> Tensor:
         if x is None:

@@ -126,6 +126,8 @@ def tensor_reads(node) -> list[str]:
     """Named tensors a layer reads besides its input (``memory=``, ``kv=``), in argument order."""
     if not isinstance(node, LayerNode) or not node.call.tensors:
         return []
+    if node.reads:  # the keys the analysis resolved (a def's tensor argument, a call's own name)
+        return list(node.reads)
     values = node.call.args.as_dict()
     return [str(values[arg]) for arg in node.call.tensors if isinstance(values.get(arg), str)]
 
@@ -181,8 +183,8 @@ class _Builder:
 
     def edge(self, port: Port, dst: str, kind: str | None = None) -> None:
         label = fmt.shape(port.shape)
-        if port.name is not None:
-            label = f"{port.name}: {label}"
+        if port.name is not None:  # a named tensor's key: a def call's own names end in #N
+            label = f"{port.name.split('#', 1)[0]}: {label}"
         self.graph.edges.append(Edge(port.node, dst, label, kind or port.kind))
 
     def open_cluster(self, kind: str, title: str, path: str | None = None) -> str | None:
@@ -244,11 +246,17 @@ class _Builder:
         if isinstance(node, LayerNode):
             return self.layer(node, port, row)
         if row is not None and self.folded(row):
-            return self.fold(node, port, row)
-        method = getattr(self, f"_visit_{type(node).__name__}", None)
-        if method is None:  # a plan node this module does not know yet: one node with its totals
-            return self.fold(node, port, row) if row is not None else self.seq_like(node, port)
-        return method(node, port, row)
+            out = self.fold(node, port, row)
+        else:
+            method = getattr(self, f"_visit_{type(node).__name__}", None)
+            if method is None:  # a plan node this module does not know yet: one node with its totals
+                out = self.fold(node, port, row) if row is not None else self.seq_like(node, port)
+            else:
+                out = method(node, port, row)
+        alias = getattr(node, "alias", None)  # a def call written `as NAME` (from blocks name theirs themselves)
+        if isinstance(node, SeqNode) and isinstance(alias, str) and alias:
+            self.producers[alias] = out
+        return out
 
     def seq_like(self, node, port: Port) -> Port:
         for child in children(node):
@@ -386,7 +394,15 @@ class _Builder:
                     self.cluster = outer
             symbol = MERGE_SYMBOL.get(node.op, node.op)
             title = f"concat dim={node.dim}" if node.op == "concat" else symbol
-            op = self.add_node("op", title, family="op")
+            product = getattr(node, "product", None)
+            p_row = self.row(product.path) if product is not None else None
+            if p_row is not None:  # matmul: the product is a row of its own (its MACs)
+                op = self.add_node(
+                    "layer", title, lines=self.numbers(p_row), path=product.path, family="op", metrics=self.metrics(p_row),
+                    row=self.rows.get(product.path), status=self.highlight.get(product.path),
+                )
+            else:
+                op = self.add_node("op", title, family="op")
             for out in outs:
                 self.edge(out, op)
             shape = row.output_shape if row is not None else (outs[0].shape if outs else port.shape)
@@ -398,13 +414,14 @@ class _Builder:
         title = f"× {node.count:,}  (" + (row.label if row is not None else f"repeat {node.count}") + ")"
         previous = self.open_cluster("repeat", title, node.path)
         try:
-            listed = len(node.iterations)
-            for i, iteration in enumerate(node.iterations):
+            runs = node.runs or [node.last_copies if i == len(node.iterations) - 1 else 1 for i in range(len(node.iterations))]
+            listed = sum(1 for k in runs if k)
+            for i, (iteration, copies) in enumerate(zip(node.iterations, runs)):
+                if not copies:  # a pass of `repeat N as i:` folded into the one before (same counts)
+                    continue
                 if listed == 1:
                     port = self.seq(iteration, port)
                     continue
-                last = i == listed - 1
-                copies = node.last_copies if last else 1
                 name = f"pass {i + 1}" if copies == 1 else f"passes {i + 1}–{i + copies} (× {copies:,}, same shapes)"
                 outer = self.open_cluster("pass", name, None)
                 try:
@@ -424,9 +441,10 @@ class _Builder:
             out = self.seq(node.body, start)
         finally:
             self.cluster = previous
-        if out is start:  # an empty body: the value is the named tensor itself
-            out = source or port
-        out = out._replace(kind="data", name=None)
+        if out is start:  # an empty body (`from NAME` on one line): the value is the named tensor itself
+            out = start if source is not None else port
+        else:
+            out = out._replace(kind="data", name=None)
         if node.alias:
             self.producers[node.alias] = out
         return out

@@ -16,12 +16,15 @@ def free_name(owner, name):
 
 
 def run_items(owner, x, env):
-    """Run a container's items in order; a block reads and writes named tensors through ``env``."""
-    for name, tensors in owner._nnshape_items:
+    """Run a container's items in order; a block reads and writes named tensors through ``env``,
+    and an item written `as NAME` stores its output there."""
+    for name, tensors, store in owner._nnshape_items:
         if tensors is None:
             x = owner._modules[name](x, env)
         else:  # a layer, given the named tensors it also reads (kv=...)
             x = owner._modules[name](x, *[env[t] for t in tensors])
+        if store is not None:
+            env[store] = x
     return x
 
 
@@ -39,23 +42,32 @@ def share(module, source, names=None):
 class Seq(nn.Module):
     """Statements in order: a block, a def call, a branch, a shortcut, one pass of a repeat.
 
-    ``append(name, module, tensors=())`` adds an item and returns it: a layer, given the named
-    tensors it also reads (kv=...), or a block (a Seq), which reads and writes them through ``env``.
-    Submodule names follow the rows of ``nnshape summary``.
+    ``append(name, module, tensors=(), store=None)`` adds an item and returns it: a layer, given
+    the named tensors it also reads (kv=...), or a block (a Seq), which reads and writes them
+    through ``env``; ``store`` names the item's output (`as NAME`). Submodule names follow the
+    rows of ``nnshape summary``.
     """
 
     def __init__(self):
         super().__init__()
         self._nnshape_items = []
 
-    def append(self, name, module, tensors=()):
+    def append(self, name, module, tensors=(), store=None):
         name = free_name(self, name)
         self.add_module(name, module)
-        self._nnshape_items.append((name, None if isinstance(module, Seq) else tuple(tensors)))
+        self._nnshape_items.append((name, None if isinstance(module, Seq) else tuple(tensors), store))
         return module
 
     def forward(self, x, env):
         return run_items(self, x, env)
+
+
+class Call(Seq):
+    """A def call that stores tensors of its own: they are read inside the call only, and freed
+    when it returns (the call runs on a copy of the names it can read)."""
+
+    def forward(self, x, env):
+        return run_items(self, x, dict(env))
 
 
 class Residual(Seq):
@@ -78,16 +90,20 @@ class Residual(Seq):
 
 
 class Merge(Seq):
-    """``concat`` / ``add`` / ``multiply`` of branches that all read the same input."""
+    """``concat`` / ``add`` / ``multiply`` / ``matmul`` of branches that all read the same input."""
 
     def __init__(self, op, dim):
         super().__init__()
         self._nnshape_op, self._nnshape_dim = op, dim
 
     def forward(self, x, env):
-        outs = [self._modules[name](x, env) for name, _ in self._nnshape_items]
+        items = self._nnshape_items
+        outs = [self._modules[name](x, env) for name, tensors, _ in items if tensors is None]  # the branches
         if self._nnshape_op == "concat":
             return torch.cat(outs, dim=self._nnshape_dim)
+        if self._nnshape_op == "matmul":  # the product is the leaf item after the branches (its own row)
+            product = [name for name, tensors, _ in items if tensors is not None]
+            return self._modules[product[0]](outs[0], outs[1]) if product else torch.matmul(outs[0], outs[1])
         y = outs[0]
         for out in outs[1:]:
             y = y + out if self._nnshape_op == "add" else y * out
@@ -95,6 +111,14 @@ class Merge(Seq):
 
     def extra_repr(self):
         return self._nnshape_op + (f", dim={self._nnshape_dim}" if self._nnshape_op == "concat" else "")
+
+
+class MatMul(nn.Module):
+    """The product of a ``matmul:`` block, ``torch.matmul(a, b)``: a module of its own, so that
+    its MACs are measured on its row."""
+
+    def forward(self, a, b):
+        return torch.matmul(a, b)
 
 
 class From(Seq):

@@ -38,7 +38,9 @@ class Built:
 
 
 def tensor_args(node: LayerNode) -> tuple[str, ...]:
-    """The named tensors a layer also reads (kv=...), in the order its kind declares them."""
+    """The keys of the named tensors a layer also reads (kv=...), in the order its kind declares them."""
+    if node.reads:
+        return node.reads
     call = node.call
     if not call.tensors:
         return ()
@@ -97,11 +99,13 @@ def _same_copy(it: str, k: int, shared: bool, user: str, lender: str, here: dict
 def walk(plan: Plan, sink, root, what: str = "verify builds") -> None:
     """Tell ``sink`` how to build ``plan`` into ``root`` (the Network), parents before children.
 
-    ``sink.container(parent, name, cls, args, path) -> handle``: a ``cls(*args)`` of nnshape.twins
-    appended to ``parent`` under ``name``; ``sink.shortcut(residual, path) -> handle``: a Seq set as
-    the residual's shortcut; ``sink.layer(parent, name, node, tensors, frozen, path)``: a layer's
-    twin. ``path`` is the row path a module stands for, or None for the copies of a collapsed
-    repeat that have no row of their own. ``what`` names the command in the error for too many copies.
+    ``sink.container(parent, name, cls, args, path, store=None) -> handle``: a ``cls(*args)`` of
+    nnshape.twins appended to ``parent`` under ``name``; ``sink.shortcut(residual, path) -> handle``:
+    a Seq set as the residual's shortcut; ``sink.layer(parent, name, node, tensors, frozen, path)``:
+    a layer's twin (stored under ``node.alias`` when set). ``path`` is the row path a module stands
+    for, or None for the copies of a collapsed repeat that have no row of their own; ``store`` is
+    the key a def call's output is stored under (`as NAME`). ``what`` names the command in the error for
+    too many copies.
     """
     for node in plan.root.children:  # top-level statements act on the first input
         _child(sink, root, node, True, False, what)
@@ -118,7 +122,7 @@ def _child(sink, parent, node, record: bool, frozen: bool, what: str) -> None:
     if isinstance(node, LayerNode):
         sink.layer(parent, name, node, tensor_args(node), frozen or not node.trainable, path)
     elif isinstance(node, SeqNode):  # block, def call
-        module = sink.container(parent, name, "Seq", (), path)
+        module = sink.container(parent, name, "Call" if node.scoped else "Seq", (), path, node.alias)
         _fill(sink, module, node, record, frozen or not node.trainable, what)
     elif isinstance(node, ResidualNode):
         module = sink.container(parent, name, "Residual", (), path)
@@ -131,6 +135,9 @@ def _child(sink, parent, node, record: bool, frozen: bool, what: str) -> None:
         for branch in node.branches:
             sub = sink.container(module, branch.path.rsplit(".", 1)[-1], "Seq", (), branch.path if record else None)
             _fill(sink, sub, branch, record, frozen, what)
+        product = node.product
+        if product is not None:  # matmul: the product, a leaf module after the branches
+            sink.layer(module, product.path.rsplit(".", 1)[-1], product, (), frozen, product.path if record else None)
     elif isinstance(node, RepeatNode):
         module = sink.container(parent, name, "Seq", (), path)
         copies = node.last_copies
@@ -177,10 +184,10 @@ class _Builder:
         if path is not None:
             self.by_path.setdefault(path, []).append(module)
 
-    def container(self, parent, name: str, cls: str, args: tuple, path: str | None):
+    def container(self, parent, name: str, cls: str, args: tuple, path: str | None, store: str | None = None):
         module = getattr(self.twins, cls)(*args)
         self.note(path, module)
-        return parent.append(name, module)
+        return parent.append(name, module, store=store)
 
     def shortcut(self, residual, path: str | None):
         module = self.twins.Seq()
@@ -208,7 +215,7 @@ class _Builder:
         self.note(path, module)
         if self.progress is not None:
             self.progress(1)
-        parent.append(name, module, tensors)
+        parent.append(name, module, tensors, node.alias)
 
 
 def build(summary: Summary, plan: Plan, *, device=None, dtype=None, progress=None) -> Built:

@@ -32,7 +32,7 @@ from ..twinspec import NotLiteral, Twin, literal
 from .builder import Links, walk
 
 TWIN_MODES = ("copy", "import")
-CONTAINERS = ("Seq", "Residual", "Merge", "From", "Network")
+CONTAINERS = ("Seq", "Call", "Residual", "Merge", "From", "Network")
 
 
 class ExportError(NNShapeError):
@@ -149,10 +149,11 @@ class _Writer:
         self.counter += 1
         return f"{cls.lower()}_{self.counter}"  # e.g. residual_3: no name of the file ends in _<digits>
 
-    def container(self, parent: str, name: str, cls: str, args: tuple, path) -> str:
+    def container(self, parent: str, name: str, cls: str, args: tuple, path, store: str | None = None) -> str:
         self.used.add(cls)
         var = self.local(cls)
-        self.emit(f"{var} = {parent}.append({literal(name)}, {cls}({', '.join(literal(a) for a in args)}))")
+        stored = f", store={literal(store)}" if store is not None else ""
+        self.emit(f"{var} = {parent}.append({literal(name)}, {cls}({', '.join(literal(a) for a in args)}){stored})")
         return var
 
     def shortcut(self, residual: str, path) -> str:
@@ -186,6 +187,8 @@ class _Writer:
             self.used.add("share")
             text = f"share({text}, {lender}{', ' + literal(names) if names is not None else ''})"
         extra = f", {literal(tuple(tensors))}" if tensors else ""
+        if node.alias is not None:
+            extra += f", store={literal(node.alias)}"
         line = f"{parent}.append({literal(name)}, {text}{extra})"
         if self.links is not None and self.links.lends(node):
             var = self.local("layer")
