@@ -252,7 +252,7 @@ def eval_arg(spec: Arg, expr: Expr, evaluator: Evaluator) -> Any:
             raise SpecArgumentError(
                 f"'{spec.name}' takes the name of a tensor",
                 expr.span,
-                expected="a named input or a tensor stored with `from ... as NAME:`",
+                expected="a named input or a tensor stored with `as NAME` (or `from ... as NAME`)",
                 found=expr_text(expr),
                 code="E0308",
             )

@@ -39,6 +39,7 @@ def reuse(walker: "Walker", stmt: Layer, x: Tensor, scope: "Scope", ctx: Context
     segment = label if label is not None else str(ctx.counter)
     path = f"{ctx.path}.{segment}" if ctx.path else segment
     start = len(walker.rows)
+    first_node = len(ctx.nodes) if ctx.nodes is not None else 0
     sharing.maps.append((path, entry.path, f"reuse {name_expr.name}", stmt.span))
     try:
         target = entry.stmt
@@ -46,7 +47,8 @@ def reuse(walker: "Walker", stmt: Layer, x: Tensor, scope: "Scope", ctx: Context
             out, totals = named_block(walker, target._replace(name=label, name_span=stmt.span), x, entry.scope, ctx)
         else:
             named = (Argument("name", Const(label, stmt.span), stmt.span, stmt.span),) if label is not None else ()
-            again = target._replace(args=named + tuple(a for a in target.args if a.key != "name"))
+            # the target's own `as NAME` is not stored again; this line's is, below, in its own scope
+            again = target._replace(args=named + tuple(a for a in target.args if a.key != "name"), alias=None, alias_span=None)
             out, totals = layer(walker, again, x, entry.scope, ctx)
     finally:
         sharing.maps.pop()
@@ -56,4 +58,8 @@ def reuse(walker: "Walker", stmt: Layer, x: Tensor, scope: "Scope", ctx: Context
         label=f"{label}: {text}" if label is not None else text, line=stmt.span.line, col=stmt.span.col,
         shares=("module", entry.root),
     )
+    if stmt.alias is not None:  # `reuse NAME as OUT`
+        key = walker.names.store(stmt.alias, out, stmt.alias_span, scope, walker.mem)
+        if ctx.nodes is not None and len(ctx.nodes) > first_node and hasattr(ctx.nodes[-1], "alias"):
+            ctx.nodes[-1].alias = key
     return out, totals
