@@ -1,9 +1,9 @@
-"""Check examples/swin_t.nn and examples/maxvit_t.nn against torchvision's own models (not collected
+"""Check the examples that are torchvision models against torchvision's own (not collected
 by pytest: torchvision does not install beside the CPU torch of the test environment).
 
 Run it with a Python that has torch and torchvision, from the repository root:
 
-    /path/to/venv/bin/python tests/manual/check_torchvision.py
+    /path/to/venv/bin/python tests/manual/check_torchvision.py [NAME ...]
 
 It prints, for each model, torchvision's parameters, buffers and FlopCounterMode MACs (batch 1,
 math attention kernel, oneDNN off), the summary's, and nnshape verify's result on the same torch.
@@ -20,6 +20,14 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
 
 
+# every example that is a torchvision model: its name there, constructor options, input side
+MODELS = {
+    "alexnet": ({}, 224), "vgg16": ({}, 224), "googlenet": ({"aux_logits": False, "init_weights": False}, 224),
+    "resnet18": ({}, 224), "resnet50": ({}, 224), "mobilenet_v3_large": ({}, 224), "efficientnet_v2_s": ({}, 384),
+    "swin_t": ({}, 224), "maxvit_t": ({}, 224),
+}
+
+
 def torchvision_counts(name: str) -> tuple[int, int, int]:
     import torch
     import torchvision
@@ -27,9 +35,10 @@ def torchvision_counts(name: str) -> tuple[int, int, int]:
 
     from oracle import counting_flags
 
-    model = getattr(torchvision.models, name)().eval()
+    options, side = MODELS[name]
+    model = getattr(torchvision.models, name)(**options).eval()
     with counting_flags(), torch.no_grad(), FlopCounterMode(display=False) as counter:
-        model(torch.randn(1, 3, 224, 224))
+        model(torch.randn(1, 3, side, side))
     params = sum(p.numel() for p in model.parameters())
     buffers = sum(b.numel() for b in model.buffers())
     return params, buffers, counter.get_total_flops() // 2
@@ -44,12 +53,12 @@ def main() -> int:
 
     print(f"torch {torch.__version__}, torchvision {torchvision.__version__}")
     ok = True
-    for name in ("swin_t", "maxvit_t"):
+    for name in sys.argv[1:] or MODELS:
         spec = ROOT / "examples" / f"{name}.nn"
         summary = nnshape.summarize(spec)
         mine = (summary.total_params, summary.total_buffers, summary.total_macs)
         theirs = torchvision_counts(name)
-        report = verify(str(spec), device="cpu")
+        report = verify(str(spec), device="cuda" if torch.cuda.is_available() else "cpu")
         same = mine == theirs
         ok = ok and same and report.ok
         print(f"{name}: torchvision params {theirs[0]:,} buffers {theirs[1]:,} MACs {theirs[2]:,}")
