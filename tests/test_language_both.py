@@ -116,3 +116,12 @@ def test_label_a_line_whose_kind_comes_from_a_string_parameter():
     s = verified("def blk(act='relu'):\n    linear 16\n    a: act\ninput 16\nb: blk act='gelu'\nreuse b\n")
     assert [r.label for r in s.layers if r.kind == "gelu"] == ["a: gelu", "a: gelu"]
     assert s.total_params == 16 * 16 + 16
+
+
+@pytest.mark.parametrize("line", ["h: linear 4", "linear 4 name=h"])
+def test_reading_a_rows_name_as_a_tensor_says_to_store_it(line):
+    with pytest.raises(NNShapeError) as info:
+        nnshape.summarize(f"input 8\n{line}\nrelu\nconcat:\n    branch: from h\n    branch: identity\n")
+    err = info.value
+    assert err.code == "E0204" and (err.span.line, err.span.col) == (5, 18)
+    assert err.hint == "'h' names a row (line 2), not a tensor: end that line with `as h` to store its output"

@@ -42,6 +42,7 @@ class Names:
         self.output: tuple[str, Span] | None = None  # the first of `outputs`
         self.outputs: list[tuple[str, Span]] = []  # `output a, b`: every output (its key), in order
         self.count = 0  # keys made for names local to a def call
+        self.rows = None  # the walker's RowBook (E0204 says when a name is a row's, not a tensor's)
 
     def find(self, name: str, scope: "Scope") -> str | None:
         """The key of the tensor ``name`` reads at ``scope`` (its call's names, then outer ones)."""
@@ -60,16 +61,30 @@ class Names:
         if key is not None:
             return key, self.tensors[key]
         known = self.visible(scope)
+        row = self.row_named(name)
         raise SpecNameError(
             f"no tensor named '{name}'",
             span,
             expected="a named input, a tensor stored with `as NAME`, or a def's tensor argument",
             found=f"'{name}'",
-            hint=did_you_mean(name, known) or (
+            hint=(
+                f"'{name}' names a row (line {row.line}), not a tensor: end that line with "
+                f"`as {name}` to store its output"
+            ) if row is not None else did_you_mean(name, known) or (
                 "known tensors: " + ", ".join(sorted(known)[:20]) if known else "declare it with `input NAME SHAPE`"
             ),
             code="E0204",
         )
+
+    def row_named(self, name: str):
+        """A row named ``name`` so far (a label, ``name=`` or ``block NAME:``), for E0204's hint:
+        searched only when the error is raised."""
+        if self.rows is None:
+            return None
+        for row in reversed(self.rows.rows):
+            if row is not None and row.path.rsplit(".", 1)[-1] == name:
+                return row
+        return None
 
     def store(self, name: str, tensor: Tensor, span: Span | None, scope: "Scope", tracker) -> str:
         """Name a tensor where ``scope`` stores names (its def call, else the spec), hold it live,

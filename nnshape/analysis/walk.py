@@ -55,6 +55,7 @@ class Walker:
         self.mem = Tracker(self.act_dtype)
         self.rows = RowBook(dtype, self.mem.nbytes)
         self.names = Names()
+        self.names.rows = self.rows
         self.diagnostics = Diagnostics(source)
         self.cache = InferenceCache()
         self.call_stack: list[str] = []  # the defs being called, outermost first
