@@ -235,3 +235,12 @@ def test_summary_numbers_in_the_docstring():
     summary, plan = analyze("input 4\nlinear 3\n")
     text = export_source(summary, plan)
     assert "Parameters: 15;" in text and nnshape.summarize("input 4\nlinear 3\n").total_params == 15
+
+
+def test_dash_output_is_stdout(tmp_path, monkeypatch):
+    """`-o -` prints the module, as draw and import do, instead of writing a file named `-`."""
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(main, ["export", "-", "-o", "-"], input="input 4\nlinear 2\n")
+    assert result.exit_code == 0, result.output
+    assert "class " in result.output and "nn.Module" in result.output
+    assert not (tmp_path / "-").exists()

@@ -9,7 +9,7 @@ from ..cli import bindings_option, fail, read_spec
 
 @click.command()
 @click.argument("spec", metavar="SPEC")
-@click.option("--output", "-o", type=click.Path(dir_okay=False, writable=True), default=None, help="Write here (default: stdout).")
+@click.option("--output", "-o", type=click.Path(dir_okay=False, writable=True), default=None, help="Write here (default, or -: stdout).")
 @click.option("--set", "sets", multiple=True, metavar="NAME=VALUE", help="Bind a name used in the spec (repeatable).")
 @click.option("--class-name", default="Model", show_default=True, help="Name of the generated nn.Module class.")
 @click.option(
@@ -32,7 +32,7 @@ def export(spec: str, output: str | None, sets: tuple[str, ...], class_name: str
         text = export_source(summary, plan, class_name=class_name, twins=twins)
     except NNShapeError as err:
         fail(err)
-    if output is None:
+    if output is None or output == "-":  # `-o -` is stdout, as for draw and import
         click.echo(text, nl=False)
     else:
         with open(output, "w", encoding="utf-8") as fh:
