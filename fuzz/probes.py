@@ -46,12 +46,13 @@ class Probe:
     setup: Callable[[Path], list[str]]  # returns argv after `python -m nnshape` (or ["--python", code])
     expect: tuple[int, ...] = (1,)
     timeout: float = 30
-    address_space: str | None = None  # prlimit --as
+    address_space: str | None = "2500000000"  # prlimit --as (bytes, or 700M / 1G); every probe runs under one
     stdin: str | None = "devnull"  # "devnull", "closed", or text
     located: bool = True
     forbidden_files: tuple[str, ...] = ()
     torch: bool = False
     extra: Callable[[Path, str, str], str | None] | None = None  # more checks: a failure text or None
+    then: str | None = None  # Python run next in the same folder, under the same limits (import the exported file): must exit 0
 
 
 @dataclass
@@ -89,6 +90,106 @@ def probe(name: str, item: int, **kw):
         return setup
 
     return register
+
+
+# item 1: export writes Python; the file must hold no spec text as code, compile, build and run
+def import_forward(shapes: list[tuple[int, ...]], expected: tuple[int, ...], class_name: str = "Model", module: str = "out.py") -> str:
+    """Python that imports the exported file, builds the class and runs one forward on random inputs."""
+    return (
+        "import importlib.util, torch\n"
+        f"spec = importlib.util.spec_from_file_location('exported', {module!r})\n"
+        "m = importlib.util.module_from_spec(spec)\n"
+        "spec.loader.exec_module(m)\n"
+        f"net = getattr(m, {class_name!r})()\n"
+        f"y = net(*[torch.randn(1, *s) for s in {shapes!r}])\n"
+        f"assert tuple(y.shape) == {expected!r}, tuple(y.shape)\n"
+        "print('forward', tuple(y.shape))\n"
+    )
+
+
+PWNED_NAME = 'x""";import os;os.system("touch PWNED");"""y.nn'
+PWNED_NAME_2 = "x" + "'" * 3 + "\n" + 'import os;os.system("touch PWNED")#\\' + '"' * 3 + ".nn"  # other quotes, a newline, a backslash
+
+
+@probe("export: code in the file name, then import + forward", 1, expect=(0,), located=False, torch=True, forbidden_files=("PWNED",),
+       then=import_forward([(3, 8, 8)], (1, 4, 6, 6)))
+def _(d):
+    return ["export", spec(d, PWNED_NAME, GOOD), "-o", "out.py"]
+
+
+@probe("export: quotes, newline, backslash in the file name, to stdout, then import", 1, expect=(0,), located=False, torch=True,
+       forbidden_files=("PWNED",), then=import_forward([(3, 8, 8)], (1, 4, 6, 6)))
+def _(d):
+    name = spec(d, PWNED_NAME_2, GOOD)
+    # the export goes to stdout; a child writes it to out.py so that `then` imports exactly what was printed
+    return ["--python", f"import subprocess, sys\nout = subprocess.run([sys.executable, '-m', 'nnshape', 'export', {name!r}], capture_output=True)\n"
+            "open('out.py', 'wb').write(out.stdout)\nsys.stderr.write(out.stderr.decode())\nraise SystemExit(out.returncode)\n"]
+
+
+RESERVED_NAMES = """input 3x8x8
+conv2d 4 k3 p1 name=_items
+relu name=_inputs
+residual:
+    conv2d 4 k3 p1 name=_output
+    relu name=_has_shortcut
+shortcut:
+    conv2d 4 k1 name=_alias
+block _source:
+    relu name=forward
+flatten name=__init__
+linear 5 name=__class__
+"""
+
+
+@probe("export: layer names _items _inputs _output _source _alias _has_shortcut", 1, expect=(0,), located=False, torch=True,
+       then=import_forward([(3, 8, 8)], (1, 5)))
+def _(d):
+    return ["export", spec(d, "r.nn", RESERVED_NAMES), "-o", "out.py"]
+
+
+def _nested_defs(depth: int) -> str:
+    defs = "".join(f"def f{i}():\n    f{i + 1}\n" for i in range(depth)) + f"def f{depth}():\n    linear 4\n"
+    return defs + "input 4\nf0\n"
+
+
+@probe("export: def calls nested 66 deep", 1, expect=(0,), located=False, torch=True, then=import_forward([(4,)], (1, 4)))
+def _(d):
+    return ["export", spec(d, "d.nn", _nested_defs(66)), "-o", "out.py"]
+
+
+@probe("export: def calls nested 99 deep", 1, expect=(0,), located=False, torch=True, then=import_forward([(4,)], (1, 4)))
+def _(d):
+    return ["export", spec(d, "d.nn", _nested_defs(99)), "-o", "out.py"]
+
+
+for _cls in ("super", "dict", "zip", "Network", "torch", "nn"):
+    @probe(f"export: --class-name {_cls}", 1, expect=(2,), located=False, forbidden_files=("out.py",))
+    def _(d, _cls=_cls):
+        return ["export", spec(d, "n.nn", GOOD), "--class-name", _cls, "-o", "out.py"]
+
+
+@probe("export: --class-name with code", 1, expect=(2,), located=False, forbidden_files=("out.py", "PWNED"))
+def _(d):
+    return ["export", spec(d, "n.nn", GOOD), "--class-name", "M(nn.Module):pass\nimport os;os.system('touch PWNED')#", "-o", "out.py"]
+
+
+@probe("export: a million relus, 2.5 GB", 1, timeout=60, forbidden_files=("out.py",))
+def _(d):
+    return ["export", spec(d, "m.nn", "input 8\nrepeat 100:\n    repeat 100:\n        repeat 100:\n            relu\n"), "-o", "out.py"]
+
+
+EXPORT_API = (
+    "import nnshape\n"
+    f"nnshape.export(open({PWNED_NAME!r}).read(), 'out.py')\n"
+    f"nnshape.export(nnshape.summarize({PWNED_NAME!r}), 'out2.py')\n"
+)
+
+
+@probe("api: nnshape.export of the hostile file name, then import + forward", 1, expect=(0,), located=False, torch=True,
+       forbidden_files=("PWNED",), then=import_forward([(3, 8, 8)], (1, 4, 6, 6)) + import_forward([(3, 8, 8)], (1, 4, 6, 6), module="out2.py"))
+def _(d):
+    spec(d, PWNED_NAME, GOOD)
+    return ["--python", EXPORT_API]
 
 
 # item 2: git
@@ -247,12 +348,12 @@ def _(d):
 
 
 # item 6: verify resources
-@probe("verify: a million relus on meta, 2.5 GB", 6, timeout=60, address_space="2500M", torch=True)
+@probe("verify: a million relus on meta, 2.5 GB", 6, timeout=60, torch=True)
 def _(d):
     return ["verify", "--device", "meta", spec(d, "m.nn", "input 8\nrepeat 100:\n    repeat 100:\n        repeat 100:\n            relu\n")]
 
 
-@probe("verify: 3x4096x4096 conv on CPU, 2.5 GB", 6, timeout=60, address_space="2500M", torch=True)
+@probe("verify: 3x4096x4096 conv on CPU, 2.5 GB", 6, timeout=60, torch=True)
 def _(d):
     return ["verify", "--device", "cpu", spec(d, "c.nn", "input 3x4096x4096\nconv2d 64 k3 p1\n")]
 
@@ -400,9 +501,31 @@ def _(d):
 # ------------------------------------------------------------------------------------------ runner
 
 
-def _kib(size: str) -> int:
-    units = {"K": 1, "M": 1024, "G": 1024**2}
-    return int(float(size[:-1]) * units[size[-1]]) if size[-1] in units else int(size) // 1024
+def _bytes(size: str) -> int:
+    units = {"K": 1024, "M": 1024**2, "G": 1024**3}
+    return int(float(size[:-1]) * units[size[-1]]) if size[-1] in units else int(size)
+
+
+def _prlimit_works() -> bool:
+    """prlimit(1) sets RLIMIT_AS as the audit did; it crashes on some VMs, where `ulimit -v` does the same."""
+    try:
+        return subprocess.run(["prlimit", "--as=2500000000", "true"], capture_output=True, timeout=10).returncode == 0
+    except (OSError, subprocess.SubprocessError):
+        return False
+
+
+PRLIMIT = None
+
+
+def limited(p: Probe, cmd: list[str]) -> list[str]:
+    """``cmd`` under the probe's address-space limit and its timeout (KILL: a hang cannot outlive it)."""
+    global PRLIMIT
+    if PRLIMIT is None:
+        PRLIMIT = _prlimit_works()
+    if p.address_space:
+        size = _bytes(p.address_space)
+        cmd = ["prlimit", f"--as={size}", *cmd] if PRLIMIT else ["bash", "-c", f'ulimit -v {size // 1024} && exec "$@"', "probe", *cmd]
+    return ["timeout", "-s", "KILL", str(p.timeout)] + cmd
 
 
 def run_probe(p: Probe, verbose: bool = False) -> Outcome:
@@ -412,9 +535,7 @@ def run_probe(p: Probe, verbose: bool = False) -> Outcome:
         env = {**os.environ, "PYTHONPATH": str(CODE) + os.pathsep + os.environ.get("PYTHONPATH", ""), SECRET: SECRET,
                "NO_COLOR": "1", "PYTHONDONTWRITEBYTECODE": "1"}
         cmd = [sys.executable, "-c", argv[1]] if argv[0] == "--python" else [sys.executable, "-m", "nnshape", *argv]
-        if p.address_space:  # RLIMIT_AS, as `prlimit --as` sets it (prlimit itself crashes on some VMs; ulimit -v does not)
-            cmd = ["bash", "-c", f'ulimit -v {_kib(p.address_space)} && exec "$@"', "probe", *cmd]
-        cmd = ["timeout", "-s", "KILL", str(p.timeout)] + cmd
+        cmd = limited(p, cmd)
         stdin = subprocess.DEVNULL
         feed = None
         if p.stdin == "closed":
@@ -445,11 +566,20 @@ def run_probe(p: Probe, verbose: bool = False) -> Outcome:
             problems.append("a workflow command injected")
         if SECRET in out or SECRET in err:
             problems.append("the secret leaked")
+        if p.located and proc.returncode in (1, 2) and not LOCATED.search(err):
+            problems.append("error not located")
+        if p.then is not None and proc.returncode == 0:
+            after = subprocess.run(limited(p, [sys.executable, "-c", p.then]), cwd=folder, env=env, stdin=subprocess.DEVNULL, capture_output=True)
+            seconds = time.monotonic() - start
+            result.seconds = seconds
+            then_err = after.stderr.decode("utf-8", "replace")
+            if after.returncode != 0:
+                problems.append(f"the exported file: exit {after.returncode}: {then_err.strip().splitlines()[-1:] or ''}")
+            err += "\n[then]\n" + after.stdout.decode("utf-8", "replace") + then_err
+            result.stderr = err
         for name in p.forbidden_files:
             for written in folder.glob(name + "*"):
                 problems.append(f"wrote {written.name}")
-        if p.located and proc.returncode in (1, 2) and not LOCATED.search(err):
-            problems.append("error not located")
         if p.extra is not None:
             more = p.extra(folder, out, err)
             if more:
