@@ -269,6 +269,22 @@ def _(d):
     return ["verify", "--device", "meta", spec(d, "v\n::error::INJECTED\x1b[2J.nn", GOOD)]
 
 
+@probe("names: workflow commands in a layer kind (layers KIND)", 3, located=False)
+def _(d):
+    return ["layers", INJECT_NAME]
+
+
+@probe("names: workflow commands in a budget file's name", 3, expect=(2,), located=False)
+def _(d):
+    return ["check", "--budget", INJECT_NAME, spec(d, "n.nn", GOOD)]
+
+
+for _cmd in ("draw", "export", "report"):
+    @probe(f"names: workflow commands in {_cmd} -o", 3, expect=(0,), located=False)
+    def _(d, _cmd=_cmd):
+        return [_cmd, spec(d, "n.nn", GOOD), "-o", INJECT_NAME + {"draw": ".svg", "export": ".py", "report": ".html"}[_cmd]]
+
+
 # item 4: budget files
 @probe("budget: absolute pattern /proc/self/environ", 4, expect=(2,))
 def _(d):

@@ -29,6 +29,7 @@ from pathlib import Path
 
 from .globmatch import Glob, GlobError, Meter, walk
 from .limits import MAX_BUDGET_BYTES, MAX_BUDGET_TABLES, MAX_INT, MAX_PATTERN_CHARS
+from .safetext import one_line
 
 _NUMBER = re.compile(r"^\s*([0-9][0-9_,]*(?:\.[0-9]+)?)\s*([A-Za-z]*)\s*$")
 COUNT_UNITS = {"": 1, "k": 10**3, "m": 10**6, "g": 10**9, "t": 10**12}
@@ -316,7 +317,7 @@ def read_budget_text(path: Path) -> str:
     try:
         fd = os.open(name, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
     except (OSError, ValueError) as exc:
-        raise BudgetError(f"cannot read budget file '{path}': {getattr(exc, 'strerror', None) or exc}") from None
+        raise BudgetError(f"cannot read budget file '{one_line(str(path))}': {getattr(exc, 'strerror', None) or exc}") from None
     with os.fdopen(fd, "rb") as handle:
         info = os.fstat(handle.fileno())
         if not stat_module.S_ISREG(info.st_mode):

@@ -37,6 +37,7 @@ from .symbolic import Dim, Poly
 from .tensor import Shape, TensorInfo, format_shape
 from .twinspec import Twin
 from .values import describe
+from .safetext import one_line
 
 
 @dataclass(frozen=True, slots=True)
@@ -332,7 +333,7 @@ def find(name: str) -> Kind | None:
 def get(name: str) -> Kind:
     kind = find(name)
     if kind is None:
-        raise SpecNameError(f"unknown layer kind '{name}'", hint=kind_hint(name), code="E0202")
+        raise SpecNameError(f"unknown layer kind '{one_line(name)}'", hint=kind_hint(name), code="E0202")
     return kind
 
 

@@ -123,6 +123,18 @@ def test_diff_names_stay_on_their_line(tmp_path):
         clean(proc)
 
 
+@pytest.mark.parametrize("args", [["layers", NEWLINE_NAME], ["check", "--budget", NEWLINE_NAME, "g.nn"], ["draw", "-o", NEWLINE_NAME + ".svg", "g.nn"],
+                                  ["export", "g.nn", "-o", NEWLINE_NAME + ".py"], ["report", "-o", NEWLINE_NAME + ".html", "g.nn"]],
+                         ids=["layers KIND", "check --budget", "draw -o", "export -o", "report -o"])
+def test_arguments_echoed_back_stay_on_their_line(tmp_path, args):
+    """Not only spec files: a kind name, a budget file's name or an output file's name is echoed
+    (`unknown layer kind ...`, `wrote ...`) on one line (found by tests/test_fuzz_reach.py)."""
+    (tmp_path / "g.nn").write_text(GOOD)
+    proc = cli(*args, cwd=tmp_path)
+    clean(proc)
+    assert "a\\n::add-mask::SECRET\\n::error::INJECTED" in proc.stdout + proc.stderr
+
+
 def test_a_backtick_in_a_file_name_stays_inside_its_code_span(tmp_path):
     from markdown_it import MarkdownIt  # rich's own dependency
 

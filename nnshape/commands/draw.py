@@ -7,6 +7,7 @@ import sys
 import click
 
 from ..cli import EXIT_MISSING, Count, bindings_option, echo_warnings, fail, read_spec
+from ..safetext import one_line
 
 
 @click.command()
@@ -53,4 +54,4 @@ def draw(spec: str, output: str, fmt: str | None, depth: int | None, direction: 
         return
     with open(output, "wb") as handle:
         handle.write(data)
-    click.echo(f"wrote {output} ({kind}, {len(data):,} bytes)", err=True)
+    click.echo(f"wrote {one_line(str(output))} ({kind}, {len(data):,} bytes)", err=True)

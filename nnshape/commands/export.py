@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from ..cli import bindings_option, fail, read_spec
+from ..safetext import one_line
 
 
 @click.command()
@@ -37,4 +38,4 @@ def export(spec: str, output: str | None, sets: tuple[str, ...], class_name: str
     else:
         with open(output, "w", encoding="utf-8") as fh:
             fh.write(text)
-        click.echo(f"wrote {output} ({class_name}, {summary.total_params:,} parameters)", err=True)
+        click.echo(f"wrote {one_line(str(output))} ({class_name}, {summary.total_params:,} parameters)", err=True)

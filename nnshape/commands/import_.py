@@ -7,6 +7,7 @@ import sys
 import click
 
 from ..cli import EXIT_NO_TORCH, fail
+from ..safetext import one_line
 
 
 @click.group(name="import")
@@ -20,7 +21,7 @@ def _write(text: str, output: str | None, what: str) -> None:
         return
     with open(output, "w", encoding="utf-8") as fh:
         fh.write(text)
-    click.echo(f"wrote {output} ({what})", err=True)
+    click.echo(f"wrote {one_line(str(output))} ({what})", err=True)
 
 
 @import_.command()

@@ -7,6 +7,7 @@ import sys
 import click
 
 from ..cli import EXIT_INVALID
+from ..safetext import one_line
 
 
 @click.command()
@@ -39,7 +40,7 @@ def layers(kind: str | None, conventions: bool) -> None:
     found = registry.find(kind)
     if found is None:
         hint = registry.kind_hint(kind)
-        click.echo(f"nnshape: unknown layer kind '{kind}'" + (f"; {hint}" if hint else ""), err=True)
+        click.echo(f"nnshape: unknown layer kind '{one_line(kind)}'" + (f"; {hint}" if hint else ""), err=True)
         sys.exit(EXIT_INVALID)
     k = found
     click.echo(f"{k.name} — {k.doc}")

@@ -7,6 +7,7 @@ import sys
 import click
 
 from ..cli import EXIT_MISSING, Count, bindings_option, echo_warnings, fail, read_spec
+from ..safetext import one_line
 
 
 @click.command()
@@ -50,4 +51,4 @@ def report(spec: str, output: str, depth: int | None, direction: str, batch: int
         return
     with open(output, "wb") as handle:
         handle.write(data)
-    click.echo(f"wrote {output} ({len(data):,} bytes)", err=True)
+    click.echo(f"wrote {one_line(str(output))} ({len(data):,} bytes)", err=True)
