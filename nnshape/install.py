@@ -38,3 +38,19 @@ def install_command(package: str, extra: str) -> str:
         here = False
     where = "." if here else os.fspath(root)
     return f"{command} (or, for this checkout: pip install -e {shlex.quote(f'{where}[{extra}]')})"
+
+
+LOAD_HINT = ("a memory limit (ulimit -v, prlimit --as, a container's) too small to map its libraries is a common cause: "
+             "raise it, or use `nnshape summary`, which needs no torch")
+
+
+def load_failure(exc: BaseException) -> str | None:
+    """Why an installed package failed to import (None: it is simply not installed).
+
+    Under ``prlimit --as=2.5G`` a CUDA build of torch cannot even map ``libtorch_cpu.so``; that is
+    an ImportError too, and "not installed" would send the user to reinstall what is there."""
+    if isinstance(exc, ModuleNotFoundError) and exc.name in ("torch", None):
+        return None
+    from .safetext import one_line
+
+    return one_line(f"{type(exc).__name__}: {exc}")[:300]

@@ -668,3 +668,26 @@ def test_verify_under_an_address_space_limit_is_a_located_error(tmp_path):
                           capture_output=True, text=True, timeout=HANG_GUARD, cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(ROOT)})
     clean(proc)
     assert proc.returncode == 1 and proc.stderr.startswith("c.nn:2:1: error[E0508]: verify would need about 4.56 GB on cpu"), proc.stderr
+
+
+def test_torch_that_fails_to_load_is_not_called_missing(tmp_path):
+    """Under `prlimit --as=2.5G` a CUDA build of torch cannot map libtorch_cpu.so (seen on an H200
+    machine): verify said "PyTorch is not installed". A stand-in torch that fails the same way."""
+    fake = tmp_path / "fake"
+    (fake / "torch").mkdir(parents=True)
+    (fake / "torch" / "__init__.py").write_text('raise ImportError("libtorch_cpu.so: failed to map segment from shared object")\n')
+    (tmp_path / "n.nn").write_text(GOOD)
+    proc = cli("verify", "n.nn", cwd=tmp_path, env={"PYTHONPATH": os.pathsep.join([str(ROOT), str(fake)])})
+    clean_output = proc.stdout + proc.stderr
+    assert proc.returncode == 3, clean_output
+    assert "installed but could not be loaded (ImportError: libtorch_cpu.so: failed to map segment" in clean_output
+    assert "not installed" not in clean_output and "prlimit" in clean_output
+    from nnshape.install import load_failure
+
+    assert load_failure(ModuleNotFoundError("No module named 'torch'", name="torch")) is None
+    assert load_failure(ModuleNotFoundError("No module named 'sympy'", name="sympy")) == "ModuleNotFoundError: No module named 'sympy'"
+    # what needs no torch is checked first: a network past the memory is refused even so (exit 1, E0508)
+    (tmp_path / "huge.nn").write_text("input 64x16384x16384\nconv2d 1024 k3 p1\n")
+    proc = cli("verify", "--device", "cpu", "huge.nn", cwd=tmp_path, env={"PYTHONPATH": os.pathsep.join([str(ROOT), str(fake)])})
+    clean(proc)
+    assert proc.returncode == 1 and proc.stderr.startswith("huge.nn:2:1: error[E0508]: verify would need about 1.17 TB on cpu"), proc.stderr

@@ -59,7 +59,7 @@ def verify(spec: str, device: str, batch: int, dtype: str | None, sets: tuple[st
             report = run(summary, plan, device=device, dtype=None if dtype == "float32" else dtype,
                          train_step=train_step, progress=progress, force=force)
     except TorchMissingError as err:
-        click.echo(f"{err.message}: {INSTALL_HINT}", err=True)
+        click.echo(f"{err.message}: {INSTALL_HINT}" if "not installed" in err.message else f"{err.message}; {err.hint}", err=True)
         sys.exit(EXIT_NO_TORCH)
     except NNShapeError as err:
         fail(err)
@@ -134,7 +134,7 @@ def _distributed(spec, batch, dtype, bindings, fmt, dp, zero, tp, optimizer) -> 
             sys.exit(EXIT_NO_TORCH)
         report = run_distributed(source, cfg, batch=batch, bindings=bindings, dtype=dtype, optimizer=optimizer)
     except TorchMissingError as err:
-        click.echo(f"{err.message}: {INSTALL_HINT}", err=True)
+        click.echo(f"{err.message}: {INSTALL_HINT}" if "not installed" in err.message else f"{err.message}; {err.hint}", err=True)
         sys.exit(EXIT_NO_TORCH)
     except NNShapeError as err:
         fail(err)

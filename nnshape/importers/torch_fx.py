@@ -26,7 +26,13 @@ MAX_INPUT_ELEMENTS = 1 << 28  # an --input larger than this (per sample) is refu
 def _torch():
     try:
         import torch  # noqa: F401
-    except ImportError:
+    except (ImportError, OSError) as exc:
+        from ..install import LOAD_HINT, load_failure
+
+        why = load_failure(exc)
+        if why is not None:
+            raise ImportFailure(f"nnshape import torch needs PyTorch, which is installed but could not be loaded ({why})", hint=LOAD_HINT,
+                                code="E0601") from None
         raise ImportFailure(
             "nnshape import torch needs PyTorch, which is not installed", hint="install it with: pip install 'nnshape[torch]'",
             code="E0601",

@@ -18,7 +18,7 @@ from ..summary import LayerRow, Summary
 from ..source import Source, Span
 from ..symbolic import Poly
 from ..tensor import DTYPE_BYTES, format_shape
-from ..install import install_command
+from ..install import LOAD_HINT, install_command, load_failure
 from ..resources import check_build, twin_modules
 from .builder import build
 from .report import LayerCheck, TrainStep, Values, VerifyReport
@@ -35,7 +35,10 @@ class TorchMissingError(NNShapeError):
 def import_torch():
     try:
         import torch
-    except ImportError:
+    except (ImportError, OSError) as exc:
+        why = load_failure(exc)
+        if why is not None:  # installed, but its libraries did not load (an address-space limit, a broken install)
+            raise TorchMissingError(f"nnshape verify needs PyTorch, which is installed but could not be loaded ({why})", hint=LOAD_HINT) from None
         raise TorchMissingError(
             "nnshape verify needs PyTorch, which is not installed", hint=f"install it with: {INSTALL_HINT}"
         ) from None
@@ -215,6 +218,9 @@ def run(
 
 
 def _run(summary: Summary, plan: Plan, *, device: str, dtype: str | None, train_step: bool, progress, seed: int, force: bool = False) -> VerifyReport:
+    if device in ("cpu", "meta"):  # first what needs no torch (one module per layer: a lower bound), since under
+        # a tight address-space limit torch itself may not load (a CUDA build under prlimit --as=2.5G)
+        check_build(summary, plan, device=device, dtype_bytes=DTYPE_BYTES[dtype or "float32"], train_step=train_step, force=force)
     torch = import_torch()
     from torch.utils.flop_counter import FlopCounterMode
 
