@@ -193,12 +193,7 @@ class Evaluator:
             try:
                 result = compare(op, left, right)
             except NeedsValue as exc:
-                raise SpecArgumentError(
-                    f"'{op}' needs the value of {', '.join(exc.symbols)}",
-                    expr.span,
-                    hint=" ".join(f"`--set {s}=...`" for s in exc.symbols) + " or bind it with `let`",
-                    code="E0302",
-                ) from None
+                raise _needs_value(op, exc, expr.span) from None
             if result is None:
                 raise SpecArgumentError(
                     f"'{op}' cannot compare {type_name(left)} with {type_name(right)}",
@@ -256,12 +251,7 @@ class Evaluator:
             else:  # pragma: no cover - the parser produces no other operators
                 raise TypeError(op)
         except NeedsValue as exc:
-            raise SpecArgumentError(
-                f"'{op}' needs the value of {', '.join(exc.symbols)}",
-                expr.span,
-                hint=" ".join(f"`--set {s}=...`" for s in exc.symbols) + " or bind it with `let`",
-                code="E0302",
-            ) from None
+            raise _needs_value(op, exc, expr.span) from None
         except OverflowError:
             raise SpecLimitError("number too large", expr.span, code="E0503") from None
         except TooComplex as exc:
@@ -471,4 +461,14 @@ def _operand_error(op: str, value, expr: Expr) -> SpecArgumentError:
         expected="numbers or sizes",
         found=describe(value),
         code="E0304",
+    )
+
+
+def _needs_value(op: str, exc: NeedsValue, span) -> SpecArgumentError:
+    """An operator met a symbolic size it can only apply to a number: name the --set that binds it."""
+    return SpecArgumentError(
+        f"'{op}' needs the value of {', '.join(exc.symbols)}",
+        span,
+        hint=" ".join(f"`--set {s}=...`" for s in exc.symbols) + " or bind it with `let`",
+        code="E0302",
     )
