@@ -133,3 +133,18 @@ def kind_cases(*names: str) -> list[tuple[str, str]]:
     from nnshape import registry
 
     return [(name, example) for name in names for example in registry.get(name).examples]
+
+
+def n_params(module) -> int:
+    """A torch module's parameter count (each tensor once)."""
+    return sum(p.numel() for p in module.parameters())
+
+
+def forward_counted(module, *inputs):
+    """(output, FlopCounterMode MACs) of one forward without gradients."""
+    import torch
+    from torch.utils.flop_counter import FlopCounterMode
+
+    with FlopCounterMode(display=False) as counter, torch.no_grad():
+        out = module(*inputs)
+    return out, counter.get_total_flops() // 2

@@ -11,7 +11,7 @@ import pytest
 import nnshape
 from nnshape import registry
 
-from oracle import analyze_with_calls, counting_flags
+from oracle import analyze_with_calls, counting_flags, n_params
 
 torch = pytest.importorskip("torch")
 transformers = pytest.importorskip("transformers")
@@ -29,10 +29,6 @@ def counted(module, *args, **kwargs) -> int:
     with counting_flags(), torch.no_grad(), FlopCounterMode(display=False) as counter:
         module(*args, **kwargs)
     return counter.get_total_flops() // 2
-
-
-def n_params(module) -> int:
-    return sum(p.numel() for p in module.parameters())
 
 
 # --------------------------------------------------------------------------- parameter tensors

@@ -5,13 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from oracle import analyze_with_calls
+from oracle import analyze_with_calls, n_params
 
 torch = pytest.importorskip("torch")
-
-
-def n_params(module) -> int:
-    return sum(p.numel() for p in module.parameters())
 
 
 def test_frozenbn_is_batchnorm_in_eval_with_fixed_statistics():

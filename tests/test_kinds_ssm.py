@@ -10,23 +10,10 @@ import pytest
 import nnshape
 from nnshape.kinds.ssm import ssd_scan_macs
 
-from oracle import analyze_with_calls
+from oracle import analyze_with_calls, n_params, forward_counted as counted
 
 torch = pytest.importorskip("torch")
 transformers = pytest.importorskip("transformers")
-
-
-def counted(module, *inputs):
-    """(output, FlopCounterMode MACs) of one forward without gradients."""
-    from torch.utils.flop_counter import FlopCounterMode
-
-    with FlopCounterMode(display=False) as counter, torch.no_grad():
-        out = module(*inputs)
-    return out, counter.get_total_flops() // 2
-
-
-def n_params(module) -> int:
-    return sum(p.numel() for p in module.parameters())
 
 
 # --------------------------------------------------------------------------- mamba, mamba2

@@ -59,16 +59,10 @@ def verify(spec: str, device: str, batch: int, dtype: str | None, sets: tuple[st
             report = run(summary, plan, device=device, dtype=None if dtype == "float32" else dtype,
                          train_step=train_step, progress=progress, force=force)
     except TorchMissingError as err:
-        click.echo(f"{err.message}: {INSTALL_HINT}" if "not installed" in err.message else f"{err.message}; {err.hint}", err=True)
-        sys.exit(EXIT_NO_TORCH)
+        _torch_missing(err)
     except NNShapeError as err:
         fail(err)
-    if fmt == "json":
-        click.echo(json.dumps(report.to_dict(), indent=2))
-    else:
-        click.echo(render_table(report), nl=False)
-    if not report.ok:
-        sys.exit(EXIT_INVALID)
+    _show(report, fmt, render_table)
 
 
 class _progress:
@@ -134,16 +128,10 @@ def _distributed(spec, batch, dtype, bindings, fmt, dp, zero, tp, optimizer) -> 
             sys.exit(EXIT_NO_TORCH)
         report = run_distributed(source, cfg, batch=batch, bindings=bindings, dtype=dtype, optimizer=optimizer)
     except TorchMissingError as err:
-        click.echo(f"{err.message}: {INSTALL_HINT}" if "not installed" in err.message else f"{err.message}; {err.hint}", err=True)
-        sys.exit(EXIT_NO_TORCH)
+        _torch_missing(err)
     except NNShapeError as err:
         fail(err)
-    if fmt == "json":
-        click.echo(json.dumps(report.to_dict(), indent=2))
-    else:
-        click.echo(render_distributed(report), nl=False)
-    if not report.ok:
-        sys.exit(EXIT_INVALID)
+    _show(report, fmt, render_distributed)
 
 
 def render_distributed(report) -> str:
@@ -257,3 +245,21 @@ def _fmt_any(value) -> str:
     if isinstance(value, (int, float)):
         return _num(value)
     return str(value)
+
+
+def _torch_missing(err) -> None:
+    """torch absent (the install command) or present but unloadable (why): exit 3."""
+    from ..verifier import INSTALL_HINT
+
+    click.echo(f"{err.message}: {INSTALL_HINT}" if "not installed" in err.message else f"{err.message}; {err.hint}", err=True)
+    sys.exit(EXIT_NO_TORCH)
+
+
+def _show(report, fmt: str, render) -> None:
+    """Print a verify report as JSON or text; exit 1 when it disagrees."""
+    if fmt == "json":
+        click.echo(json.dumps(report.to_dict(), indent=2))
+    else:
+        click.echo(render(report), nl=False)
+    if not report.ok:
+        sys.exit(EXIT_INVALID)
