@@ -20,7 +20,8 @@ SCHEMA = "nnshape.summary/1"
 ROW_NUMBERS = "each"  # a `× N` row's numbers are one instance's, in every output (stated in each)
 CONVENTIONS = (
     "output size floor((H + 2P − D·(K−1) − 1)/S) + 1 (ceil with ceil_mode); "
-    "params = learnable tensors counted once, buffers apart; "
+    "params = learnable tensors counted once, buffers apart (a weight shared by tie=, reuse or a shared repeat "
+    "counts where it is made, its MACs at every use); "
     "MACs = multiply-accumulates of conv, linear, matmul, attention (QKᵀ, AV) and recurrent gates, bias excluded; "
     "FLOPs = 2 × MACs (as torch.utils.flop_counter counts them); "
     "memory in decimal units (1 MB = 10⁶ bytes)"
