@@ -30,7 +30,7 @@ EXAMPLES = sorted((ROOT / "examples").glob("*.nn"))
 COMPOSITE = {"mha", "attention", "encoderlayer", "decoderlayer", "rnn", "lstm", "gru"}  # checked by formula below
 OURS = {"lrn", "rmsnorm", "quickgelu", "frozenbn"}  # no DeepSpeed rule: ours, checked by formula below
 UNMODELLED = {k.name for k in registry.all_kinds() if not k.elementwise_modelled}  # counted 0, and said so
-ARITHMETIC = {"posenc", "posemb", "scale"}  # their twins' add/mul are the operation itself
+ARITHMETIC = {"posenc", "posemb", "posemb3d", "scale"}  # their twins' add/mul are the operation itself
 ORACLE_KINDS = sorted(k.name for k in registry.all_kinds() if k.family != "augmentation" and k.name not in COMPOSITE | OURS | UNMODELLED)
 CASES = [(name, ex) for name in ORACLE_KINDS for ex in registry.get(name).examples]
 

@@ -19,5 +19,6 @@ from .containers import *  # noqa: F401,F403
 from .layers import *  # noqa: F401,F403
 from .shape import *  # noqa: F401,F403
 from .windows import *  # noqa: F401,F403
+from .multiscale import *  # noqa: F401,F403
 from .models import *  # noqa: F401,F403
 from .ssm import *  # noqa: F401,F403
