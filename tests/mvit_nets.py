@@ -205,3 +205,37 @@ class MViT(nn.Module):
         for block in self.blocks:
             x, thw = block(x, thw)
         return self.head(self.norm(x)[:, 0])
+
+
+# ------------------------------------------------------------------ the spec side
+
+
+def _x(values) -> str:
+    return "x".join(map(str, values))
+
+
+def spec_line(thw, dim_out, heads, kq, kkv, sq, skv, ref: dict) -> str:
+    line = f"poolattention {heads} thw={_x(thw)} dim_out={dim_out} eps=1e-6"
+    for key, value in (("kernel_q", kq), ("kernel_kv", kkv), ("stride_q", sq), ("stride_kv", skv)):
+        if value:
+            line += f" {key}={_x(value)}"
+    line += {"max": " pool='max'", "avg": " pool='avg'"}.get(ref.get("pool"), "")
+    if ref.get("rel_pos_embed"):
+        line += " rel_pos=true"
+    if ref.get("residual_pool"):
+        line += f" residual_pool=true residual_cls={str(ref.get('residual_with_cls_embed', True)).lower()}"
+    return line
+
+
+def copy_weights(ref, twin) -> None:
+    """The reference's tensors into the twin, by the names each gives them."""
+    import torch
+
+    names = {"project.0.": "project.", "norm_act.0.": "norm.", "norm_act.": "norm."}  # torchvision wraps the norm in a Sequential
+    own = dict(twin.named_parameters())
+    with torch.no_grad():
+        for name, p in ref.named_parameters():
+            for old, new in names.items():
+                name = name.replace(old, new)
+            own.pop(name).copy_(p)
+    assert not own, f"twin parameters the reference lacks: {sorted(own)}"

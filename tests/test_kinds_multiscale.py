@@ -12,6 +12,10 @@ import nnshape
 
 from oracle import analyze_with_calls, check_label_is_spec_text, check_saved_alone, forward_counted, kind_cases, n_params
 
+def _x(values) -> str:
+    return "x".join(map(str, values))
+
+
 CASES = kind_cases("poolattention", "tokenpool", "posemb3d")
 
 
@@ -20,10 +24,6 @@ def fails(text: str, code: str) -> nnshape.NNShapeError:
         nnshape.summarize(text)
     assert info.value.code == code, str(info.value)
     return info.value
-
-
-def _x(values) -> str:
-    return "x".join(map(str, values))
 
 
 # (id, thw, dim, dim_out, heads, kernel_q, kernel_kv, stride_q, stride_kv, reference keywords)
@@ -42,37 +42,11 @@ SETTINGS = [
 ]
 
 
-def spec_line(thw, dim_out, heads, kq, kkv, sq, skv, ref: dict) -> str:
-    line = f"poolattention {heads} thw={_x(thw)} dim_out={dim_out} eps=1e-6"
-    for key, value in (("kernel_q", kq), ("kernel_kv", kkv), ("stride_q", sq), ("stride_kv", skv)):
-        if value:
-            line += f" {key}={_x(value)}"
-    line += {"max": " pool='max'", "avg": " pool='avg'"}.get(ref.get("pool"), "")
-    if ref.get("rel_pos_embed"):
-        line += " rel_pos=true"
-    if ref.get("residual_pool"):
-        line += f" residual_pool=true residual_cls={str(ref.get('residual_with_cls_embed', True)).lower()}"
-    return line
-
-
-def copy_weights(ref, twin) -> None:
-    """The reference's tensors into the twin, by the names each gives them."""
-    import torch
-
-    names = {"project.0.": "project.", "norm_act.": "norm."}
-    own = dict(twin.named_parameters())
-    with torch.no_grad():
-        for name, p in ref.named_parameters():
-            for old, new in names.items():
-                name = name.replace(old, new)
-            own.pop(name).copy_(p)
-    assert not own, f"twin parameters the reference lacks: {sorted(own)}"
-
-
 @pytest.mark.parametrize("setting", SETTINGS, ids=[s[0] for s in SETTINGS])
 def test_poolattention_equals_the_reference(setting):
     torch = pytest.importorskip("torch")
     import mvit_nets
+    from mvit_nets import copy_weights, spec_line
 
     _, thw, dim, dim_out, heads, kq, kkv, sq, skv, ref_kw = setting
     torch.manual_seed(0)

@@ -168,7 +168,8 @@ class PoolAttention(Kind):
         if k_grid != grid:
             details.append(("kv grid", _fmt(k_grid)))
         if a.rel_pos:
-            details.append(("rel_pos", "{}+{}+{} rows".format(*self.tables(call, grid)[:1] * 2, self.tables(call, grid)[1])))
+            spatial, temporal = self.tables(call, grid)
+            details.append(("rel_pos", f"h, w {spatial}×{hd}; t {temporal}×{hd}"))
         details.append(("scores", format_shape((n, heads, lq, lk))))
         return Inference((n, lq, dim_out), params=params, macs=macs, details=tuple(details), scores=n * heads * lq * lk)
 
