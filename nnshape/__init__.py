@@ -71,8 +71,8 @@ def import_hf(config, *, head=None, ignore=(), check=True) -> str:
 
 
 def import_torch(module, example_inputs=None, **options) -> str:
-    """Spec text for a PyTorch ``nn.Module`` traced on ``example_inputs`` (a tensor or a tuple),
-    verified against the module's own parameter count and MACs. Imports torch. See docs/importers.md."""
+    """Spec text for a PyTorch ``nn.Module`` traced on ``example_inputs`` (a tensor, a tuple in
+    forward's order, or a dict by name; ``example_kwargs=`` adds named ones to a tuple), verified against the module's own parameter count and MACs. Imports torch. See docs/importers.md."""
     from .importers import import_torch as run
 
     return run(module, example_inputs, **options)

@@ -428,3 +428,29 @@ class SwinStyle(nn.Module):
         x = self.stem(x).permute(0, 2, 3, 1)
         x = self.merge(x)
         return self.head(x.mean((1, 2)))
+
+
+class KeywordInputs(nn.Module):
+    """A forward whose optional inputs come by name (a mask left at None, a context given)."""
+
+    def __init__(self):
+        super().__init__()
+        self.proj = nn.Linear(8, 8)
+        self.context_proj = nn.Linear(6, 8)
+
+    def forward(self, x, mask=None, context=None, scale: bool = True):
+        if mask is not None:
+            x = x * mask
+        h = self.proj(x)
+        if context is not None:
+            h = h + self.context_proj(context)
+        return h
+
+
+def tiny_t5():
+    """A two-layer T5 (encoder-decoder: its forward needs input_ids and decoder_input_ids)."""
+    import transformers
+
+    cfg = transformers.T5Config(vocab_size=101, d_model=32, d_kv=8, d_ff=64, num_layers=2, num_heads=4,
+                                relative_attention_num_buckets=8, relative_attention_max_distance=20)
+    return transformers.T5ForConditionalGeneration(cfg)

@@ -54,9 +54,10 @@ def hf(config: str | None, output: str | None, head: str | None, ignore: tuple[s
 
 @import_.command()
 @click.argument("target", metavar="MODULE:CALLABLE")
-@click.option("--input", "inputs", multiple=True, metavar="SHAPE",
+@click.option("--input", "inputs", multiple=True, metavar="[NAME=]SHAPE",
               help="Per-sample shape of an input, e.g. 3x224x224 (repeatable, in forward's order; "
-              "add :int64 for token ids). Default: the callable's example_inputs, else 3x224x224.")
+              "add :int64 for token ids); NAME=SHAPE passes it by name, after the positional ones "
+              "(decoder_input_ids=5:int64). Default: 3x224x224.")
 @click.option("--output", "-o", type=click.Path(dir_okay=False, writable=True), default=None, help="Write the spec here (default: stdout).")
 @click.option("--allow-partial", is_flag=True, help="Write what maps, with a comment for each op that does not (instead of failing).")
 @click.option("--no-verify", is_flag=True, help="Skip checking the spec's parameters and MACs against the module's.")

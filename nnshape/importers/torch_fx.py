@@ -53,14 +53,24 @@ def _name(module) -> str:
 
 
 def parse_inputs(shapes, batch: int = 2):
-    """``3x224x224`` / ``128:int64`` -> example tensors (batch 2: a view that hard-codes the batch
-    shows up as an error instead of passing by chance)."""
+    """``3x224x224`` / ``128:int64`` / ``decoder_input_ids=5:int64`` -> (positional, by name) example
+    tensors (batch 2: a view that hard-codes the batch shows up as an error instead of passing by
+    chance). Positional inputs come first, in forward's order; named ones follow, in any order."""
     torch = _torch()
-    out = []
+    args: list = []
+    named: dict = {}
     for text in shapes or ("3x224x224",):
-        match = _SHAPE.match(text.strip())
+        name, sep, shape = text.strip().partition("=")
+        if not sep:
+            name, shape = None, text.strip()
+        elif not name.strip().isidentifier() or not name.strip().isascii():
+            raise ImportFailure(f"--input {text!r}: {name!r} is not an argument name", expected="NAME=SHAPE, e.g. decoder_input_ids=5:int64",
+                                code="E0725")
+        else:
+            name = name.strip()
+        match = _SHAPE.match(shape.strip())
         if not match:
-            raise ImportFailure(f"--input {text!r} is not a shape", expected="e.g. 3x224x224 or 128:int64", code="E0725")
+            raise ImportFailure(f"--input {text!r} is not a shape", expected="e.g. 3x224x224, 128:int64 or NAME=SHAPE", code="E0725")
         sizes = [int(s) for s in match.group(1).split("x")]
         dtype_name = match.group(2) or "float32"
         dtype = getattr(torch, dtype_name, None)
@@ -72,11 +82,17 @@ def parse_inputs(shapes, batch: int = 2):
         if not sizes or min(sizes) < 1 or count > MAX_INPUT_ELEMENTS:
             raise ImportFailure(f"--input {text!r}: sizes must be positive and at most {MAX_INPUT_ELEMENTS:,} elements",
                                 code="E0725")
-        if dtype.is_floating_point:
-            out.append(torch.randn(batch, *sizes, dtype=dtype))
+        tensor = torch.randn(batch, *sizes, dtype=dtype) if dtype.is_floating_point else torch.zeros(batch, *sizes, dtype=dtype)
+        if name is None:
+            if named:
+                raise ImportFailure(f"--input {text!r}: a positional input after a named one",
+                                    expected="the positional inputs first, then NAME=SHAPE ones", code="E0725")
+            args.append(tensor)
+        elif name in named:
+            raise ImportFailure(f"--input {text!r}: {name} is given twice", code="E0725")
         else:
-            out.append(torch.zeros(batch, *sizes, dtype=dtype))
-    return tuple(out)
+            named[name] = tensor
+    return tuple(args), named
 
 
 def _kwarg(text: str):
@@ -127,8 +143,8 @@ def import_target(target: str, inputs=(), *, kwargs=(), allow_partial: bool = Fa
 
     try:
         module = load_target(target, kwargs)
-        example = parse_inputs(inputs)
-        text = import_torch(module, example, allow_partial=allow_partial, verify=verify, source=target)
+        args, named = parse_inputs(inputs)
+        text = import_torch(module, args, example_kwargs=named, allow_partial=allow_partial, verify=verify, source=target)
     except ImportFailure as err:
         raise err.with_source(Source(target if _TARGET.match(target.replace(":", ".")) else "<target>", "")) from None
     params = sum(p.numel() for p in module.parameters())
@@ -138,33 +154,89 @@ def import_target(target: str, inputs=(), *, kwargs=(), allow_partial: bool = Fa
 # ----------------------------------------------------------------------------- the Python API
 
 
-def import_torch(module, example_inputs=None, *, allow_partial: bool = False, verify: bool = True, source: str | None = None,
-                 tracer: str = "auto") -> str:
-    """Spec text for ``module`` run on ``example_inputs`` (a tensor, or a tuple in forward's order;
-    dim 0 is the batch). Default: one 2×3×224×224 image batch. ``tracer``: "auto" (torch.fx, and
-    torch.export where fx fails), "fx" or "export"."""
+def import_torch(module, example_inputs=None, *, example_kwargs=None, allow_partial: bool = False, verify: bool = True,
+                 source: str | None = None, tracer: str = "auto") -> str:
+    """Spec text for ``module`` run on ``example_inputs``: a tensor, a tuple in forward's order, or a
+    dict of inputs by name (``{"input_ids": ..., "decoder_input_ids": ...}``); ``example_kwargs``
+    adds inputs by name to positional ones. Dim 0 is the batch. Default: one 2×3×224×224 image
+    batch. ``tracer``: "auto" (torch.fx, and torch.export where fx fails), "fx" or "export"."""
     torch = _torch()
     if not isinstance(module, torch.nn.Module):
         raise ImportFailure(f"import_torch needs an nn.Module, got {_name(module)}", code="E0721")
-    if example_inputs is None:
-        example_inputs = parse_inputs(None)
-    elif isinstance(example_inputs, torch.Tensor):
-        example_inputs = (example_inputs,)
-    else:
-        example_inputs = tuple(example_inputs)
+    args, kwargs = _example(torch, example_inputs, example_kwargs)
     was_training = module.training
     module.eval()
     try:
         hf = _hf_model(module)
         if hf is not None:
-            text = _import_hf_module(module, hf, example_inputs, source)
+            text = _import_hf_module(module, hf, args, kwargs, source)
         else:
-            text = _import_traced(module, example_inputs, allow_partial, source, tracer)
+            text = _import_traced(module, args, kwargs, allow_partial, source, tracer)
         if verify and not text.startswith("# PARTIAL"):
-            verify_spec(text, module, example_inputs)
+            verify_spec(text, module, args, kwargs)
         return text
     finally:
         module.train(was_training)
+
+
+def _example(torch, example_inputs, example_kwargs) -> tuple[tuple, dict]:
+    """(positional, by name) example inputs from what the caller gave."""
+    if example_inputs is None and not example_kwargs:
+        return parse_inputs(None)
+    kwargs = {}
+    if example_inputs is None:
+        args = ()
+    elif isinstance(example_inputs, torch.Tensor):
+        args = (example_inputs,)
+    elif isinstance(example_inputs, dict):
+        args, kwargs = (), dict(example_inputs)
+    else:
+        args = tuple(example_inputs)
+    for name, value in dict(example_kwargs or {}).items():
+        if name in kwargs:
+            raise ImportFailure(f"the input {_safe(name)} is given twice", code="E0725")
+        kwargs[name] = value
+    for name in kwargs:
+        if not isinstance(name, str) or not name.isidentifier():
+            raise ImportFailure(f"an input's name must be an argument name, not {_safe(name)}", code="E0725")
+    if not args and not kwargs:
+        raise ImportFailure("no example inputs", expected="a tensor, a tuple of tensors or a dict of them by name", code="E0725")
+    return args, kwargs
+
+
+def _safe(name) -> str:
+    from .writer import comment_text
+
+    return comment_text(repr(name))[:60]
+
+
+def _bind(root, args: tuple, kwargs: dict) -> tuple[tuple, dict]:
+    """The example inputs as forward's positional arguments (a parameter not given takes its default),
+    and the defaults fx must keep fixed while tracing (``attention_mask=None``: not a traced value)."""
+    import inspect
+
+    if not kwargs:
+        return args, {}
+    try:
+        sig = inspect.signature(root.forward)
+        bound = sig.bind_partial(*args, **kwargs)
+    except (TypeError, ValueError) as exc:
+        raise ImportFailure(f"the example inputs do not fit {_name(root)}.forward: {exc}", code="E0725") from None
+    full, fixed = [], {}
+    for name, param in sig.parameters.items():
+        if param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD, param.KEYWORD_ONLY):
+            if name in bound.arguments:
+                raise ImportFailure(f"{_name(root)}.forward takes {name} as *args, **kwargs or keyword-only: "
+                                    "the importer passes inputs in forward's order", code="E0725")
+            continue
+        if name in bound.arguments:
+            full.append(bound.arguments[name])
+        elif param.default is param.empty:
+            raise ImportFailure(f"{_name(root)}.forward needs the input {name}", code="E0725")
+        else:
+            full.append(param.default)
+            fixed[name] = param.default
+    return tuple(full), fixed
 
 
 def _hf_model(module):
@@ -175,7 +247,7 @@ def _hf_model(module):
     return base if base is not None and isinstance(module, base) else None
 
 
-def _import_hf_module(module, _base, example_inputs, source) -> str:
+def _import_hf_module(module, _base, args, kwargs, source) -> str:
     from .hf import import_hf
     from .hf_models import MODEL_TYPES
 
@@ -194,12 +266,21 @@ def _import_hf_module(module, _base, example_inputs, source) -> str:
     data = json.loads(config.to_json_string(use_diff=False))
     data["architectures"] = [arch]
     text = import_hf(data)
+    given = set(kwargs) | set(_positional_names(module, len(args)))
+    missing = [n for n in _spec_inputs(text) if n not in given]
+    if missing:
+        raise ImportFailure(
+            f"{arch} takes the input {missing[0]}, which the example inputs do not give",
+            expected="inputs by name: " + ", ".join(_spec_inputs(text)),
+            hint=f"--input {missing[0]}=SHAPE[:dtype] on the command line, a dict of inputs by name from Python",
+            code="E0725",
+        )
     lines = text.splitlines()
     lines[0] = f"# nnshape import torch {source or arch} (a transformers model: imported from its config)"
     return "\n".join(lines) + "\n"
 
 
-def _trace(module):
+def _trace(module, fixed=None):
     torch = _torch()
     import torch.fx as fx
 
@@ -223,7 +304,7 @@ def _trace(module):
     if type(module) is torch.nn.Transformer:
         root = _TransformerForward(module)
     tracer = Tracer()
-    graph = tracer.trace(root)
+    graph = tracer.trace(root, concrete_args=fixed or None)
     return fx.GraphModule(tracer.root, graph)
 
 
@@ -243,7 +324,7 @@ def _TransformerForward(transformer):
     return Transformer(transformer)
 
 
-def _import_traced(module, example_inputs, allow_partial: bool, source: str | None, tracer: str = "auto") -> str:
+def _import_traced(module, args, kwargs, allow_partial: bool, source: str | None, tracer: str = "auto") -> str:
     from .torch_emit import Planner, Problem, _ident, write
     from .torch_ir import Builder, normalize
     from .errors import Unmappable
@@ -254,6 +335,9 @@ def _import_traced(module, example_inputs, allow_partial: bool, source: str | No
         text = str(exc).strip()
         return f"{type(exc).__name__}: {text.splitlines()[0][:300] if text else ''}"
 
+    root = _TransformerForward(module) if type(module) is _torch().nn.Transformer else module
+    example_inputs, fixed = _bind(root, args, kwargs)
+
     def build(gm):
         graph = Builder(gm, module, example_inputs).build()
         normalize(graph)
@@ -263,7 +347,7 @@ def _import_traced(module, example_inputs, allow_partial: bool, source: str | No
     fx_error = None
     if tracer != "export":
         try:
-            graph, plan = build(_trace(module))
+            graph, plan = build(_trace(module, fixed))
         except Unmappable as exc:
             raise ImportFailure(f"{_name(module)}: {exc}", code="E0723") from None
         except Exception as exc:  # the user's forward, traced or run: any failure is a report
@@ -304,7 +388,8 @@ def _import_traced(module, example_inputs, allow_partial: bool, source: str | No
     if unused:
         plan.problems.append(Problem(unused[0], "unused parameters", "parameters that forward never reads "
                                      f"({', '.join(unused[:4])}{' ...' if len(unused) > 4 else ''}): a spec describes what runs"))
-    shape_text = ", ".join("x".join(map(str, t.shape)) for t in example_inputs)
+    shape_text = ", ".join(("" if i < len(args) else f"{n}=") + "x".join(map(str, t.shape))
+                           for i, (n, t) in enumerate(list(enumerate(args)) + list(kwargs.items())))
     header = [f"nnshape import torch {source or _name(module)}", f"traced with {tracer_name} at input {shape_text}"]
     text, problems = write(plan, graph.inputs, allow_partial, header)
     problems = plan.problems
@@ -339,7 +424,36 @@ def _unused(module, graph) -> list:
 # ----------------------------------------------------------------------------- verification
 
 
-def measure(module, example_inputs):
+def _positional_names(module, count: int) -> list:
+    """The names of forward's first ``count`` parameters (what positional inputs are, by name)."""
+    import inspect
+
+    try:
+        params = list(inspect.signature(module.forward).parameters.values())
+    except (TypeError, ValueError):
+        return []
+    return [p.name for p in params[:count] if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+
+
+_SPEC_INPUT = re.compile(r"input ([A-Za-z_][A-Za-z0-9_]*) (\S+)")
+
+
+def _spec_inputs(text: str) -> list:
+    return [m.group(1) for m in map(_SPEC_INPUT.match, text.splitlines()) if m]
+
+
+def _lengths(text: str, module, args: tuple, kwargs: dict) -> dict:
+    """Values for the length symbols of a written spec (``input input_ids L``): the example's sizes."""
+    named = dict(zip(_positional_names(module, len(args)), args))
+    named.update(kwargs)
+    out = {}
+    for m in map(_SPEC_INPUT.match, text.splitlines()):
+        if m and m.group(2).isidentifier() and m.group(1) in named and getattr(named[m.group(1)], "dim", lambda: 0)() >= 2:
+            out[m.group(2)] = int(named[m.group(1)].shape[1])
+    return out
+
+
+def measure(module, example_inputs, example_kwargs=None):
     """(params, buffers, MACs, output shape) of the module itself, as the tests' oracle measures."""
     torch = _torch()
     from torch.utils.flop_counter import FlopCounterMode
@@ -347,8 +461,14 @@ def measure(module, example_inputs):
     from ..verifier.runner import counting_flags
 
     counter = FlopCounterMode(display=False)
-    with counting_flags(module), torch.no_grad(), counter:
-        out = module(*example_inputs)
+    try:
+        with counting_flags(module), torch.no_grad(), counter:
+            out = module(*example_inputs, **(example_kwargs or {}))
+    except Exception as exc:  # the user's forward: a report, not a traceback
+        text = str(exc).strip().splitlines()
+        raise ImportFailure(f"{_name(module)} cannot run on the example inputs: {type(exc).__name__}: {text[0][:200] if text else ''}",
+                            hint="give every input forward needs (--input NAME=SHAPE[:dtype] for one by name)",
+                            code="E0725") from None
     first = out
     while not isinstance(first, torch.Tensor):
         if isinstance(first, dict):
@@ -366,14 +486,14 @@ def measure(module, example_inputs):
     return params, buffers, counter.get_total_flops() // 2, tuple(first.shape)
 
 
-def verify_spec(text: str, module, example_inputs) -> None:
+def verify_spec(text: str, module, example_inputs, example_kwargs=None) -> None:
     """The spec's summary must equal the module's own numbers (E0724 names what differs)."""
     from ..api import summarize
 
-    batch = example_inputs[0].shape[0] if example_inputs else 1
-    bindings = {}
-    if "input input_ids L" in text:
-        bindings["L"] = example_inputs[0].shape[1]
+    example_kwargs = dict(example_kwargs or {})
+    tensors = list(example_inputs) + list(example_kwargs.values())
+    batch = tensors[0].shape[0] if tensors else 1
+    bindings = _lengths(text, module, tuple(example_inputs), example_kwargs)
     summary = summarize(text, batch=batch, **bindings)
     hf = _hf_model(module) is not None
     config = getattr(module, "config", None) if hf else None
@@ -383,7 +503,7 @@ def verify_spec(text: str, module, example_inputs) -> None:
         # with its eager implementations, which compute the same thing op by op
         for key in saved:
             setattr(config, key, "eager")
-        params, buffers, macs, shape = measure(module, example_inputs)
+        params, buffers, macs, shape = measure(module, example_inputs, example_kwargs)
     finally:
         for key, value in saved.items():
             setattr(config, key, value)
