@@ -70,6 +70,14 @@ CASES = [
                                               moe_intermediate_size=24, shared_expert_intermediate_size=40)),
     ("qwen2_moe", "Qwen2MoeModel", dict(SMALL, num_key_value_heads=4, num_experts=3, num_experts_per_tok=3, moe_intermediate_size=24,
                                         shared_expert_intermediate_size=16, norm_topk_prob=True, qkv_bias=False)),
+    # dense layers between the sparse ones: mlp_only_layers, decoder_sparse_step (a dense layer is the MLP of intermediate_size)
+    ("qwen2_moe", "Qwen2MoeForCausalLM", dict(SMALL, num_hidden_layers=5, num_key_value_heads=2, num_experts=4, num_experts_per_tok=2,
+                                              moe_intermediate_size=24, shared_expert_intermediate_size=40, mlp_only_layers=[0, 4, 9])),
+    ("qwen2_moe", "Qwen2MoeModel", dict(SMALL, num_hidden_layers=4, num_key_value_heads=4, num_experts=3, num_experts_per_tok=1, moe_intermediate_size=24,
+                                        shared_expert_intermediate_size=16, decoder_sparse_step=2)),
+    ("qwen2_moe", "Qwen2MoeModel", dict(SMALL, num_hidden_layers=3, num_key_value_heads=4, num_experts=3, num_experts_per_tok=1, moe_intermediate_size=24,
+                                        shared_expert_intermediate_size=16, decoder_sparse_step=4)),
+    ("qwen2_moe", "Qwen2MoeModel", dict(SMALL, num_hidden_layers=2, num_key_value_heads=4, num_experts=0)),
     ("clip_vision_model", "CLIPVisionModel", dict(IMAGE)),
     # heads whose weight is tied to the embedding (`tie=`), and the same heads untied
     ("gpt2", "GPT2LMHeadModel", dict(vocab_size=101, n_embd=32, n_layer=2, n_head=4, n_positions=64)),
@@ -213,3 +221,13 @@ def test_docs_worked_example_is_real():
     from nnshape.symbolic import format_count
 
     assert format_count(summary.total_macs) in doc
+
+
+@pytest.mark.parametrize("value", ["0", [0, "1"], [True], {"0": 1}])
+def test_qwen2_moe_mlp_only_layers_must_be_indices(value):
+    from nnshape.importers.errors import ImportFailure
+
+    data = {"model_type": "qwen2_moe", "architectures": ["Qwen2MoeModel"], "num_hidden_layers": 2, "mlp_only_layers": value}
+    with pytest.raises(ImportFailure) as info:
+        nnshape.import_hf(data)
+    assert info.value.code == "E0705" and "mlp_only_layers" in info.value.message

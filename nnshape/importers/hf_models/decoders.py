@@ -75,8 +75,10 @@ def moe_line(b: Build, *, experts_key: str, ff_key: str, act: str, shared: int =
 
 
 def decoder(b: Build, *, bias: str, mlp_bias: bool = False, act_key: str = "hidden_act", sandwich: bool = False,
-            scaled_embedding: bool = False, mlp=None) -> None:
-    """The whole decoder-only language model (head included)."""
+            scaled_embedding: bool = False, mlp=None, layer_kinds=None) -> None:
+    """The whole decoder-only language model (head included). ``layer_kinds``: a key per layer,
+    handed to ``mlp(act, key)`` (Qwen2-MoE's dense and sparse layers); each run of equal keys is
+    one ``repeat N:``."""
     f, w = b.f, b.w
     d = f.int("hidden_size")
     vocab = f.int("vocab_size")
@@ -93,20 +95,31 @@ def decoder(b: Build, *, bias: str, mlp_bias: bool = False, act_key: str = "hidd
         w.line(f"embedding {vocab} {d} name=embed_tokens")
         if scaled_embedding:
             w.comment(f"the embeddings are multiplied by sqrt({d}): elementwise, no parameters, no MACs")
-        with w.block(f"repeat {layers}", "model.layers.0 ..."):
-            with w.block("residual"):
-                w.line(f"{norm} name=input_layernorm")
-                w.line(attn)
-                if sandwich:
-                    w.line(f"{norm} name=post_attention_layernorm")
-            with w.block("residual"):
-                w.line(f"{norm} name={'pre_feedforward_layernorm' if sandwich else 'post_attention_layernorm'}")
-                if mlp is None:
-                    gated_mlp(b, d, ff, act, bias=mlp_bias)
-                else:
-                    mlp(act)
-                if sandwich:
-                    w.line(f"{norm} name=post_feedforward_layernorm")
+        kinds = list(layer_kinds) if layer_kinds is not None else [None] * layers
+        runs: list = []  # (first layer, count, key)
+        for i, key in enumerate(kinds):
+            if runs and runs[-1][2] == key:
+                runs[-1][1] += 1
+            else:
+                runs.append([i, 1, key])
+        for first, count, key in runs:
+            head = f"repeat {count}" if len(runs) == 1 or count > 1 else f"block layers_{first}"
+            with w.block(head, f"model.layers.{first}{' ...' if count > 1 or len(runs) == 1 else ''}"):
+                with w.block("residual"):
+                    w.line(f"{norm} name=input_layernorm")
+                    w.line(attn)
+                    if sandwich:
+                        w.line(f"{norm} name=post_attention_layernorm")
+                with w.block("residual"):
+                    w.line(f"{norm} name={'pre_feedforward_layernorm' if sandwich else 'post_attention_layernorm'}")
+                    if mlp is None:
+                        gated_mlp(b, d, ff, act, bias=mlp_bias)
+                    elif layer_kinds is None:
+                        mlp(act)
+                    else:
+                        mlp(act, key)
+                    if sandwich:
+                        w.line(f"{norm} name=post_feedforward_layernorm")
         w.line(f"{norm} name=norm")
     if b.head == "causal-lm":
         tied_linear(b, vocab, bias=False, name="lm_head", tie="embed_tokens" if tie else None)
@@ -164,20 +177,30 @@ def _mixtral(b: Build) -> None:
 def _qwen2_moe(b: Build) -> None:
     f = b.f
     need("per-projection attention biases (`qkv_bias=`, `o_bias=`)", has_arg("attention", "qkv_bias"), "qwen2_moe")
+    # transformers: layer i is sparse unless i is in mlp_only_layers or (i + 1) % decoder_sparse_step != 0;
+    # a dense layer is the gated MLP of intermediate_size
     step = f.int("decoder_sparse_step")
     dense_layers = f.raw("mlp_only_layers")
-    if step != 1 or dense_layers:
-        f.fail("mlp_only_layers" if dense_layers else "decoder_sparse_step",
-               "qwen2_moe with dense layers between the sparse ones is not supported yet", code="E0704")
+    if not isinstance(dense_layers, list) or not all(isinstance(i, int) and not isinstance(i, bool) for i in dense_layers):
+        f.fail("mlp_only_layers", "mlp_only_layers must be a list of layer indices", expected="[0, 3]", code="E0705")
+    layers = f.int("num_hidden_layers")
+    experts = f.int("num_experts", min=0)
+    sparse = [experts > 0 and i not in dense_layers and (i + 1) % step == 0 for i in range(layers)]
     shared = f.int("shared_expert_intermediate_size")  # 0 would still leave transformers' gate: refused
     norm = f.bool("norm_topk_prob")
+    ff = f.int("intermediate_size")
+    if not any(sparse):  # every layer dense: the experts' settings build nothing
+        f.neutral("num_experts", "num_experts_per_tok", "moe_intermediate_size")
 
-    def mlp(act):
-        b.w.line(moe_line(b, experts_key="num_experts", ff_key="moe_intermediate_size", act=act, shared=shared, norm_topk=norm),
-                 "sparse experts + a shared expert gated by sigmoid(linear D->1)" if shared else None)
+    def mlp(act, is_sparse):
+        if is_sparse:
+            b.w.line(moe_line(b, experts_key="num_experts", ff_key="moe_intermediate_size", act=act, shared=shared, norm_topk=norm),
+                     "sparse experts + a shared expert gated by sigmoid(linear D->1)" if shared else None)
+        else:
+            gated_mlp(b, f.int("hidden_size"), ff, act)
 
     qkv = "true" if f.bool("qkv_bias") else "false"
-    decoder(b, bias=f"qkv_bias={qkv} o_bias=false", mlp=mlp)
+    decoder(b, bias=f"qkv_bias={qkv} o_bias=false", mlp=mlp, layer_kinds=sparse)
 
 
 _HD = {"head_dim": lambda f: f.int("hidden_size") // f.int("num_attention_heads")}
