@@ -55,7 +55,10 @@ def inputs(cfg, model_type: str):
         size = cfg.image_size if isinstance(cfg.image_size, int) else cfg.image_size[0]
         return {"pixel_values": torch.randn(1, cfg.num_channels, size, size, generator=gen)}
     if model_type == "whisper":
-        return {"input_features": torch.randn(1, cfg.num_mel_bins, 2 * cfg.max_source_positions, generator=gen)}
+        out = {"input_features": torch.randn(1, cfg.num_mel_bins, 2 * cfg.max_source_positions, generator=gen)}
+        if cfg.architectures[0] in ("WhisperModel", "WhisperForConditionalGeneration"):
+            out["decoder_input_ids"] = torch.randint(3, cfg.vocab_size, (1, T), generator=gen)
+        return out
     vocab = cfg.vocab_size
     ids = torch.randint(3, vocab, (1, L), generator=gen)
     out = {"input_ids": ids}

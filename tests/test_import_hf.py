@@ -18,6 +18,8 @@ ALBERT = dict(vocab_size=101, embedding_size=16, hidden_size=32, intermediate_si
 T5 = dict(vocab_size=101, d_model=32, d_kv=8, d_ff=64, num_layers=2, num_heads=4, relative_attention_num_buckets=8,
           relative_attention_max_distance=20)
 WHISPER = dict(num_mel_bins=8, encoder_layers=2, encoder_attention_heads=4, encoder_ffn_dim=48, d_model=32, max_source_positions=12)
+WHISPER_DEC = dict(WHISPER, vocab_size=101, decoder_layers=2, decoder_attention_heads=2, decoder_ffn_dim=40, max_target_positions=9,
+                   pad_token_id=0, bos_token_id=1, eos_token_id=2, decoder_start_token_id=3)
 IMAGE = dict(hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=4, image_size=32, patch_size=8)
 
 # (model_type, architecture, config): several settings per type where a field changes the spec
@@ -59,6 +61,10 @@ CASES = [
     ("t5", "T5ForConditionalGeneration", dict(T5, tie_word_embeddings=False, feed_forward_proj="gated-silu")),
     ("whisper", "WhisperEncoder", dict(WHISPER)),
     ("whisper", "WhisperForAudioClassification", dict(WHISPER, num_labels=3, classifier_proj_size=16, activation_function="relu")),
+    # the encoder-decoder: learned decoder positions, causal self-attention, cross-attention, proj_out tied or not
+    ("whisper", "WhisperModel", dict(WHISPER_DEC)),
+    ("whisper", "WhisperForConditionalGeneration", dict(WHISPER_DEC, decoder_layers=3, encoder_layers=1)),
+    ("whisper", "WhisperForConditionalGeneration", dict(WHISPER_DEC, tie_word_embeddings=False, activation_function="relu")),
     ("vit", "ViTModel", dict(IMAGE)),
     ("vit", "ViTForImageClassification", dict(IMAGE, num_labels=10, num_channels=1)),
     ("vit", "ViTModel", dict(IMAGE, qkv_bias=False)),

@@ -117,9 +117,11 @@ MODELS = [
 
 WHISPER_NEUTRAL = frozenset(
     (
-        # the decoder's settings: the importer writes the audio encoder only
-        "vocab_size", "decoder_layers", "decoder_attention_heads", "decoder_ffn_dim", "decoder_layerdrop",
-        "decoder_start_token_id", "max_target_positions", "scale_embedding", "tie_word_embeddings",
+        # the decoder's settings: read by the heads that write it (base, seq2seq-lm), no count for the others
+        "vocab_size", "decoder_layers", "decoder_attention_heads", "decoder_ffn_dim", "max_target_positions",
+        "tie_word_embeddings",
+        # no count: the embedding scale is elementwise (and transformers 5 does not apply it)
+        "decoder_layerdrop", "decoder_start_token_id", "scale_embedding",
         "suppress_tokens", "begin_suppress_tokens", "forced_decoder_ids", "median_filter_width", "alignment_heads",
         # training-time and generation settings
         "encoder_layerdrop", "use_cache", "is_encoder_decoder", "dropout", "attention_dropout", "activation_dropout",
@@ -129,20 +131,14 @@ WHISPER_NEUTRAL = frozenset(
 )
 
 
-def _whisper(b: Build) -> None:
+def _whisper_encoder(b: Build, act: str) -> None:
     """Whisper's audio encoder: two convolutions (the second halves the frames), fixed positions
     (a frozen parameter), pre-norm blocks whose k projection has no bias."""
     f, w = b.f, b.w
     d, heads = f.int("d_model"), f.int("encoder_attention_heads")
     frames = f.int("max_source_positions")
-    act = ACTIVATIONS[f.choice("activation_function", tuple(k for k, v in ACTIVATIONS.items() if v))]
     if d % heads:
         f.fail("encoder_attention_heads", f"d_model {d} is not divisible by {heads} heads", code="E0705")
-    weighted = f.bool("use_weighted_layer_sum")
-    proj = f.int("classifier_proj_size")
-    if weighted and b.head == "classifier":
-        f.fail("use_weighted_layer_sum", "a weighted sum of every layer's states has no spec line yet", code="E0704")
-    w.line(f"input input_features ({f.int('num_mel_bins')}, {2 * frames})", "log-mel frames: exactly 2 x max_source_positions")
     with w.block("block encoder"):
         w.line(f"conv1d {d} k=3 p=1 name=conv1")
         w.line(act)
@@ -160,6 +156,59 @@ def _whisper(b: Build) -> None:
                 w.line(act)
                 w.line(f"linear {d} name=fc2")
         w.line("layernorm name=layer_norm")
+
+
+def _whisper_decoder(b: Build, act: str) -> None:
+    """Whisper's text decoder: learned positions, pre-norm blocks of causal self-attention,
+    cross-attention to the encoder's states and an MLP (k projections without bias)."""
+    f, w = b.f, b.w
+    d, heads = f.int("d_model"), f.int("decoder_attention_heads")
+    if d % heads:
+        f.fail("decoder_attention_heads", f"d_model {d} is not divisible by {heads} heads", code="E0705")
+    attn = f"attention heads={heads} k_bias=false"
+    with w.block("block decoder"):
+        w.line(f"embedding {f.int('vocab_size')} {d} name=embed_tokens")
+        w.line(f"posemb {f.int('max_target_positions')} name=embed_positions", "learned; T <= max_target_positions")
+        with w.block(f"repeat {f.int('decoder_layers')}", "decoder.layers.0 ..."):
+            with w.block("residual"):
+                w.line("layernorm name=self_attn_layer_norm")
+                w.line(f"{attn} causal=true name=self_attn")
+            with w.block("residual"):
+                w.line("layernorm name=encoder_attn_layer_norm")
+                w.line(f"{attn} kv=encoder_last_hidden_state name=encoder_attn")
+            with w.block("residual"):
+                w.line("layernorm name=final_layer_norm")
+                w.line(f"linear {f.int('decoder_ffn_dim')} name=fc1")
+                w.line(act)
+                w.line(f"linear {d} name=fc2")
+        w.line("layernorm name=layer_norm")
+
+
+def _whisper(b: Build) -> None:
+    """The encoder alone (encoder, classifier heads) or the encoder-decoder (base: the decoder's
+    last hidden state; seq2seq-lm: proj_out, tied to the token embedding unless tie_word_embeddings
+    is false)."""
+    f, w = b.f, b.w
+    frames = f.int("max_source_positions")
+    act = ACTIVATIONS[f.choice("activation_function", tuple(k for k, v in ACTIVATIONS.items() if v))]
+    weighted = f.bool("use_weighted_layer_sum")
+    proj = f.int("classifier_proj_size")
+    if weighted and b.head == "classifier":
+        f.fail("use_weighted_layer_sum", "a weighted sum of every layer's states has no spec line yet", code="E0704")
+    w.line(f"input input_features ({f.int('num_mel_bins')}, {2 * frames})", "log-mel frames: exactly 2 x max_source_positions")
+    if b.head in ("encoder", "classifier"):
+        _whisper_encoder(b, act)
+    else:
+        w.line(f"let T = {f.int('max_target_positions')}", "the decoder's length: --set T=... (learned positions need a value)")
+        w.line("input decoder_input_ids T dtype=int64", "decoder token ids")
+        with w.block("from input_features as encoder_last_hidden_state"):
+            _whisper_encoder(b, act)
+        with w.block("from decoder_input_ids"):
+            _whisper_decoder(b, act)
+            if b.head == "seq2seq-lm":
+                tie = f.bool("tie_word_embeddings")
+                tied_linear(b, f.int("vocab_size"), bias=False, name="proj_out", tie="embed_tokens" if tie else None,
+                            comment="proj_out.weight is decoder.embed_tokens.weight" if tie else None)
     if b.head == "classifier":
         from .common import num_labels
 
@@ -171,10 +220,14 @@ def _whisper(b: Build) -> None:
 MODELS.append(
     ModelType(
         "whisper",
-        {"WhisperEncoder": "encoder", "WhisperForAudioClassification": "classifier"},
+        {"WhisperEncoder": "encoder", "WhisperForAudioClassification": "classifier", "WhisperModel": "base",
+         "WhisperForConditionalGeneration": "seq2seq-lm"},
         _whisper,
-        dict(num_mel_bins=80, encoder_layers=4, encoder_attention_heads=6, encoder_ffn_dim=1536, activation_function="gelu",
-             d_model=384, max_source_positions=1500, use_weighted_layer_sum=False, classifier_proj_size=256),
-        neutral=WHISPER_NEUTRAL, summary="Whisper's audio encoder (--head encoder) and audio classifier",
+        dict(vocab_size=51865, num_mel_bins=80, encoder_layers=4, encoder_attention_heads=6, decoder_layers=4,
+             decoder_attention_heads=6, decoder_ffn_dim=1536, encoder_ffn_dim=1536, activation_function="gelu",
+             d_model=384, max_source_positions=1500, max_target_positions=448, use_weighted_layer_sum=False,
+             classifier_proj_size=256, tie_word_embeddings=True),
+        neutral=WHISPER_NEUTRAL,
+        summary="Whisper: the encoder-decoder (base, seq2seq-lm), its audio encoder (--head encoder) and audio classifier",
     )
 )
