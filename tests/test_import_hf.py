@@ -237,3 +237,20 @@ def test_qwen2_moe_mlp_only_layers_must_be_indices(value):
     with pytest.raises(ImportFailure) as info:
         nnshape.import_hf(data)
     assert info.value.code == "E0705" and "mlp_only_layers" in info.value.message
+
+
+def test_whisper_full_size_encoder_decoder():
+    """WhisperConfig's defaults are whisper-tiny's sizes (d_model 384, 4 + 4 layers, 6 heads, a
+    51,865-token vocabulary): the imported WhisperForConditionalGeneration has transformers' own
+    parameter count (37,760,640, built on the meta device), the head tied to the embedding."""
+    import torch
+    import transformers
+
+    cfg = transformers.WhisperConfig()
+    cfg.architectures = ["WhisperForConditionalGeneration"]
+    with torch.device("meta"):
+        model = transformers.WhisperForConditionalGeneration(cfg)
+    spec = nnshape.import_hf({"model_type": "whisper", "architectures": ["WhisperForConditionalGeneration"]})
+    summary = nnshape.summarize(spec, T=448)
+    assert summary.total_params == sum(p.numel() for p in model.parameters()) == 37_760_640
+    assert summary.output_shape == (1, 448, 51865)
