@@ -184,7 +184,7 @@ def test_mha_and_encoder_layer_decode_steps(line):
 ])
 def test_window_counts(shape, line, groups, tokens):
     call, inf = last(f"input {shape}\n{line}\n")
-    c, heads, size = call.x.shape[-1], call.args.num_heads, (call.args.window or call.args.grid)
+    c, heads, size = call.x.shape[-1], call.args.num_heads, (call.args.window or (call.args.grid,))[0]
     hd, length = c // heads, size * size
     assert inf.macs == 4 * tokens * c * c + 2 * groups * heads * length * length * hd
     table = "rel_pos=true" in line

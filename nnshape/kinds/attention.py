@@ -14,8 +14,8 @@ from ..tensor import TensorInfo, format_shape
 from ..twinspec import Twin
 from ._common import linear_tensors
 from .attention_options import (
-    CACHE, Geometry, attention_saved, biases, check_cache, check_options, math_saved, rel_pos_buckets, window_counts,
-    window_explain, window_saved,
+    CACHE, Geometry, attention_saved, biases, check_cache, check_options, math_saved, rel_pos_buckets, shift_of,
+    window_counts, window_explain, window_saved,
 )
 
 
@@ -262,16 +262,19 @@ class Attention(Kind):
             doc="T5's relative position bias with N buckets (table N × H, 0 MACs); true: the window/grid table"),
         Arg("max_distance", "int", 128, min=1, aliases=("relative_attention_max_distance",), doc="T5: the farthest bucketed distance"),
         CACHE,
-        Arg("window", "int", None, min=1, aliases=("window_size",), doc="attention inside size×size windows of an N×H×W×C map (Swin)"),
-        Arg("shift", "int", 0, min=0, aliases=("shift_size",), doc="shifted windows: the map is rolled by this much first (Swin)"),
+        Arg("window", "size", None, min=1, aliases=("window_size",),
+            doc="attention inside windows: S (S×S) or HxW of an N×H×W×C map (Swin), TxHxW of an N×T×H×W×C map (Video Swin)"),
+        Arg("shift", "size", 0, min=0, aliases=("shift_size",),
+            doc="shifted windows: the map is rolled by this much first, one number or one per axis of the window (Swin)"),
         Arg("grid", "int", None, min=1, aliases=("grid_size",), doc="attention inside size×size grids strided across the map (MaxViT)"),
     )
     formulas = (
-        "output = input shape; scores N×H×Lq×Lk (window/grid: N·groups×H×L×L, L = size²)",
+        "output = input shape; scores N×H×Lq×Lk (window/grid: N·groups×H×L×L, L = the window's tokens, e.g. 7·7 or 8·7·7)",
         "params = D·H·hd (q) + 2·Dkv·Hkv·hd (k, v) + H·hd·D (o) + the biases (H·hd, Hkv·hd, Hkv·hd, D) "
         "[+ rel_pos·H (T5) | + (2·size−1)²·H (window/grid table)]",
         "MACs = N·Lq·D·H·hd + 2·N·Lk·Dkv·Hkv·hd + 2·N·H·Lq·(P+Lk)·hd (QKᵀ, AV after repeating k/v; P = cache) + N·Lq·H·hd·D",
-        "window/grid: the projections of every (padded) token + 2·N·groups·H·L·L·hd; buffers L·L (the table's index)",
+        "window/grid: the projections of every (padded) token + 2·N·groups·H·L·L·hd; table ∏(2·w−1)·H params, "
+        "buffers L·L (the table's index, of the window as written)",
         "KV cache (cache=P): 2·N·Hkv·hd·(P + L) elements",
     )
     examples = (
@@ -291,6 +294,10 @@ class Attention(Kind):
         "7x7x16 | attention heads=2 window=7 shift=3 rel_pos=true",
         "14x21x32 | attention heads=2 grid=7 rel_pos=true",
         "8x8x16 | attention heads=4 kv_heads=2 grid=4 qkv_bias=false",
+        "9x10x16 | attention heads=2 window=4x3 shift=2x1 rel_pos=true",
+        "8x14x14x24 | attention heads=3 window=8x7x7 shift=4x3x3 rel_pos=true",
+        "5x9x7x16 | attention heads=2 window=4x4x4 shift=2 rel_pos=true",
+        "3x7x7x16 | attention heads=2 window=8x7x7 shift=4x3x3 rel_pos=true",
     )
 
     def heads(self, call: Call, dim: int) -> tuple[int, int, int]:
@@ -399,9 +406,12 @@ class Attention(Kind):
         if check_options(call):
             geo = Geometry(call)
             heads, kv_heads, hd = self.heads(call, geo.c)
+            shift = shift_of(call, geo.window)
+            square = geo.square is not None and len(set(shift)) == 1  # one number each, as before tuples
             return Twin.own(
-                "WindowAttention", dim=geo.c, heads=heads, kv_heads=kv_heads, head_dim=hd, size=geo.size, grid=geo.grid,
-                shift=a.shift, rel_pos=bool(rel_pos_buckets(call, True)), biases=flags, dropout=a.dropout,
+                "WindowAttention", dim=geo.c, heads=heads, kv_heads=kv_heads, head_dim=hd,
+                size=geo.square if square else geo.window, grid=geo.grid, shift=shift[0] if square else shift,
+                rel_pos=bool(rel_pos_buckets(call, True)), biases=flags, dropout=a.dropout,
             )
         n, lq, lk, dim, dkv, heads, kv_heads, hd, past, buckets = self.sequence(call)
         extra = {}
@@ -430,7 +440,7 @@ class Attention(Kind):
             dkv = call.tensors["kv"].shape[-1] if "kv" in call.tensors else dim
         heads, kv_heads, hd = self.heads(call, dim)
         buckets = rel_pos_buckets(call, windowed)
-        out = (("relative_position_bias_table", ((2 * geo.size - 1) ** 2, heads)),) if windowed and buckets else ()
+        out = (("relative_position_bias_table", (geo.table, heads)),) if windowed and buckets else ()
         bq, bk, bv, bo = biases(call)
         out += (linear_tensors("q_proj.", heads * hd, dim, bq) + linear_tensors("k_proj.", kv_heads * hd, dkv, bk)
                 + linear_tensors("v_proj.", kv_heads * hd, dkv, bv) + linear_tensors("o_proj.", dim, heads * hd, bo))

@@ -102,7 +102,7 @@ def check_options(call: Call) -> bool:
     if a.window is not None and a.grid is not None:
         conflict(call, "grid", "window= and grid= are two kinds of attention: give one", "window=S (Swin) or grid=S (MaxViT)")
     windowed = a.window is not None or a.grid is not None
-    if a.shift and a.window is None:
+    if any(a.shift) and a.window is None:
         conflict(call, "shift", "shift rolls the windows of window attention", "window=S together with shift")
     if windowed:
         given = {"kv": a.kv is not None, "cache": a.cache is not None, "causal": a.causal, "rope": a.rope}
@@ -110,63 +110,131 @@ def check_options(call: Call) -> bool:
             if given[key]:
                 conflict(call, key, f"window and grid attention attend within groups of the map: {why} does not apply",
                          f"{key} without window=/grid= (or window/grid without {key})")
-        if a.window is not None and not 0 <= a.shift < a.window:
-            call.bad_arg("shift", "the shift moves the map by less than a window", expected=f"0 ≤ shift < window = {a.window}")
+        if a.window is not None:
+            window = window_of(call)
+            shift = shift_of(call, window)
+            if not all(0 <= s < w for s, w in zip(shift, window)):
+                call.bad_arg("shift", "the shift moves the map by less than a window along each axis",
+                             expected=f"0 ≤ shift < window = {_x(window)} on each axis")
     else:
         check_cache(call)
     return windowed
 
 
+def _x(sizes) -> str:
+    return "×".join(map(str, sizes))
+
+
+def window_of(call: Call) -> tuple[int, ...]:
+    """The window as (H, W) or (T, H, W): ``window=7`` is 7×7, ``window=7x5`` and ``window=8x7x7``
+    give each axis; the rank of the tuple says 2-D (torchvision's Swin) or 3-D (Video Swin)."""
+    raw = call.args.window
+    if len(raw) not in (1, 2, 3):
+        call.bad_arg("window", f"a window has 2 or 3 axes, found {len(raw)}",
+                     expected="window=S (S×S), window=HxW or window=TxHxW")
+    sizes = tuple(call.concrete(v, "the window size") for v in raw)
+    return sizes * 2 if len(sizes) == 1 else sizes
+
+
+def shift_of(call: Call, window: tuple[int, ...]) -> tuple[int, ...]:
+    """The shift per axis of the window: one number for every axis, or one per axis."""
+    raw = call.args.shift
+    if len(raw) not in (1, len(window)):
+        call.bad_arg("shift", f"the shift has {len(raw)} axes, the window {len(window)}",
+                     expected=f"shift=K (every axis) or {len(window)} numbers like the window ({_x(window)})")
+    sizes = tuple(call.concrete(v, "the shift") for v in raw)
+    return sizes * len(window) if len(sizes) == 1 else sizes
+
+
+def _prod(values) -> int:
+    out = 1
+    for v in values:
+        out *= v
+    return out
+
+
 class Geometry:
-    """How window/grid attention groups an N×H×W×C map."""
+    """How window/grid attention groups an N×H×W×C map, or an N×T×H×W×C map for a 3-D window.
+
+    ``window`` is the configured window (it sizes the table and the index buffer); ``win`` the one
+    used on this map: a 2-D window pads the map to a multiple of itself and drops the shift along
+    an axis it covers whole (torchvision's Swin); a 3-D window along an axis no longer than itself
+    shrinks to the map and drops the shift there, then pads (torchvision's Video Swin)."""
 
     def __init__(self, call: Call):
         a = call.args
-        if call.x.rank != 4:
+        self.grid = a.grid is not None
+        window = (a.grid, a.grid) if self.grid else window_of(call)
+        rank = len(window)
+        if call.x.rank != rank + 2:
+            layout = "N×H×W×C" if rank == 2 else "N×T×H×W×C"
             call.fail(
-                f"window and grid attention read an N×H×W×C map, found a {call.x.rank}-D tensor",
-                expected="shape N×H×W×C (channels last, as torchvision's Swin keeps them)",
+                f"window and grid attention read an {layout} map, found a {call.x.rank}-D tensor" if rank == 2
+                else f"a 3-D window ({_x(window)}) reads an {layout} map, found a {call.x.rank}-D tensor",
+                arg=None if rank == 2 else "window",
+                expected=f"shape {layout} (channels last, as torchvision's Swin keeps them)",
                 found=format_shape(call.x.shape),
-                hint="`permute 0 2 3 1` turns N×C×H×W into N×H×W×C",
+                hint="`permute 0 2 3 1` turns N×C×H×W into N×H×W×C" if rank == 2
+                else "`permute 0 2 3 4 1` turns N×C×T×H×W into N×T×H×W×C",
                 code="E0402",
             )
-        n, h, w, c = call.x.shape
+        n, *dims, c = call.x.shape
+        names = ("the map's height H", "the map's width W") if rank == 2 else (
+            "the map's frames T", "the map's height H", "the map's width W")
         self.n = n
-        self.h, self.w = call.concrete(h, "the map's height H"), call.concrete(w, "the map's width W")
+        self.dims = tuple(call.concrete(d, what) for d, what in zip(dims, names))
         self.c = call.concrete(c, "the channels C")
-        self.grid = a.grid is not None
-        s = self.size = a.grid if self.grid else a.window
+        self.window = window
         if self.grid:
-            if self.h % s or self.w % s:
+            s = a.grid
+            h, w = self.dims
+            if h % s or w % s:
                 call.fail(
-                    f"grid={s} does not divide the {self.h}×{self.w} map",
+                    f"grid={s} does not divide the {h}×{w} map",
                     arg="grid",
                     expected=f"H and W multiples of {s} (grid attention strides H/{s} and W/{s}; torchvision's MaxViT pads nothing)",
-                    found=f"{self.h}×{self.w} in {format_shape(call.x.shape)}",
-                    hint=f"resize or pad the map to {-(-self.h // s) * s}×{-(-self.w // s) * s} first, or use window={s}",
+                    found=f"{h}×{w} in {format_shape(call.x.shape)}",
+                    hint=f"resize or pad the map to {-(-h // s) * s}×{-(-w // s) * s} first, or use window={s}",
                     code="E0440",
                 )
-            self.ph, self.pw = self.h, self.w
-        else:  # torchvision's Swin pads the bottom and right to multiples of the window
-            self.ph, self.pw = -(-self.h // s) * s, -(-self.w // s) * s
-        self.groups = (self.ph // s) * (self.pw // s)
-        self.length = s * s
-        shift = a.shift or 0
-        self.shift = (shift if s < self.ph else 0, shift if s < self.pw else 0)
+            self.win, self.padded, self.shift = window, self.dims, (0, 0)
+        else:
+            shift = shift_of(call, window)
+            if rank == 3:  # Video Swin: an axis the window covers whole takes the map's size, unshifted
+                self.win = tuple(min(w, d) for w, d in zip(window, self.dims))
+                shift = tuple(0 if d <= w else s for s, w, d in zip(shift, window, self.dims))
+            else:
+                self.win = window
+            self.padded = tuple(-(-d // w) * w for d, w in zip(self.dims, self.win))
+            if rank == 2:  # Swin: no shift along an axis one window covers
+                shift = tuple(s if w < p else 0 for s, w, p in zip(shift, self.win, self.padded))
+            self.shift = shift
+        self.groups = _prod(p // w for p, w in zip(self.padded, self.win))
+        self.length = _prod(self.win)
+        self.table = _prod(2 * w - 1 for w in self.window)  # rows of the relative position table
+        self.index = _prod(self.window) ** 2  # the index buffer, of the configured window
 
     @property
     def tokens(self) -> Dim:
-        return self.n * self.ph * self.pw
+        return self.n * _prod(self.padded)
+
+    @property
+    def square(self) -> int | None:
+        """S of a square 2-D window or grid, else None (the explanation then names every axis)."""
+        return self.window[0] if len(self.window) == 2 and self.window[0] == self.window[1] else None
+
+    @property
+    def clipped(self) -> bool:
+        return self.win != self.window
 
     def details(self) -> list[tuple[str, str]]:
-        s = self.size
         if self.grid:
-            out = [("grid", f"{s}×{s}, stride {self.h // s}×{self.w // s}")]
-        else:
-            sh, sw = self.shift
-            out = [("window", f"{s}×{s}" + (f", shift {sh}×{sw}" if sh or sw else ""))]
-            if (self.ph, self.pw) != (self.h, self.w):
-                out.append(("padded", f"{self.ph}×{self.pw}"))
+            s, (h, w) = self.window[0], self.dims
+            return [("grid", f"{s}×{s}, stride {h // s}×{w // s}")]
+        text = _x(self.win) + (f" (of {_x(self.window)})" if self.clipped else "")
+        out = [("window", text + (f", shift {_x(self.shift)}" if any(self.shift) else ""))]
+        if self.padded != self.dims:
+            out.append(("padded", _x(self.padded)))
         return out
 
 
@@ -177,8 +245,8 @@ def window_counts(call: Call, geo: Geometry, heads: int, kv_heads: int, hd: int,
     params = c * q + 2 * c * k + q * c + q * bq + k * bk + k * bv + c * bo
     buffers = 0
     if table:
-        params += (2 * geo.size - 1) ** 2 * heads
-        buffers = geo.length * geo.length
+        params += geo.table * heads
+        buffers = geo.index
     t = geo.tokens
     scores = geo.n * geo.groups * heads * geo.length * geo.length
     macs = t * c * q + 2 * t * c * k + 2 * scores * hd + t * q * c
@@ -186,15 +254,20 @@ def window_counts(call: Call, geo: Geometry, heads: int, kv_heads: int, hd: int,
 
 
 def window_explain(call: Call, geo: Geometry, heads: int, kv_heads: int, hd: int, table: bool, params, macs) -> list[str]:
-    s, lead = geo.size, ((geo.n,) if geo.n != 1 else ())
+    s, lead = geo.square, ((geo.n,) if geo.n != 1 else ())
+    size = f"{s}²" if s else "·".join(map(str, geo.win))
     if geo.grid:
-        lines = [f"grid {s}×{s}: each group is {s}×{s} tokens strided by {geo.h // s}×{geo.w // s}; "
+        h, w = geo.dims
+        lines = [f"grid {s}×{s}: each group is {s}×{s} tokens strided by {h // s}×{w // s}; "
                  f"{geo.groups} groups of L = {s}² = {geo.length} tokens"]
     else:
-        pad = f" (padded to {geo.ph}×{geo.pw})" if (geo.ph, geo.pw) != (geo.h, geo.w) else ""
-        lines = [f"window {s}×{s} on {geo.h}×{geo.w}{pad}: {geo.groups} windows of L = {s}² = {geo.length} tokens"]
+        pad = f" (padded to {_x(geo.padded)})" if geo.padded != geo.dims else ""
+        win = _x(geo.win)
+        if geo.clipped:
+            win = f"{_x(geo.window)}, cut to {win} where the map is no longer than the window,"
+        lines = [f"window {win} on {_x(geo.dims)}{pad}: {geo.groups} windows of L = {size} = {geo.length} tokens"]
         if any(geo.shift):
-            lines.append(f"shift {geo.shift[0]}×{geo.shift[1]}: the map is rolled first and the mask built in forward (no buffer)")
+            lines.append(f"shift {_x(geo.shift)}: the map is rolled first and the mask built in forward (no buffer)")
     lines.append(f"head_dim = {hd}; scores per group: H×L×L = {heads}×{geo.length}×{geo.length}")
     bq, bk, bv, bo = biases(call)
     q, k, c = heads * hd, kv_heads * hd, geo.c
@@ -203,16 +276,35 @@ def window_explain(call: Call, geo: Geometry, heads: int, kv_heads: int, hd: int
     if nbias:
         text += f" + {nbias} (biases)"
     if table:
-        text += f" + {product((2 * s - 1) ** 2, heads)} (relative position table (2·{s}−1)²×H)"
+        rows = f"(2·{s}−1)²" if s else "".join(f"(2·{w}−1)" for w in geo.window)
+        text += f" + {product(geo.table, heads)} (relative position table {rows}×H)"
     lines.append(f"{text} = {num(params)}")
     if table:
-        lines.append(f"buffers = L·L = {geo.length}·{geo.length} = {num(geo.length * geo.length)} (relative position index)")
-    tok = product(*lead, geo.ph, geo.pw)
+        v = _prod(geo.window)
+        lines.append(f"buffers = {v}·{v} = {num(geo.index)} (relative position index of the whole {_x(geo.window)} window)"
+                     if geo.clipped else f"buffers = L·L = {v}·{v} = {num(geo.index)} (relative position index)")
+    tok = product(*lead, *geo.padded)
     lines.append(
         f"MACs = {tok}·{product(c, q)} (q) + {tok}·{product(2, c, k)} (k, v) + "
         f"{product(2, *lead, geo.groups, heads, geo.length, geo.length, hd)} (QKᵀ, AV) + {tok}·{product(q, c)} (o) = {num(macs)}"
     )
     return lines
+
+
+def grouping_is_a_view(geo: Geometry) -> bool:
+    """Whether cutting the map into groups is a view of the input: no padding, no roll, and the
+    permute that brings each group's tokens together keeps the order of the axes longer than 1."""
+    if geo.grid:  # N, s, H/s, s, W/s, C -> N, H/s, W/s, s, s, C
+        (h, w), s = geo.dims, geo.window[0]
+        sizes, order = (s, h // s, s, w // s), (1, 3, 0, 2)
+    else:  # N, T/t, t, H/h, h, W/w, w, C -> N, T/t, H/h, W/w, t, h, w, C
+        if geo.padded != geo.dims or any(geo.shift):
+            return False
+        rank = len(geo.win)
+        sizes = tuple(v for p, w in zip(geo.padded, geo.win) for v in (p // w, w))
+        order = tuple(range(0, 2 * rank, 2)) + tuple(range(1, 2 * rank, 2))
+    moved = [axis for axis in order if sizes[axis] != 1]
+    return moved == sorted(moved)
 
 
 def window_saved(call: Call, geo: Geometry, heads: int, hd: int, table: bool) -> Saved:
@@ -221,9 +313,8 @@ def window_saved(call: Call, geo: Geometry, heads: int, hd: int, table: bool) ->
     needs a gradient) the math kernel's q, kᵀ, v, softmax and context; otherwise the fused
     kernel's q, k, v, output and log-sum-exp, plus with a shift the windows' masks and the output
     regrouped for the o projection."""
-    s, groups, length = geo.size, geo.groups, geo.length
-    padded = (geo.ph, geo.pw) != (geo.h, geo.w)
-    view = (geo.ph == s and geo.pw == s) if geo.grid else (not padded and not any(geo.shift) and geo.pw == s)
+    groups, length = geo.groups, geo.length
+    view = grouping_is_a_view(geo)
     dropout = call.args.dropout
     if table:
         floats = math_saved(geo.n * groups, heads, length, length, hd, dropout)

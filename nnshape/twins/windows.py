@@ -1,6 +1,10 @@
-"""Attention inside windows (torchvision's Swin) or grids (torchvision's MaxViT) of an N×H×W×C
-map, with their relative position bias table and index buffer: the same computation, parameters
-and buffers as theirs (tests compare outputs with the weights copied across)."""
+"""Attention inside windows (torchvision's Swin, 2-D, and Video Swin, 3-D) or grids (torchvision's
+MaxViT) of a channels-last map, with their relative position bias table and index buffer: the
+same computation, parameters and buffers as theirs (tests compare outputs with the weights copied
+across)."""
+
+import itertools
+import math
 
 import torch
 from torch import nn
@@ -8,61 +12,119 @@ from torch import nn
 from .attention import projections
 
 
-def relative_index(size):
-    """For the size×size tokens of a window (row-major), the index of each pair's offset in a
-    (2·size − 1)² table: (dh + size − 1)·(2·size − 1) + dw + size − 1, as Swin and MaxViT build it."""
-    coords = torch.stack(torch.meshgrid(torch.arange(size), torch.arange(size), indexing="ij")).flatten(1)
-    offsets = coords[:, :, None] - coords[:, None, :] + size - 1
-    return offsets[0] * (2 * size - 1) + offsets[1]
+def relative_index(window):
+    """For the tokens of a window (row-major over its axes), the index of each pair's offset in a
+    ∏(2·w − 1)-row table: the offsets, each moved to start at 0, read as digits of mixed radix
+    (2·w − 1), as Swin, Video Swin and MaxViT build it."""
+    window = (window, window) if isinstance(window, int) else tuple(window)
+    coords = torch.stack(torch.meshgrid(*(torch.arange(w) for w in window), indexing="ij")).flatten(1)
+    offsets = coords[:, :, None] - coords[:, None, :]
+    index = torch.zeros(offsets.shape[1:], dtype=torch.long)
+    for axis, w in enumerate(window):
+        index = index * (2 * w - 1) + offsets[axis] + w - 1
+    return index
 
 
-def shift_mask(height, width, size, shift_h, shift_w, device):
+def _regions(window, shift):
+    """The three stretches of one axis that a roll by ``shift`` brings together into the last
+    window (counted from the end, as torchvision writes them; with no shift the last one is the axis)."""
+    return (slice(0, -window), slice(-window, -shift), slice(-shift, None))
+
+
+def shift_mask(padded, window, shift, device):
     """windows × L × L, torchvision's Swin mask: −100 between the tokens of a window that the roll
-    brought together from different regions of the map."""
-    labels = torch.zeros(height, width, device=device)
-    count = 0
-    for h in ((0, -size), (-size, -shift_h), (-shift_h, None)):
-        for w in ((0, -size), (-size, -shift_w), (-shift_w, None)):
-            labels[h[0]:h[1], w[0]:w[1]] = count
-            count += 1
-    labels = labels.view(height // size, size, width // size, size).permute(0, 2, 1, 3).reshape(-1, size * size)
+    brought together from different regions of the map (each axis cut in 3, labelled in order)."""
+    labels = torch.zeros(padded, device=device)
+    for count, box in enumerate(itertools.product(*(_regions(w, s) for w, s in zip(window, shift)))):
+        labels[box] = count
+    labels = partition(labels[None, ..., None], window)[..., 0]
     differ = labels[:, None, :] != labels[:, :, None]
     return torch.zeros(differ.shape, device=device).masked_fill(differ, -100.0)
 
 
+def partition(x, window):
+    """N×(each axis a multiple of its window)×C -> N·groups × L × C, the groups in row-major order."""
+    n, *dims, c = x.shape
+    rank = len(window)
+    split = [v for d, w in zip(dims, window) for v in (d // w, w)]
+    order = [0] + [1 + 2 * i for i in range(rank)] + [2 + 2 * i for i in range(rank)] + [1 + 2 * rank]
+    return x.view(n, *split, c).permute(order).reshape(-1, math.prod(window), c)
+
+
+def merge(tokens, n, dims, window):
+    """The inverse of ``partition``: N·groups × L × C back to N×dims×C."""
+    rank, c = len(window), tokens.shape[-1]
+    blocks = [d // w for d, w in zip(dims, window)]
+    order = [0] + [v for i in range(rank) for v in (1 + i, 1 + rank + i)] + [1 + 2 * rank]
+    return tokens.view(n, *blocks, *window, c).permute(order).reshape(n, *dims, c)
+
+
 class WindowAttention(nn.Module):
-    """Self-attention inside the size×size windows of an N×H×W×C map (Swin: padded to a multiple
-    of the window, optionally shifted, the mask built here) or inside grids of size×size tokens
-    strided across the map (MaxViT's grid attention), with the relative position bias of a
-    (2·size − 1)² × heads table when ``rel_pos``."""
+    """Self-attention inside the windows of an N×H×W×C map (Swin) or an N×T×H×W×C map (Video
+    Swin): padded to a multiple of the window, optionally shifted, the mask built here; or inside
+    grids of size×size tokens strided across the map (MaxViT's grid attention). With ``rel_pos``,
+    the relative position bias of a ∏(2·w − 1) × heads table.
+
+    ``size`` and ``shift`` are one number (square 2-D) or one per axis. Along an axis one window
+    covers, a 2-D window keeps its size and is not shifted (torchvision's Swin); a 3-D window
+    shrinks to the map there, is not shifted, and reads the first L×L entries of its index
+    (torchvision's Video Swin)."""
 
     def __init__(self, dim, heads, kv_heads, head_dim, size, grid=False, shift=0, rel_pos=False, biases=(True,) * 4,
                  dropout=0.0):
         super().__init__()
         self.heads, self.kv_heads, self.head_dim = heads, kv_heads, head_dim
-        self.size, self.grid, self.shift, self.dropout = size, grid, shift, dropout
+        self.window = (size, size) if isinstance(size, int) else tuple(size)
+        self.shift = (shift,) * len(self.window) if isinstance(shift, int) else tuple(shift)
+        self.grid, self.dropout = grid, dropout
         projections(self, dim, dim, heads, kv_heads, head_dim, biases)
         self.relative_position_bias_table = None
         if rel_pos:
-            self.relative_position_bias_table = nn.Parameter(torch.zeros((2 * size - 1) ** 2, heads))
+            rows = math.prod(2 * w - 1 for w in self.window)
+            self.relative_position_bias_table = nn.Parameter(torch.zeros(rows, heads))
             nn.init.trunc_normal_(self.relative_position_bias_table, std=0.02)
-            self.register_buffer("relative_position_index", relative_index(size))
+            self.register_buffer("relative_position_index", relative_index(self.window))
+
+    def geometry(self, dims):
+        """(window, shift) on a map of these sizes, before padding."""
+        window, shift = list(self.window), list(self.shift)
+        if len(window) == 3:  # Video Swin: an axis the window covers takes the map's size, unshifted
+            for i, d in enumerate(dims):
+                if d <= window[i]:
+                    window[i], shift[i] = d, 0
+        else:  # Swin: not shifted where one (padded) window covers the axis
+            shift = [0 if -(-d // w) == 1 else s for d, w, s in zip(dims, window, shift)]
+        return tuple(window), tuple(shift)
+
+    def bias(self, length):
+        """heads × L × L from the table; a window cut to fewer tokens reads the first L×L entries."""
+        full = math.prod(self.window)
+        index = self.relative_position_index.reshape(-1)  # a view of the buffer: nothing saved anew
+        table = self.relative_position_bias_table[index].view(full, full, -1)[:length, :length]
+        return table.permute(2, 0, 1)
 
     def forward(self, x):
-        n, height, width, c = x.shape
-        s = self.size
-        if not self.grid:  # pad to multiples of the window, as torchvision's Swin does
-            x = nn.functional.pad(x, (0, 0, 0, (s - width % s) % s, 0, (s - height % s) % s))
-        ph, pw = x.shape[1], x.shape[2]
-        shift_h = self.shift if s < ph else 0  # a window covering the whole map needs no shift
-        shift_w = self.shift if s < pw else 0
-        if shift_h or shift_w:
-            x = torch.roll(x, shifts=(-shift_h, -shift_w), dims=(1, 2))
+        n, *dims, c = x.shape
+        rank = len(dims)
+        if self.grid:
+            window, shift = self.window, (0,) * rank
+        else:  # pad to multiples of the window at the end of each axis, as torchvision's Swin does
+            window, shift = self.geometry(dims)
+            pads = [0, 0]
+            for d, w in reversed(list(zip(dims, window))):
+                pads += [0, (w - d % w) % w]
+            x = nn.functional.pad(x, pads)
+        padded = tuple(x.shape[1:-1])
+        axes = tuple(range(1, rank + 1))
+        if any(shift):
+            x = torch.roll(x, shifts=tuple(-s for s in shift), dims=axes)
         if self.grid:  # the tokens (i·H/s + a, j·W/s + b), i, j < s, for each offset (a, b)
+            s, (ph, pw) = window[0], padded
             tokens = x.view(n, s, ph // s, s, pw // s, c).permute(0, 2, 4, 1, 3, 5).reshape(-1, s * s, c)
         else:
-            tokens = x.view(n, ph // s, s, pw // s, s, c).permute(0, 1, 3, 2, 4, 5).reshape(-1, s * s, c)
-        groups, length, heads, hd = tokens.shape[0] // n, s * s, self.heads, self.head_dim
+            tokens = partition(x, window)
+        length, heads, hd = math.prod(window), self.heads, self.head_dim
+        groups = tokens.shape[0] // n
         q = self.q_proj(tokens).view(-1, length, heads, hd).transpose(1, 2)
         k = self.k_proj(tokens).view(-1, length, self.kv_heads, hd).transpose(1, 2)
         v = self.v_proj(tokens).view(-1, length, self.kv_heads, hd).transpose(1, 2)
@@ -71,10 +133,9 @@ class WindowAttention(nn.Module):
             v = v.repeat_interleave(heads // self.kv_heads, dim=1)
         mask = None  # 4-D and contiguous: CPU attention keeps its fused kernel whatever the options
         if self.relative_position_bias_table is not None:
-            index = self.relative_position_index.reshape(-1)
-            mask = self.relative_position_bias_table[index].view(length, length, -1).permute(2, 0, 1).to(q.dtype)[None].contiguous()
-        if shift_h or shift_w:  # a mask per window: the windows join the heads, the batch broadcasts
-            shifted = shift_mask(ph, pw, s, shift_h, shift_w, x.device).to(q.dtype)[:, None]  # windows × 1 × L × L
+            mask = self.bias(length).to(q.dtype)[None].contiguous()
+        if any(shift):  # a mask per window: the windows join the heads, the batch broadcasts
+            shifted = shift_mask(padded, window, shift, x.device).to(q.dtype)[:, None]  # windows × 1 × L × L
             mask = (shifted if mask is None else mask + shifted).expand(groups, heads, length, length)
             mask = mask.reshape(1, groups * heads, length, length)
             q, k, v = (t.reshape(n, groups * heads, length, hd) for t in (q, k, v))
@@ -83,7 +144,7 @@ class WindowAttention(nn.Module):
         if self.grid:
             out = out.view(n, ph // s, pw // s, s, s, c).permute(0, 3, 1, 4, 2, 5).reshape(n, ph, pw, c)
         else:
-            out = out.view(n, ph // s, pw // s, s, s, c).permute(0, 1, 3, 2, 4, 5).reshape(n, ph, pw, c)
-        if shift_h or shift_w:
-            out = torch.roll(out, shifts=(shift_h, shift_w), dims=(1, 2))
-        return out[:, :height, :width, :]
+            out = merge(out, n, padded, window)
+        if any(shift):
+            out = torch.roll(out, shifts=shift, dims=axes)
+        return out[(slice(None),) + tuple(slice(0, d) for d in dims)]
