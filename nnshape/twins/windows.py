@@ -3,9 +3,6 @@ MaxViT) of a channels-last map, with their relative position bias table and inde
 same computation, parameters and buffers as theirs (tests compare outputs with the weights copied
 across)."""
 
-import itertools
-import math
-
 import torch
 from torch import nn
 
@@ -25,7 +22,15 @@ def relative_index(window):
     return index
 
 
-def _regions(window, shift):
+def window_volume(sizes):
+    """The product of the sizes (window_volume; the twins import only torch)."""
+    out = 1
+    for size in sizes:
+        out *= size
+    return out
+
+
+def window_regions(window, shift):
     """The three stretches of one axis that a roll by ``shift`` brings together into the last
     window (counted from the end, as torchvision writes them; with no shift the last one is the axis)."""
     return (slice(0, -window), slice(-window, -shift), slice(-shift, None))
@@ -35,24 +40,27 @@ def shift_mask(padded, window, shift, device):
     """windows × L × L, torchvision's Swin mask: −100 between the tokens of a window that the roll
     brought together from different regions of the map (each axis cut in 3, labelled in order)."""
     labels = torch.zeros(padded, device=device)
-    for count, box in enumerate(itertools.product(*(_regions(w, s) for w, s in zip(window, shift)))):
+    boxes = [()]
+    for w, s in zip(window, shift):  # every combination of one region per axis, the last axis fastest
+        boxes = [box + (region,) for box in boxes for region in window_regions(w, s)]
+    for count, box in enumerate(boxes):
         labels[box] = count
-    labels = partition(labels[None, ..., None], window)[..., 0]
+    labels = window_partition(labels[None, ..., None], window)[..., 0]
     differ = labels[:, None, :] != labels[:, :, None]
     return torch.zeros(differ.shape, device=device).masked_fill(differ, -100.0)
 
 
-def partition(x, window):
+def window_partition(x, window):
     """N×(each axis a multiple of its window)×C -> N·groups × L × C, the groups in row-major order."""
     n, *dims, c = x.shape
     rank = len(window)
     split = [v for d, w in zip(dims, window) for v in (d // w, w)]
     order = [0] + [1 + 2 * i for i in range(rank)] + [2 + 2 * i for i in range(rank)] + [1 + 2 * rank]
-    return x.view(n, *split, c).permute(order).reshape(-1, math.prod(window), c)
+    return x.view(n, *split, c).permute(order).reshape(-1, window_volume(window), c)
 
 
-def merge(tokens, n, dims, window):
-    """The inverse of ``partition``: N·groups × L × C back to N×dims×C."""
+def window_merge(tokens, n, dims, window):
+    """The inverse of ``window_partition``: N·groups × L × C back to N×dims×C."""
     rank, c = len(window), tokens.shape[-1]
     blocks = [d // w for d, w in zip(dims, window)]
     order = [0] + [v for i in range(rank) for v in (1 + i, 1 + rank + i)] + [1 + 2 * rank]
@@ -80,7 +88,7 @@ class WindowAttention(nn.Module):
         projections(self, dim, dim, heads, kv_heads, head_dim, biases)
         self.relative_position_bias_table = None
         if rel_pos:
-            rows = math.prod(2 * w - 1 for w in self.window)
+            rows = window_volume(2 * w - 1 for w in self.window)
             self.relative_position_bias_table = nn.Parameter(torch.zeros(rows, heads))
             nn.init.trunc_normal_(self.relative_position_bias_table, std=0.02)
             self.register_buffer("relative_position_index", relative_index(self.window))
@@ -98,7 +106,7 @@ class WindowAttention(nn.Module):
 
     def bias(self, length):
         """heads × L × L from the table; a window cut to fewer tokens reads the first L×L entries."""
-        full = math.prod(self.window)
+        full = window_volume(self.window)
         index = self.relative_position_index.reshape(-1)  # a view of the buffer: nothing saved anew
         table = self.relative_position_bias_table[index].view(full, full, -1)[:length, :length]
         return table.permute(2, 0, 1)
@@ -122,8 +130,8 @@ class WindowAttention(nn.Module):
             s, (ph, pw) = window[0], padded
             tokens = x.view(n, s, ph // s, s, pw // s, c).permute(0, 2, 4, 1, 3, 5).reshape(-1, s * s, c)
         else:
-            tokens = partition(x, window)
-        length, heads, hd = math.prod(window), self.heads, self.head_dim
+            tokens = window_partition(x, window)
+        length, heads, hd = window_volume(window), self.heads, self.head_dim
         groups = tokens.shape[0] // n
         q = self.q_proj(tokens).view(-1, length, heads, hd).transpose(1, 2)
         k = self.k_proj(tokens).view(-1, length, self.kv_heads, hd).transpose(1, 2)
@@ -144,7 +152,7 @@ class WindowAttention(nn.Module):
         if self.grid:
             out = out.view(n, ph // s, pw // s, s, s, c).permute(0, 3, 1, 4, 2, 5).reshape(n, ph, pw, c)
         else:
-            out = merge(out, n, padded, window)
+            out = window_merge(out, n, padded, window)
         if any(shift):
             out = torch.roll(out, shifts=shift, dims=axes)
         return out[(slice(None),) + tuple(slice(0, d) for d in dims)]
