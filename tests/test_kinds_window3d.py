@@ -1,15 +1,12 @@
 """Window attention with a window per axis: 2-D windows that are not square (torchvision's Swin
 takes a list) and 3-D windows on N×T×H×W×C maps (torchvision's Video Swin). The twin is checked
-against ``Reference`` below, written here from the semantics of torchvision's
+against ``Reference`` (tests/window_reference.py), written from the semantics of torchvision's
 ``ShiftedWindowAttention`` / ``ShiftedWindowAttention3d`` (packed qkv, explicit matmuls, the
 masks labelled token by token): outputs equal with the weights copied across, and equal
 params, buffers and MACs (FlopCounterMode). torchvision itself is checked by
 benchmarks/import_zoo.py (swin3d_t/s/b), outside CI."""
 
 from __future__ import annotations
-
-import itertools
-import math
 
 import pytest
 
@@ -19,78 +16,7 @@ from oracle import analyze_with_calls, counting_flags, n_params
 
 torch = pytest.importorskip("torch")
 
-
-class Reference(torch.nn.Module if torch else object):
-    """Shifted-window attention as torchvision runs it, rank 2 or 3, in plain loops and matmuls."""
-
-    def __init__(self, dim, window, shift, heads):
-        super().__init__()
-        self.window, self.shift, self.heads = list(window), list(shift), heads
-        self.qkv = torch.nn.Linear(dim, 3 * dim)
-        self.proj = torch.nn.Linear(dim, dim)
-        rows = math.prod(2 * w - 1 for w in window)
-        self.relative_position_bias_table = torch.nn.Parameter(torch.randn(rows, heads))
-        cells = list(itertools.product(*(range(w) for w in window)))
-        index = torch.zeros(len(cells), len(cells), dtype=torch.long)
-        for i, a in enumerate(cells):
-            for j, b in enumerate(cells):
-                flat = 0
-                for axis, w in enumerate(window):
-                    flat = flat * (2 * w - 1) + (a[axis] - b[axis] + w - 1)
-                index[i, j] = flat
-        self.register_buffer("relative_position_index", index)
-
-    def forward(self, x):
-        n, *dims, c = x.shape
-        rank = len(dims)
-        window, shift = list(self.window), list(self.shift)
-        if rank == 3:  # Video Swin: the window shrinks to an axis no longer than itself, unshifted
-            for i in range(3):
-                if dims[i] <= window[i]:
-                    window[i], shift[i] = dims[i], 0
-        pads = []
-        for d, w in zip(reversed(dims), reversed(window)):
-            pads += [0, (w - d % w) % w]
-        x = torch.nn.functional.pad(x, [0, 0] + pads)
-        padded = list(x.shape[1:-1])
-        if rank == 2:  # Swin: no shift where the window covers the padded axis
-            shift = [0 if w >= p else s for w, p, s in zip(window, padded, shift)]
-        axes = list(range(1, rank + 1))
-        if sum(shift):
-            x = torch.roll(x, [-s for s in shift], axes)
-        starts = list(itertools.product(*(range(0, p, w) for p, w in zip(padded, window))))
-        offsets = list(itertools.product(*(range(w) for w in window)))
-        length = len(offsets)
-        # which of the 3 regions per axis (counted from the end) each position of the rolled map is in
-        label = {}
-        for pos in itertools.product(*(range(p) for p in padded)):
-            key = 0
-            for axis in range(rank):
-                p, w, s = padded[axis], window[axis], shift[axis]
-                region = 0 if pos[axis] < p - w else (1 if pos[axis] < p - s else 2)
-                if s == 0:  # torchvision's slices: (-w, -0) is empty and (-0, None) is the whole axis
-                    region = 2
-                key = key * 3 + region
-            label[pos] = key
-        bias = self.relative_position_bias_table[self.relative_position_index[:length, :length].reshape(-1)]
-        bias = bias.view(length, length, self.heads).permute(2, 0, 1)
-        out = torch.zeros_like(x)
-        hd = c // self.heads
-        for start in starts:
-            cells = [tuple(s + o for s, o in zip(start, off)) for off in offsets]
-            tokens = torch.stack([x[(slice(None),) + cell] for cell in cells], 1)  # N × L × C
-            q, k, v = self.qkv(tokens).view(n, length, 3, self.heads, hd).permute(2, 0, 3, 1, 4)
-            scores = (q * hd ** -0.5) @ k.transpose(-2, -1) + bias
-            if sum(shift):
-                mask = torch.tensor([[0.0 if label[a] == label[b] else -100.0 for b in cells] for a in cells])
-                scores = scores + mask
-            ctx = (scores.softmax(-1) @ v).transpose(1, 2).reshape(n, length, c)
-            result = self.proj(ctx)
-            for i, cell in enumerate(cells):
-                out[(slice(None),) + cell] = result[:, i]
-        if sum(shift):
-            out = torch.roll(out, shift, axes)
-        return out[(slice(None),) + tuple(slice(0, d) for d in dims)]
+from window_reference import Reference  # noqa: E402 - after the skip: it imports torch
 
 
 def counted(module, x) -> int:
@@ -203,3 +129,17 @@ def test_errors_are_located(text, code):
         nnshape.summarize(text)
     assert err.value.code == code, str(err.value)
     assert err.value.diagnostic.span is not None and err.value.diagnostic.span.line == text.count("\n")
+
+
+@pytest.mark.parametrize("window, shift, line", [
+    ((8, 7, 7), (0, 0, 0), "attention heads=2 window=8x7x7 rel_pos=true"),
+    ((8, 7, 7), (4, 3, 3), "attention heads=2 window=8x7x7 shift=4x3x3 rel_pos=true"),
+    ((2, 3, 3), (1, 1, 1), "attention heads=2 window=2x3x3 shift=1 rel_pos=true"),
+    ((7, 7), (3, 3), "attention heads=2 window=7 shift=3 rel_pos=true"),
+    ((7, 5), (3, 2), "attention heads=2 window=7x5 shift=3x2 rel_pos=true"),
+])
+def test_importer_writes_the_window_per_axis(window, shift, line):
+    """torchvision's ShiftedWindowAttention / ShiftedWindowAttention3d attributes -> the spec line."""
+    from nnshape.importers.torch_map import _swin_attention
+
+    assert _swin_attention(Reference(8, window, shift, 2), None) == [line]

@@ -454,3 +454,30 @@ def tiny_t5():
     cfg = transformers.T5Config(vocab_size=101, d_model=32, d_kv=8, d_ff=64, num_layers=2, num_heads=4,
                                 relative_attention_num_buckets=8, relative_attention_max_distance=20)
     return transformers.T5ForConditionalGeneration(cfg)
+
+
+class VideoSwinStyle(nn.Module):
+    """torchvision's Video Swin in small: a 2×4×4 patch embedding that pads T, H and W to multiples
+    of the patch, shifted 3-D window attention (under torchvision's class name), 5-D patch merging
+    (H and W padded to even), the norm and the average over T, H and W."""
+
+    def __init__(self):
+        from window_reference import ShiftedWindowAttention3d
+
+        super().__init__()
+        self.proj = nn.Conv3d(3, 8, (2, 4, 4), (2, 4, 4))
+        self.norm0 = nn.LayerNorm(8)
+        self.norm1 = nn.LayerNorm(8)
+        self.attn = ShiftedWindowAttention3d(8, (2, 3, 3), (1, 1, 1), 2)
+        self.merge = PatchMerging(8)
+        self.norm = nn.LayerNorm(16)
+        self.avgpool = nn.AdaptiveAvgPool3d(1)
+        self.head = nn.Linear(16, 5)
+
+    def forward(self, x):
+        t, h, w = x.shape[-3:]
+        x = F.pad(x, (0, (4 - w % 4) % 4, 0, (4 - h % 4) % 4, 0, (2 - t % 2) % 2))
+        x = self.norm0(self.proj(x).permute(0, 2, 3, 4, 1))
+        x = x + self.attn(self.norm1(x))
+        x = self.norm(self.merge(x))
+        return self.head(torch.flatten(self.avgpool(x.permute(0, 4, 1, 2, 3)), 1))

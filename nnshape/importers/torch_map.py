@@ -323,17 +323,25 @@ def _needs_windows(what: str) -> None:
 
 
 def _swin_attention(m, op):
-    """torchvision's ShiftedWindowAttention (Swin v1) on N×H×W×C."""
+    """torchvision's ShiftedWindowAttention (Swin v1) on N×H×W×C and ShiftedWindowAttention3d
+    (Video Swin) on N×T×H×W×C: the window and shift as written, one number when every axis agrees."""
     _needs_windows("Swin's shifted-window attention")
-    window, shift = same(tuple(m.window_size)), same(tuple(m.shift_size))
-    if isinstance(window, tuple) or isinstance(shift, tuple):
-        raise Unmappable("a window or a shift that differs between H and W")
-    text = f"attention heads={m.num_heads} window={window}" + (f" shift={shift}" if shift else "") + " rel_pos=true"
+    window, shift = tuple(m.window_size), tuple(m.shift_size)
+    if len(window) not in (2, 3) or len(shift) != len(window):
+        raise Unmappable(f"a window of {len(window)} axes with a shift of {len(shift)}")
+    square = len(window) == 2
+    text = f"attention heads={m.num_heads} window={value(same(window) if square else window)}"
+    if any(shift):
+        text += f" shift={value(same(shift))}"
+    text += " rel_pos=true"
     if m.qkv.bias is None:
         text += " qkv_bias=false"
     if m.proj.bias is None:
         text += " o_bias=false"
-    return [text + keys(dropout=(float(m.attention_dropout), 0.0))]
+    lines = [text + keys(dropout=(float(m.attention_dropout), 0.0))]
+    if float(m.dropout):  # torchvision's dropout after the output projection
+        lines.append(f"dropout {value(float(m.dropout))}")
+    return lines
 
 
 def _children_lines(seq, op) -> list:
@@ -425,6 +433,7 @@ NAMED_MODULES = {
     "torchvision.ops.misc.Permute": _permute_module,
     "torchvision.ops.misc.FrozenBatchNorm2d": _frozen_bn,
     "torchvision.models.swin_transformer.ShiftedWindowAttention": _swin_attention,
+    "torchvision.models.video.swin_transformer.ShiftedWindowAttention3d": _swin_attention,
     "torchvision.models.maxvit.PartitionAttentionLayer": _maxvit_attention,
 }
 
