@@ -40,6 +40,8 @@ EXPECTED = {
     "swin_t.nn": ((1000,), 28_288_354, 4_490_566_656),
     # torchvision 0.29.1's maxvit_t() (tests/manual/check_torchvision.py; torchvision is not a test dependency)
     "maxvit_t.nn": ((1000,), 30_919_624, 5_558_046_720),
+    # torchvision 0.29.1's video swin3d_t() at 3×16×224×224 (benchmarks/import_zoo.py; not a test dependency)
+    "swin3d_t.nn": ((400,), 28_158_070, 43_882_229_760),
     "gpt2_lm.nn": ((128, 50257), 124_439_808, 16_114_089_984),  # tests/test_examples_shared.py; the tied head adds no parameters
     "albert_base.nn": ((128, 768), 11_683_584, 11_186_798_592),  # first output: the hidden state
     "qwen2_0_5b.nn": ((128, 151936), 494_032_768, 63_931_678_720),  # tests/test_examples_shared.py; tied head
@@ -88,8 +90,9 @@ def test_buffers_are_the_batchnorm_statistics_of_torchvision(name, buffers):
     assert nnshape.summarize(EXAMPLES / name).total_buffers == buffers
 
 
-@pytest.mark.parametrize("name,buffers", [("swin_t.nn", 28_812), ("maxvit_t.nn", 100_472)])
+@pytest.mark.parametrize("name,buffers", [("swin_t.nn", 28_812), ("maxvit_t.nn", 100_472), ("swin3d_t.nn", 1_843_968)])
 def test_buffers_are_the_relative_position_indices_of_torchvision(name, buffers):
     # sum(b.numel() for b in model.buffers()) of torchvision 0.29.1's swin_t() (12 relative position
-    # indices of 49·49) and maxvit_t() (22 of them + the BatchNorm statistics): tests/manual/check_torchvision.py
+    # indices of 49·49) and maxvit_t() (22 of them + the BatchNorm statistics): tests/manual/check_torchvision.py;
+    # swin3d_t() (12 indices of 392·392, the 8×7×7 window): benchmarks/import_zoo.py
     assert nnshape.summarize(EXAMPLES / name).total_buffers == buffers
