@@ -242,7 +242,8 @@ class Attention(Kind):
     aliases = ("attn", "gqa")
     family = "attention"
     doc = ("Multi-head attention with separate q/k/v/o projections (Llama/GPT style): grouped-query, per-projection "
-           "biases, T5 relative positions, a KV-cache decode step, or attention in windows/grids of an N×H×W×C map.")
+           "biases, T5 relative positions, a KV-cache decode step, or attention in windows/grids of an N×H×W×C map "
+           "(3-D windows: N×T×H×W×C).")
     torch_twin = "nnshape.twins.Attention / WindowAttention"
     args = (
         Arg("num_heads", "int", positional=True, min=1, aliases=("heads", "nhead", "h"), doc="query heads H"),
