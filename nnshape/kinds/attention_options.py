@@ -93,7 +93,10 @@ def attention_saved(n: Dim, heads: int, lq: Dim, lk: Dim, hd: int, dropout: floa
 
 
 def conflict(call: Call, arg: str, message: str, expected: str) -> None:
-    call.fail(message, arg=arg, expected=expected, found=f"{arg}={call.args.as_dict().get(arg)}", code="E0342")
+    value = call.args.as_dict().get(arg)
+    if isinstance(value, tuple):  # window=/shift= as written: 3, 4x3x3
+        value = "x".join(map(str, value))
+    call.fail(message, arg=arg, expected=expected, found=f"{arg}={value}", code="E0342")
 
 
 def check_options(call: Call) -> bool:
