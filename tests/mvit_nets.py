@@ -20,7 +20,8 @@ class Pool(nn.Module):
     def __init__(self, pool, norm=None):
         super().__init__()
         self.pool = pool
-        self.norm_act = norm
+        self.norm_act = nn.Sequential(norm) if norm is not None else None
+        self.norm_before_pool = False
 
     def forward(self, x, thw):
         flat = x.dim() == 3

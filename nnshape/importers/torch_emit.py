@@ -312,6 +312,7 @@ class _View:
     in_shape: tuple
     out_shape: tuple
     side: dict
+    args: tuple = ()  # the module's other arguments that are Python values (MViT's token grid)
 
 
 class Writer:
@@ -327,7 +328,7 @@ class Writer:
         if op.kind == "neutral":
             return []
         if op.unmappable is None and op.mapper is not None:
-            view = _View(op.primary[0].shape, op.out.shape, {k: self.names[v.id] for k, v in op.side.items()})
+            view = _View(op.primary[0].shape, op.out.shape, {k: self.names[v.id] for k, v in op.side.items()}, op.args)
             try:
                 return list(op.mapper(op.module, view))
             except Unmappable as exc:

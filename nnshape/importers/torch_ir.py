@@ -61,6 +61,7 @@ class Op:
     what: str = ""  # the torch op, for reports
     unmappable: str | None = None
     mapper: object = None  # a module op's torch_map mapper
+    args: tuple = ()  # a module op's other arguments that are Python values (MViT's token grid)
 
     @property
     def leaf(self) -> str | None:
@@ -274,6 +275,7 @@ class Builder:
         v = self.add_op(node, "unary", primary, side=side, module=module, module_name=name, what=what,
                         unmappable=unmappable, result=first)
         op = v.producer
+        op.args = tuple(self.const(a) for a in node.args[1:] if not (isinstance(a, fx.Node) and self.dynamic(a)))
         if unmappable is None:
             op.mapper = mapper
         if isinstance(result, tuple):

@@ -437,6 +437,11 @@ NAMED_MODULES = {
     "torchvision.models.maxvit.PartitionAttentionLayer": _maxvit_attention,
 }
 
+from .torch_mvit import MAPPERS as _MVIT  # noqa: E402 - it reads this module's helpers above
+
+NAMED_MODULES.update(_MVIT)  # torchvision's video MViT: importers/torch_mvit.py
+
+
 def side_inputs(module) -> dict:
     """forward's argument position -> spec key, for modules that read a named tensor."""
     import torch.nn as nn
