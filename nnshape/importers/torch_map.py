@@ -12,6 +12,7 @@ import functools
 import math
 
 from .errors import Unmappable
+from .torch_mvit import MAPPERS as MVIT_MAPPERS
 from .writer import fmt_float
 
 
@@ -435,12 +436,8 @@ NAMED_MODULES = {
     "torchvision.models.swin_transformer.ShiftedWindowAttention": _swin_attention,
     "torchvision.models.video.swin_transformer.ShiftedWindowAttention3d": _swin_attention,
     "torchvision.models.maxvit.PartitionAttentionLayer": _maxvit_attention,
+    **MVIT_MAPPERS,  # torchvision's video MViT: importers/torch_mvit.py
 }
-
-from .torch_mvit import MAPPERS as _MVIT  # noqa: E402 - it reads this module's helpers above
-
-NAMED_MODULES.update(_MVIT)  # torchvision's video MViT: importers/torch_mvit.py
-
 
 def side_inputs(module) -> dict:
     """forward's argument position -> spec key, for modules that read a named tensor."""

@@ -7,8 +7,33 @@ the skip's projection and the MLP are written by the generic rules. Imports torc
 
 from __future__ import annotations
 
+import math
+
 from .errors import Unmappable
-from .torch_map import keys, same, value, word
+from .writer import fmt_float
+
+
+def _size(v) -> str:
+    """A size or a T×H×W window as spec text: 3, or 1x3x3 (written once when the axes agree)."""
+    v = tuple(v) if isinstance(v, (tuple, list)) else (v,)
+    if not all(isinstance(i, int) and not isinstance(i, bool) and i >= 0 for i in v):
+        raise Unmappable(f"the size {v!r} is not made of integers")
+    return str(v[0]) if len(set(v)) == 1 else "x".join(map(str, v))
+
+
+def _grid_text(grid) -> str:
+    """thw= always names its three sizes (8x56x56, 2x2x2)."""
+    return "x".join(map(str, grid))
+
+
+def _number(v: float) -> str:
+    if not math.isfinite(v):
+        raise Unmappable(f"the value {v} is not a finite number")
+    return fmt_float(v)
+
+
+def _three(v) -> tuple:
+    return tuple(v) if isinstance(v, (tuple, list)) else (v,) * 3
 
 
 def _grid_of(op) -> tuple:
@@ -26,9 +51,7 @@ def _mvit_pooling(pool, hd: int, where: str) -> tuple[str, tuple, tuple, float |
     import torch.nn as nn
 
     layer = pool.pool
-    kernel = tuple(layer.kernel_size) if isinstance(layer.kernel_size, tuple) else (layer.kernel_size,) * 3
-    stride = tuple(layer.stride) if isinstance(layer.stride, tuple) else (layer.stride,) * 3
-    padding = tuple(layer.padding) if isinstance(layer.padding, tuple) else (layer.padding,) * 3
+    kernel, stride, padding = _three(layer.kernel_size), _three(layer.stride), _three(layer.padding)
     if padding != tuple(k // 2 for k in kernel):
         raise Unmappable(f"{where}: a pool padded otherwise than kernel // 2")
     if type(layer) is nn.Conv3d:
@@ -37,7 +60,7 @@ def _mvit_pooling(pool, hd: int, where: str) -> tuple[str, tuple, tuple, float |
             raise Unmappable(f"{where}: a pooling Conv3d other than depthwise, undilated and without bias")
         mode = "conv"
     elif type(layer) is nn.MaxPool3d:
-        if same(layer.dilation) != 1 or layer.ceil_mode or layer.return_indices:
+        if set(_three(layer.dilation)) != {1} or layer.ceil_mode or layer.return_indices:
             raise Unmappable(f"{where}: a MaxPool3d with dilation, ceil_mode or indices")
         mode = "max"
     elif type(layer) is nn.AvgPool3d:
@@ -68,7 +91,7 @@ def _mvit_attention(m, op):
     extra = list(m.project)[1:]
     if len(extra) > 1 or (extra and type(extra[0]) is not nn.Dropout):
         raise Unmappable("a MultiscaleAttention whose project is more than a linear and a dropout")
-    text = f"poolattention {heads} thw={value(grid)}" + ("" if dim_out == dim else f" dim_out={dim_out}")
+    text = f"poolattention {heads} thw={_grid_text(grid)}" + ("" if dim_out == dim else f" dim_out={dim_out}")
     modes, eps = set(), set()
     strides = {}
     for name, pools in (("q", (m.pool_q,)), ("kv", (m.pool_k, m.pool_v))):
@@ -84,11 +107,11 @@ def _mvit_attention(m, op):
         modes.add(mode)
         eps.add(e)
         strides[name] = stride
-        text += f" kernel_{name}={value(same(kernel))}" + keys(**{f"stride_{name}": (same(stride), 1)})
+        text += f" kernel_{name}={_size(kernel)}" + ("" if set(stride) == {1} else f" stride_{name}={_size(stride)}")
     if len(modes) > 1 or len(eps) > 1:
         raise Unmappable("a MultiscaleAttention that pools q and k/v differently")
     if modes and modes != {"conv"}:
-        text += f" pool={word(modes.pop(), ('max', 'avg'))}"
+        text += f" pool='{modes.pop()}'"  # max or avg: a word of this module, never the model's
     tables = [getattr(m, f"rel_pos_{axis}", None) for axis in "hwt"]
     if any(t is not None for t in tables):
         size = max(grid[1:])
@@ -100,9 +123,9 @@ def _mvit_attention(m, op):
     if m.residual_pool:
         text += " residual_pool=true" + ("" if m.residual_with_cls_embed else " residual_cls=false")
     if eps and eps != {1e-5}:
-        text += f" eps={value(eps.pop())}"
+        text += f" eps={_number(eps.pop())}"
     if extra and extra[0].p:
-        text += f" dropout={value(float(extra[0].p))}"
+        text += f" dropout={_number(float(extra[0].p))}"
     return [text]
 
 
@@ -115,7 +138,7 @@ def _mvit_pool(m, op):
     if m.norm_act is not None or len(op.in_shape) != 3:
         raise Unmappable("an MViT Pool with a norm, or on other than N×L×C tokens")
     if type(layer) is nn.MaxPool3d:
-        if same(layer.dilation) != 1 or layer.ceil_mode or layer.return_indices:
+        if set(_three(layer.dilation)) != {1} or layer.ceil_mode or layer.return_indices:
             raise Unmappable("an MViT skip MaxPool3d with dilation, ceil_mode or indices")
         mode = ""
     elif type(layer) is nn.AvgPool3d:
@@ -124,12 +147,11 @@ def _mvit_pool(m, op):
         mode = " mode='avg'"
     else:
         raise Unmappable(f"an MViT Pool of a {type(layer).__name__}")
-    three = lambda v: tuple(v) if isinstance(v, tuple) else (v,) * 3  # noqa: E731
-    kernel = three(layer.kernel_size)
-    stride = three(layer.stride if layer.stride is not None else layer.kernel_size)
-    padding = three(layer.padding)
-    text = f"tokenpool {value(same(kernel))}" + ("" if stride == kernel else f" s={value(same(stride))}")
-    return [text + keys(p=(same(padding), 0)) + f" thw={value(grid)}" + mode]
+    kernel = _three(layer.kernel_size)
+    stride = _three(layer.stride if layer.stride is not None else layer.kernel_size)
+    padding = _three(layer.padding)
+    text = f"tokenpool {_size(kernel)}" + ("" if stride == kernel else f" s={_size(stride)}")
+    return [text + ("" if set(padding) == {0} else f" p={_size(padding)}") + f" thw={_grid_text(grid)}" + mode]
 
 
 def _mvit_positions(m, op):
@@ -142,7 +164,7 @@ def _mvit_positions(m, op):
     if m.spatial_pos is not None:
         if (tuple(m.spatial_pos.shape), tuple(m.temporal_pos.shape), tuple(m.class_pos.shape)) != ((h * w, dim), (t, dim), (dim,)):
             raise Unmappable("MViT positions sized for another grid")
-        lines.append(f"posemb3d thw={value((t, h, w))}")
+        lines.append(f"posemb3d thw={_grid_text((t, h, w))}")
     elif getattr(m, "temporal_pos", None) is not None or getattr(m, "class_pos", None) is not None:
         raise Unmappable("MViT positions without their spatial table")
     return lines
