@@ -42,6 +42,9 @@ EXPECTED = {
     "maxvit_t.nn": ((1000,), 30_919_624, 5_558_046_720),
     # torchvision 0.29.1's video swin3d_t() at 3×16×224×224 (benchmarks/import_zoo.py; not a test dependency)
     "swin3d_t.nn": ((400,), 28_158_070, 43_882_229_760),
+    # torchvision 0.29.1's video mvit_v2_s() at 3×16×224×224: its published num_params, and the MACs
+    # FlopCounterMode counts (benchmarks/import_zoo.py; not a test dependency)
+    "mvit_v2_s.nn": ((400,), 34_537_744, 64_223_815_872),
     "gpt2_lm.nn": ((128, 50257), 124_439_808, 16_114_089_984),  # tests/test_examples_shared.py; the tied head adds no parameters
     "albert_base.nn": ((128, 768), 11_683_584, 11_186_798_592),  # first output: the hidden state
     "qwen2_0_5b.nn": ((128, 151936), 494_032_768, 63_931_678_720),  # tests/test_examples_shared.py; tied head

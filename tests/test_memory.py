@@ -109,7 +109,10 @@ def test_footer_and_json():
 TOO_LARGE = {"llama3_8b.nn", "mixtral_8x7b.nn", "llama_decode.nn",
              # 2 GB and half a minute for one 16-frame clip; its 3-D window attention's saved bytes are
              # checked exactly on small maps (tests/test_kinds_window3d.py)
-             "swin3d_t.nn"}
+             "swin3d_t.nn",
+             # about 2 GB for one clip too; poolattention's saved bytes are checked exactly on small
+             # grids (tests/test_kinds_multiscale.py, and against torchvision in tests/manual/check_mvit_tv.py)
+             "mvit_v2_s.nn"}
 
 
 @pytest.mark.parametrize("spec", [p for p in EXAMPLES if p.name not in TOO_LARGE], ids=lambda p: p.stem)
