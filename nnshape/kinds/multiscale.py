@@ -205,7 +205,15 @@ class PoolAttention(Kind):
         ]
         if a.residual_pool:
             lines.append("output += pooled q" + ("" if a.residual_cls else " (grid tokens only)"))
-        lines.append(f"params = {num(result.params)}")
+        terms = [f"{product(dim, 3 * dim_out)} + {3 * dim_out} (qkv)", f"{product(dim_out, dim_out)} + {dim_out} (project)"]
+        for name, kernel, stride, copies in (("q", a.kernel_q, a.stride_q, 1), ("k, v", a.kernel_kv, a.stride_kv, 2)):
+            if _pools(kernel, stride):
+                each = f"{product(hd, _volume(kernel))} + {2 * hd}" if a.pool == "conv" else f"{2 * hd}"
+                terms.append(f"{copies}·({each}) (pool {name})" if copies > 1 else f"{each} (pool {name})")
+        if a.rel_pos:
+            spatial, temporal = self.tables(call, grid)
+            terms.append(f"(2·{spatial} + {temporal})·{hd} (rel_pos tables)")
+        lines.append(f"params = {' + '.join(terms)} = {num(result.params)}")
         parts = [f"{product(*ld, length, dim, 3 * dim_out)} (qkv)", f"{product(2, *ld, heads, lq, lk, hd)} (q·kᵀ, ·v)"]
         if a.pool == "conv":
             if _pools(a.kernel_q, a.stride_q):
