@@ -81,6 +81,30 @@ def test_kernel_larger_than_input_is_an_error():
     assert "does not fit along H" in err.message and "1×3×4×4" in err.found
 
 
+@pytest.mark.parametrize(
+    "grid, kernel, padding",
+    [((2, 4, 4), (3, 3, 3), (1, 1, 1)), ((2, 4, 4), (2, 3, 3), (1, 1, 1)), ((1, 4, 4), (1, 5, 3), (0, 2, 1)),
+     ((3, 5, 5), (3, 3, 3), (0, 0, 0)), ((1, 1, 1), (1, 1, 1), (0, 0, 0))],
+)
+def test_avgpool3d_accepts_what_torch_accepts(grid, kernel, padding):
+    """avg_pool3d refuses an input smaller than its kernel along any axis even when padding would
+    make room (PyTorch's shape check, meta device included); max_pool3d and the 2-D pools do not."""
+    torch = pytest.importorskip("torch")
+    spec = f"input 2x{'x'.join(map(str, grid))}\navgpool3d k={kernel} s=1 p={padding}"
+    try:
+        want = tuple(torch.nn.functional.avg_pool3d(torch.empty(1, 2, *grid, device="meta"), kernel, 1, padding).shape)
+    except RuntimeError:
+        want = None
+    if want is None:
+        err = error_of(spec, SpecShapeError)
+        assert err.code == "E0405" and "at least as large as the kernel" in err.message
+        assert err.line == 2 and "kernel_size" in err.found
+    else:
+        assert out(spec) == want
+    # the same window as a max pool is always fine when padding makes room
+    assert out(spec.replace("avgpool3d", "maxpool3d"))[:2] == (1, 2)
+
+
 def test_padding_more_than_half_the_kernel_is_an_error():
     # nn.MaxPool2d(3, padding=2): "pad should be at most half of effective kernel size"
     err = error_of("input 3x8x8\nmaxpool2d 3 p2", SpecArgumentError)

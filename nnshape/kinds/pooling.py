@@ -5,7 +5,7 @@ from __future__ import annotations
 from ..memory import INDEX_BYTES, INPUT, NOTHING, Saved
 from ..registry import GLOBAL, Arg, Call, Inference, Kind, register
 from ..symbolic import Dim
-from ..tensor import numel
+from ..tensor import format_shape, numel
 from ..twinspec import Twin
 from ..values import describe
 from ._common import axis_names, explain_window, window_fields, window_out
@@ -72,6 +72,8 @@ class _Pool(_Spatial):
                     hint="use a larger kernel or less padding",
                     code="E0303",
                 )
+        if not self.maxpool and self.ndim == 3:
+            self._check_avg3d_fits(call, k)
         spatial = tuple(
             window_out(call, size, kk, ss, pp, dd, axis=axis, ceil_mode=a.ceil_mode)
             for size, kk, ss, pp, dd, axis in zip(call.x.shape[2:], k, s, p, d, axis_names(self.ndim))
@@ -82,6 +84,21 @@ class _Pool(_Spatial):
         if a.ceil_mode:
             details.append(("ceil_mode", "true"))
         return Inference(call.x.shape[:2] + spatial, details=tuple(details))
+
+    @staticmethod
+    def _check_avg3d_fits(call: Call, kernel: tuple) -> None:
+        """avg_pool3d (unlike the 1-D/2-D pools and max_pool3d) refuses an input smaller than the
+        kernel along any axis, padding aside: PyTorch's check on every device, meta included."""
+        for size, kk, axis in zip(call.x.shape[2:], kernel, axis_names(3)):
+            if isinstance(size, int) and size < kk:
+                call.fail(
+                    f"avg_pool3d needs the input at least as large as the kernel along {axis} (padding aside): {size} < {kk}",
+                    arg="kernel_size",
+                    expected=f"{axis} ≥ kernel = {kk}",
+                    found=f"input {format_shape(call.x.shape)}, kernel_size={_fmt(kernel)}",
+                    hint="use a smaller kernel along the short axes (PyTorch refuses this even with padding)",
+                    code="E0405",
+                )
 
     def windows(self, call: Call) -> tuple[tuple, tuple, tuple, tuple]:
         """(kernel, stride, padding, dilation) per spatial axis, defaults filled in."""
