@@ -268,14 +268,19 @@ class Attention(Kind):
         Arg("shift", "size", 0, min=0, aliases=("shift_size",),
             doc="shifted windows: the map is rolled by this much first, one number or one per axis of the window (Swin)"),
         Arg("grid", "int", None, min=1, aliases=("grid_size",), doc="attention inside size×size grids strided across the map (MaxViT)"),
+        Arg("cosine", "bool", False, aliases=("cosine_attention",),
+            doc="Swin V2's scaled cosine attention: cos(q, k) · exp(min(logit_scale, log 100)), H params; k bias unused"),
+        Arg("cpb", "int", None, min=1, aliases=("cpb_hidden", "cpb_dim"),
+            doc="Swin V2's continuous position bias: an MLP 2 → cpb → H over log-spaced window offsets"),
     )
     formulas = (
         "output = input shape; scores N×H×Lq×Lk (window/grid: N·groups×H×L×L, L = the window's tokens, e.g. 7·7 or 8·7·7)",
         "params = D·H·hd (q) + 2·Dkv·Hkv·hd (k, v) + H·hd·D (o) + the biases (H·hd, Hkv·hd, Hkv·hd, D) "
-        "[+ rel_pos·H (T5) | + (2·size−1)²·H (window/grid table)]",
+        "[+ rel_pos·H (T5) | + (2·size−1)²·H (window/grid table)] [+ H (cosine)] [+ 3·cpb + cpb·H (cpb MLP)]",
         "MACs = N·Lq·D·H·hd + 2·N·Lk·Dkv·Hkv·hd + 2·N·H·Lq·(P+Lk)·hd (QKᵀ, AV after repeating k/v; P = cache) + N·Lq·H·hd·D",
         "window/grid: the projections of every (padded) token + 2·N·groups·H·L·L·hd; table ∏(2·w−1)·H params, "
         "buffers L·L (the table's index, of the window as written)",
+        "cpb: + ∏(2·w−1)·(2 + H)·cpb MACs (the MLP, once per forward), + ∏(2·w−1)·2 buffers (the offsets)",
         "KV cache (cache=P): 2·N·Hkv·hd·(P + L) elements",
     )
     examples = (
@@ -299,6 +304,11 @@ class Attention(Kind):
         "8x14x14x24 | attention heads=3 window=8x7x7 shift=4x3x3 rel_pos=true",
         "5x9x7x16 | attention heads=2 window=4x4x4 shift=2 rel_pos=true",
         "3x7x7x16 | attention heads=2 window=8x7x7 shift=4x3x3 rel_pos=true",
+        "16x16x24 | attention heads=3 window=8 cosine=true cpb=512",
+        "12x12x24 | attention heads=3 window=8 shift=4 cosine=true cpb=64",
+        "8x8x16 | attention heads=2 window=4 cosine=true o_bias=false",
+        "8x8x16 | attention heads=4 kv_heads=2 grid=4 cpb=32",
+        "9x10x16 | attention heads=2 window=4x3 shift=2x1 cosine=true cpb=16",
     )
 
     def heads(self, call: Call, dim: int) -> tuple[int, int, int]:
@@ -413,6 +423,7 @@ class Attention(Kind):
                 "WindowAttention", dim=geo.c, heads=heads, kv_heads=kv_heads, head_dim=hd,
                 size=geo.square if square else geo.window, grid=geo.grid, shift=shift[0] if square else shift,
                 rel_pos=bool(rel_pos_buckets(call, True)), biases=flags, dropout=a.dropout,
+                **({"cosine": True} if a.cosine else {}), **({"cpb": a.cpb} if a.cpb else {}),
             )
         n, lq, lk, dim, dkv, heads, kv_heads, hd, past, buckets = self.sequence(call)
         extra = {}
@@ -429,9 +440,9 @@ class Attention(Kind):
 
     def param_tensors(self, call: Call):
         """The twin's tensors in named_parameters() order: the window/grid relative_position_bias_table
-        ((2·size − 1)² × H, the module's own parameter, so first), q_proj, k_proj, v_proj, o_proj
-        (weight, then bias where ``biases`` puts one), then T5's relative_attention_bias.weight
-        (buckets × H, an embedding registered after the projections)."""
+        ((2·size − 1)² × H) and Swin V2's logit_scale (H×1×1), the module's own parameters, so first;
+        q_proj, k_proj, v_proj, o_proj (weight, then bias where ``biases`` puts one), then T5's
+        relative_attention_bias.weight (buckets × H) or Swin V2's cpb_mlp, registered after them."""
         windowed = check_options(call)
         if windowed:
             geo = Geometry(call)
@@ -442,11 +453,16 @@ class Attention(Kind):
         heads, kv_heads, hd = self.heads(call, dim)
         buckets = rel_pos_buckets(call, windowed)
         out = (("relative_position_bias_table", (geo.table, heads)),) if windowed and buckets else ()
+        if call.args.cosine:
+            out += (("logit_scale", (heads, 1, 1)),)
         bq, bk, bv, bo = biases(call)
         out += (linear_tensors("q_proj.", heads * hd, dim, bq) + linear_tensors("k_proj.", kv_heads * hd, dkv, bk)
                 + linear_tensors("v_proj.", kv_heads * hd, dkv, bv) + linear_tensors("o_proj.", dim, heads * hd, bo))
         if buckets and not windowed:
             out += (("relative_attention_bias.weight", (buckets, heads)),)
+        hidden = call.args.cpb or 0
+        if hidden:
+            out += linear_tensors("cpb_mlp.0.", hidden, 2, True) + linear_tensors("cpb_mlp.2.", heads, hidden, False)
         return out
 
     def saved(self, call: Call, result: Inference) -> Saved:

@@ -10,6 +10,10 @@ every group attends within itself. MACs = the projections of every (padded) toke
 N·groups·H·L·L·head_dim each. ``rel_pos=true`` adds a learned (2·size − 1)² × heads bias table
 (parameters) and its L×L index (a buffer); ``shift`` rolls the map first and masks in forward
 (no buffer), and is dropped along an axis the window covers whole, as torchvision does.
+Swin V2 (torchvision's ShiftedWindowAttentionV2): ``cosine=true`` scores cos(q, k) times a learned
+per-head scale (H parameters; the k bias, when there is one, is a parameter forward leaves out);
+``cpb=HIDDEN`` computes the bias of a 2-D window with a 2 → HIDDEN → H MLP over a buffer of the
+∏(2·w − 1) log-spaced offsets × 2, once per forward: ∏(2·w − 1)·(2 + H)·HIDDEN MACs, whatever the batch.
 """
 
 from __future__ import annotations
@@ -99,6 +103,33 @@ def conflict(call: Call, arg: str, message: str, expected: str) -> None:
     call.fail(message, arg=arg, expected=expected, found=f"{arg}={value}", code="E0342")
 
 
+def cpb_width(call: Call) -> int:
+    """The hidden width of Swin V2's continuous position bias MLP (0: none)."""
+    return call.args.cpb or 0
+
+
+def check_v2(call: Call, windowed: bool) -> None:
+    """Swin V2's options: window/grid attention only; the MLP replaces the table, reads 2-D offsets
+    (a 3-D window has no such MLP in torchvision) and scales them by w − 1, so every axis needs w ≥ 2
+    (torchvision divides by zero)."""
+    a = call.args
+    for key in ("cosine", "cpb"):
+        if getattr(a, key) and not windowed:
+            conflict(call, key, f"{key}= is an option of Swin V2's window attention", f"window=S (or grid=S) with {key}=")
+    if not a.cpb:
+        return
+    if a.rel_pos is True:
+        conflict(call, "cpb", "cpb= computes the window's position bias with an MLP; rel_pos=true is a learned table: give one",
+                 "cpb=HIDDEN (Swin V2) or rel_pos=true (Swin V1, MaxViT)")
+    window = (a.grid, a.grid) if a.window is None else window_of(call)
+    if len(window) != 2:
+        conflict(call, "cpb", f"cpb= is Swin V2's bias of a 2-D window; the window {_x(window)} has 3 axes",
+                 "cpb= with window=S or window=HxW (or rel_pos=true for a 3-D window)")
+    if min(window) < 2:
+        call.bad_arg("cpb", f"cpb= scales the window's offsets by its size − 1: the {_x(window)} window has an axis of 1",
+                     expected="every axis of the window ≥ 2 with cpb=")
+
+
 def check_options(call: Call) -> bool:
     """Located errors for options that do not go together; True for window/grid attention."""
     a = call.args
@@ -121,6 +152,7 @@ def check_options(call: Call) -> bool:
                              expected=f"0 ≤ shift < window = {_x(window)} on each axis")
     else:
         check_cache(call)
+    check_v2(call, windowed)
     return windowed
 
 
@@ -246,13 +278,20 @@ def window_counts(call: Call, geo: Geometry, heads: int, kv_heads: int, hd: int,
     bq, bk, bv, bo = biases(call)
     q, k, c = heads * hd, kv_heads * hd, geo.c
     params = c * q + 2 * c * k + q * c + q * bq + k * bk + k * bv + c * bo
-    buffers = 0
+    buffers, hidden = 0, cpb_width(call)
     if table:
         params += geo.table * heads
+    if table or hidden:
         buffers = geo.index
+    if call.args.cosine:
+        params += heads  # logit_scale, H × 1 × 1
     t = geo.tokens
     scores = geo.n * geo.groups * heads * geo.length * geo.length
     macs = t * c * q + 2 * t * c * k + 2 * scores * hd + t * q * c
+    if hidden:  # Linear(2, hidden) + Linear(hidden, H, bias=False) over the offset table, once per forward
+        params += 2 * hidden + hidden + hidden * heads
+        buffers += geo.table * 2
+        macs = macs + geo.table * (2 + heads) * hidden
     return params, buffers, macs, scores
 
 
@@ -271,25 +310,42 @@ def window_explain(call: Call, geo: Geometry, heads: int, kv_heads: int, hd: int
         lines = [f"window {win} on {_x(geo.dims)}{pad}: {geo.groups} windows of L = {size} = {geo.length} tokens"]
         if any(geo.shift):
             lines.append(f"shift {_x(geo.shift)}: the map is rolled first and the mask built in forward (no buffer)")
-    lines.append(f"head_dim = {hd}; scores per group: H×L×L = {heads}×{geo.length}×{geo.length}")
+    hidden, cosine = cpb_width(call), call.args.cosine
+    rows = f"(2·{s}−1)²" if s else "".join(f"(2·{w}−1)" for w in geo.window)
+    if cosine:
+        lines.append(f"head_dim = {hd}; scores per group: H×L×L = {heads}×{geo.length}×{geo.length}, "
+                     "cos(q, k) · exp(min(logit_scale, log 100)) (Swin V2's cosine attention, no 1/√d_k)")
+    else:
+        lines.append(f"head_dim = {hd}; scores per group: H×L×L = {heads}×{geo.length}×{geo.length}")
+    if hidden:
+        lines.append(f"position bias = 16·sigmoid(MLP 2 → {hidden} → H over the {_x(2 * w - 1 for w in geo.window)} "
+                     "log-spaced offsets), gathered to H×L×L")
     bq, bk, bv, bo = biases(call)
     q, k, c = heads * hd, kv_heads * hd, geo.c
     text = f"params = {product(c, q)} (q) + {product(2, c, k)} (k, v) + {product(q, c)} (o)"
     nbias = q * bq + k * bk + k * bv + c * bo
     if nbias:
-        text += f" + {nbias} (biases)"
+        text += f" + {nbias} (biases" + ("; forward leaves the k bias out" if cosine and bk else "") + ")"
     if table:
-        rows = f"(2·{s}−1)²" if s else "".join(f"(2·{w}−1)" for w in geo.window)
         text += f" + {product(geo.table, heads)} (relative position table {rows}×H)"
+    if cosine:
+        text += f" + {heads} (logit_scale H×1×1)"
+    if hidden:
+        text += f" + {product(3, hidden)} + {product(hidden, heads)} (CPB MLP 2→{hidden}→H)"
     lines.append(f"{text} = {num(params)}")
-    if table:
+    if table or hidden:
         v = _prod(geo.window)
-        lines.append(f"buffers = {v}·{v} = {num(geo.index)} (relative position index of the whole {_x(geo.window)} window)"
-                     if geo.clipped else f"buffers = L·L = {v}·{v} = {num(geo.index)} (relative position index)")
+        if hidden:
+            lines.append(f"buffers = L·L + {rows}·2 = {v}·{v} + {geo.table}·2 = {num(geo.index + 2 * geo.table)} "
+                         "(relative position index, offset table)")
+        else:
+            lines.append(f"buffers = {v}·{v} = {num(geo.index)} (relative position index of the whole {_x(geo.window)} window)"
+                         if geo.clipped else f"buffers = L·L = {v}·{v} = {num(geo.index)} (relative position index)")
     tok = product(*lead, *geo.padded)
+    mlp = f" + {product(geo.table, 2 + heads, hidden)} (CPB MLP, once per forward)" if hidden else ""
     lines.append(
         f"MACs = {tok}·{product(c, q)} (q) + {tok}·{product(2, c, k)} (k, v) + "
-        f"{product(2, *lead, geo.groups, heads, geo.length, geo.length, hd)} (QKᵀ, AV) + {tok}·{product(q, c)} (o) = {num(macs)}"
+        f"{product(2, *lead, geo.groups, heads, geo.length, geo.length, hd)} (QKᵀ, AV) + {tok}·{product(q, c)} (o){mlp} = {num(macs)}"
     )
     return lines
 
@@ -312,19 +368,25 @@ def grouping_is_a_view(geo: Geometry) -> bool:
 
 def window_saved(call: Call, geo: Geometry, heads: int, hd: int, table: bool) -> Saved:
     """What the twin keeps (as saved_tensors_hooks sees it): the grouped tokens (a copy, unless the
-    grouping is a view of the input) and the attention's tensors — with the bias table (a mask that
-    needs a gradient) the math kernel's q, kᵀ, v, softmax and context; otherwise the fused
-    kernel's q, k, v, output and log-sum-exp, plus with a shift the windows' masks and the output
-    regrouped for the o projection."""
+    grouping is a view of the input) and the attention's tensors — with a learned bias (the table
+    or the CPB MLP: a mask that needs a gradient) the math kernel's q, kᵀ, v, softmax and context;
+    otherwise the fused kernel's q, k, v, output and log-sum-exp, plus with a shift the windows'
+    masks and the output regrouped for the o projection. Cosine attention adds q and k as
+    projected (k repeated to H heads), the unit q, their norms before and after the clamp, and the
+    H scales; the CPB MLP its hidden activations (offsets × hidden) and the H×L×L sigmoid."""
     groups, length = geo.groups, geo.length
     view = grouping_is_a_view(geo)
-    dropout = call.args.dropout
-    if table:
+    dropout, hidden = call.args.dropout, cpb_width(call)
+    if table or hidden:
         floats = math_saved(geo.n * groups, heads, length, length, hd, dropout)
     else:
         floats = attention_saved(geo.n * groups, heads, length, length, hd, dropout)
         if any(geo.shift):
             floats += groups * heads * length * length + geo.n * groups * length * heads * hd
+    if call.args.cosine:
+        floats += 3 * geo.tokens * heads * hd + 4 * geo.n * groups * heads * length + heads
+    if hidden:
+        floats += geo.table * hidden + heads * length * length
     if not view:
         floats += geo.tokens * geo.c
     return Saved(input=view, floats=floats)

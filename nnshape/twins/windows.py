@@ -1,7 +1,8 @@
 """Attention inside windows (torchvision's Swin, 2-D, and Video Swin, 3-D) or grids (torchvision's
-MaxViT) of a channels-last map, with their relative position bias table and index buffer: the
-same computation, parameters and buffers as theirs (tests compare outputs with the weights copied
-across)."""
+MaxViT) of a channels-last map, with their relative position bias table and index buffer, or
+Swin V2's scaled cosine attention and continuous position bias (an MLP over log-spaced offsets):
+the same computation, parameters and buffers as theirs (tests compare outputs with the weights
+copied across)."""
 
 import torch
 from torch import nn
@@ -20,6 +21,14 @@ def relative_index(window):
     for axis, w in enumerate(window):
         index = index * (2 * w - 1) + offsets[axis] + w - 1
     return index
+
+
+def log_offsets(window):
+    """1 × (2·h − 1) × (2·w − 1) × 2, Swin V2's coordinate table: each (dh, dw) offset scaled to ±8
+    by the window's size − 1 along its axis, then sign · log2(1 + |x|) / 3 (the CPB MLP's input)."""
+    spans = [torch.arange(-(w - 1), w, dtype=torch.float32) * 8 / (w - 1) for w in window]
+    table = torch.stack(torch.meshgrid(*spans, indexing="ij"), dim=-1)[None]
+    return torch.sign(table) * torch.log2(table.abs() + 1.0) / 3.0
 
 
 def window_volume(sizes):
@@ -71,26 +80,37 @@ class WindowAttention(nn.Module):
     """Self-attention inside the windows of an N×H×W×C map (Swin) or an N×T×H×W×C map (Video
     Swin): padded to a multiple of the window, optionally shifted, the mask built here; or inside
     grids of size×size tokens strided across the map (MaxViT's grid attention). With ``rel_pos``,
-    the relative position bias of a ∏(2·w − 1) × heads table.
+    the relative position bias of a ∏(2·w − 1) × heads table. Swin V2: ``cosine`` scores cos(q, k)
+    times exp(min(logit_scale, log 100)) (a learned heads × 1 × 1) and leaves the k bias out of
+    forward (a parameter still, as torchvision zeroes it); ``cpb`` > 0 makes the bias 16·sigmoid of
+    an MLP (2 → cpb → heads) over the log-spaced offsets of a 2-D window.
 
     ``size`` and ``shift`` are one number (square 2-D) or one per axis. Along an axis one window
     covers, a 2-D window keeps its size and is not shifted (torchvision's Swin); a 3-D window
     shrinks to the map there, is not shifted, and reads the first L×L entries of its index
     (torchvision's Video Swin)."""
 
+    LOG_100 = 4.605170185988092  # the cap on the cosine logit scale, log(1 / 0.01)
+
     def __init__(self, dim, heads, kv_heads, head_dim, size, grid=False, shift=0, rel_pos=False, biases=(True,) * 4,
-                 dropout=0.0):
+                 dropout=0.0, cosine=False, cpb=0):
         super().__init__()
         self.heads, self.kv_heads, self.head_dim = heads, kv_heads, head_dim
         self.window = (size, size) if isinstance(size, int) else tuple(size)
         self.shift = (shift,) * len(self.window) if isinstance(shift, int) else tuple(shift)
         self.grid, self.dropout = grid, dropout
-        projections(self, dim, dim, heads, kv_heads, head_dim, biases)
-        self.relative_position_bias_table = None
+        self.relative_position_bias_table = self.logit_scale = self.cpb_mlp = None
         if rel_pos:
             rows = window_volume(2 * w - 1 for w in self.window)
             self.relative_position_bias_table = nn.Parameter(torch.zeros(rows, heads))
             nn.init.trunc_normal_(self.relative_position_bias_table, std=0.02)
+        if cosine:
+            self.logit_scale = nn.Parameter(torch.log(10 * torch.ones(heads, 1, 1)))
+        projections(self, dim, dim, heads, kv_heads, head_dim, biases)
+        if cpb:
+            self.cpb_mlp = nn.Sequential(nn.Linear(2, cpb), nn.ReLU(), nn.Linear(cpb, heads, bias=False))
+            self.register_buffer("relative_coords_table", log_offsets(self.window))
+        if rel_pos or cpb:
             self.register_buffer("relative_position_index", relative_index(self.window))
 
     def geometry(self, dims):
@@ -105,11 +125,16 @@ class WindowAttention(nn.Module):
         return tuple(window), tuple(shift)
 
     def bias(self, length):
-        """heads × L × L from the table; a window cut to fewer tokens reads the first L×L entries."""
+        """heads × L × L from the table (or the CPB MLP's outputs, then 16·sigmoid); a window cut to
+        fewer tokens reads the first L×L entries."""
         full = window_volume(self.window)
         index = self.relative_position_index.reshape(-1)  # a view of the buffer: nothing saved anew
-        table = self.relative_position_bias_table[index].view(full, full, -1)[:length, :length]
-        return table.permute(2, 0, 1)
+        if self.cpb_mlp is not None:
+            rows = self.cpb_mlp(self.relative_coords_table).view(-1, self.heads)
+        else:
+            rows = self.relative_position_bias_table
+        table = rows[index].view(full, full, -1)[:length, :length].permute(2, 0, 1)
+        return table if self.cpb_mlp is None else 16 * torch.sigmoid(table)
 
     def forward(self, x):
         n, *dims, c = x.shape
@@ -134,20 +159,30 @@ class WindowAttention(nn.Module):
         length, heads, hd = window_volume(window), self.heads, self.head_dim
         groups = tokens.shape[0] // n
         q = self.q_proj(tokens).view(-1, length, heads, hd).transpose(1, 2)
-        k = self.k_proj(tokens).view(-1, length, self.kv_heads, hd).transpose(1, 2)
+        if self.logit_scale is not None and self.k_proj.bias is not None:  # Swin V2 zeroes the k bias in forward
+            k = nn.functional.linear(tokens, self.k_proj.weight, self.k_proj.bias.clone().zero_())
+        else:
+            k = self.k_proj(tokens)
+        k = k.view(-1, length, self.kv_heads, hd).transpose(1, 2)
         v = self.v_proj(tokens).view(-1, length, self.kv_heads, hd).transpose(1, 2)
         if self.kv_heads != heads:
             k = k.repeat_interleave(heads // self.kv_heads, dim=1)
             v = v.repeat_interleave(heads // self.kv_heads, dim=1)
+        scale = None
+        if self.logit_scale is not None:  # cosine scores: unit q and k, q times the per-head scale
+            q = nn.functional.normalize(q, dim=-1) * torch.clamp(self.logit_scale, max=self.LOG_100).exp().to(q.dtype)
+            k = nn.functional.normalize(k, dim=-1)
+            scale = 1.0
         mask = None  # 4-D and contiguous: CPU attention keeps its fused kernel whatever the options
-        if self.relative_position_bias_table is not None:
+        if self.relative_position_bias_table is not None or self.cpb_mlp is not None:
             mask = self.bias(length).to(q.dtype)[None].contiguous()
         if any(shift):  # a mask per window: the windows join the heads, the batch broadcasts
             shifted = shift_mask(padded, window, shift, x.device).to(q.dtype)[:, None]  # windows × 1 × L × L
             mask = (shifted if mask is None else mask + shifted).expand(groups, heads, length, length)
             mask = mask.reshape(1, groups * heads, length, length)
             q, k, v = (t.reshape(n, groups * heads, length, hd) for t in (q, k, v))
-        out = nn.functional.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=self.dropout if self.training else 0.0)
+        out = nn.functional.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=self.dropout if self.training else 0.0,
+                                                             scale=scale)
         out = self.o_proj(out.reshape(-1, heads, length, hd).transpose(1, 2).reshape(-1, length, heads * hd))
         if self.grid:
             out = out.view(n, ph // s, pw // s, s, s, c).permute(0, 3, 1, 4, 2, 5).reshape(n, ph, pw, c)
