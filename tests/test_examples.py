@@ -45,6 +45,9 @@ EXPECTED = {
     # torchvision 0.29.1's video mvit_v2_s() at 3×16×224×224: its published num_params, and the MACs
     # FlopCounterMode counts (benchmarks/import_zoo.py; not a test dependency)
     "mvit_v2_s.nn": ((400,), 34_537_744, 64_223_815_872),
+    # torchvision 0.29.1's swin_v2_t() (its Weights meta lists 28,351,570 params; MACs by FlopCounterMode on
+    # torch 2.14.1: tests/manual/check_torchvision.py); the V2 attention itself: tests/test_kinds_attention_swinv2.py
+    "swin_v2_t.nn": ((1000,), 28_351_570, 4_938_464_256),
     "gpt2_lm.nn": ((128, 50257), 124_439_808, 16_114_089_984),  # tests/test_examples_shared.py; the tied head adds no parameters
     "albert_base.nn": ((128, 768), 11_683_584, 11_186_798_592),  # first output: the hidden state
     "qwen2_0_5b.nn": ((128, 151936), 494_032_768, 63_931_678_720),  # tests/test_examples_shared.py; tied head
@@ -73,12 +76,18 @@ def test_example_header_names_its_source(name):
     assert header.startswith("# ")
 
 
+# MACs that run once per forward whatever the batch: Swin V2's position-bias MLP (2 → 512 → heads over
+# the 15×15 offsets) in each of the 12 blocks, 225·512·(2 + heads) with heads 3, 3, 6, 6, 12 ×6, 24, 24
+PER_FORWARD = {"swin_v2_t.nn": 225 * 512 * (2 * 5 + 2 * 8 + 6 * 14 + 2 * 26)}
+
+
 @pytest.mark.parametrize("name", sorted(EXPECTED))
 def test_batch_scales_macs_not_params(name):
     one = nnshape.summarize(EXAMPLES / name)
     four = nnshape.summarize(EXAMPLES / name, batch=4)
+    fixed = PER_FORWARD.get(name, 0)
     assert four.total_params == one.total_params
-    assert four.total_macs == 4 * one.total_macs
+    assert four.total_macs - fixed == 4 * (one.total_macs - fixed)
     assert four.output_shape == (4,) + one.output_shape[1:]
 
 
@@ -93,9 +102,11 @@ def test_buffers_are_the_batchnorm_statistics_of_torchvision(name, buffers):
     assert nnshape.summarize(EXAMPLES / name).total_buffers == buffers
 
 
-@pytest.mark.parametrize("name,buffers", [("swin_t.nn", 28_812), ("maxvit_t.nn", 100_472), ("swin3d_t.nn", 1_843_968)])
+@pytest.mark.parametrize("name,buffers", [("swin_t.nn", 28_812), ("maxvit_t.nn", 100_472), ("swin3d_t.nn", 1_843_968),
+                                          ("swin_v2_t.nn", 54_552)])
 def test_buffers_are_the_relative_position_indices_of_torchvision(name, buffers):
     # sum(b.numel() for b in model.buffers()) of torchvision 0.29.1's swin_t() (12 relative position
     # indices of 49·49) and maxvit_t() (22 of them + the BatchNorm statistics): tests/manual/check_torchvision.py;
-    # swin3d_t() (12 indices of 392·392, the 8×7×7 window): benchmarks/import_zoo.py
+    # swin3d_t() (12 indices of 392·392, the 8×7×7 window): benchmarks/import_zoo.py; swin_v2_t() (12 indices
+    # of 64·64 and 12 offset tables of 15·15·2): tests/manual/check_torchvision.py
     assert nnshape.summarize(EXAMPLES / name).total_buffers == buffers

@@ -8,83 +8,24 @@ bytes, explain text and the errors."""
 
 from __future__ import annotations
 
-import math
-
 import pytest
 
 import nnshape
 
 from oracle import analyze_with_calls, counting_flags, forward_counted, n_params
+from torch_nets import ShiftedWindowAttentionV2
 
 torch = pytest.importorskip("torch")
-nn = torch.nn
-F = torch.nn.functional
-
-
-class SwinV2Reference(nn.Module):
-    """torchvision's ShiftedWindowAttentionV2 forward, restated: one qkv linear (3C), proj, logit_scale
-    (H×1×1), cpb_mlp (2 → hidden → H), relative_coords_table and relative_position_index buffers."""
-
-    def __init__(self, dim, heads, window, shift, hidden=512, qkv_bias=True, proj_bias=True):
-        super().__init__()
-        self.heads, self.window, self.shift = heads, window, shift
-        self.qkv = nn.Linear(dim, 3 * dim, bias=qkv_bias)
-        self.proj = nn.Linear(dim, dim, bias=proj_bias)
-        self.logit_scale = nn.Parameter(torch.log(10 * torch.ones(heads, 1, 1)))
-        self.cpb_mlp = nn.Sequential(nn.Linear(2, hidden), nn.ReLU(), nn.Linear(hidden, heads, bias=False))
-        r = torch.arange(-(window - 1), window, dtype=torch.float32)
-        table = torch.stack(torch.meshgrid([r, r], indexing="ij")).permute(1, 2, 0).contiguous()[None]
-        table = table / (window - 1) * 8
-        self.register_buffer("relative_coords_table", torch.sign(table) * torch.log2(table.abs() + 1.0) / 3.0)
-        pos = torch.stack(torch.meshgrid(torch.arange(window), torch.arange(window), indexing="ij")).flatten(1)
-        rel = (pos[:, :, None] - pos[:, None, :]).permute(1, 2, 0) + (window - 1)
-        self.register_buffer("relative_position_index", (rel[:, :, 0] * (2 * window - 1) + rel[:, :, 1]).flatten())
-
-    def forward(self, x):
-        b, h, w, c = x.shape
-        s, length, heads = self.window, self.window ** 2, self.heads
-        x = F.pad(x, (0, 0, 0, (s - w % s) % s, 0, (s - h % s) % s))
-        _, ph, pw, _ = x.shape
-        sh, sw = (self.shift if s < ph else 0), (self.shift if s < pw else 0)
-        if sh + sw:
-            x = torch.roll(x, (-sh, -sw), (1, 2))
-        groups = (ph // s) * (pw // s)
-        x = x.view(b, ph // s, s, pw // s, s, c).permute(0, 1, 3, 2, 4, 5).reshape(b * groups, length, c)
-        bias = self.qkv.bias
-        if bias is not None:
-            bias = bias.clone()
-            bias[c:2 * c].zero_()
-        q, k, v = F.linear(x, self.qkv.weight, bias).reshape(b * groups, length, 3, heads, c // heads).permute(2, 0, 3, 1, 4)
-        attn = F.normalize(q, dim=-1) @ F.normalize(k, dim=-1).transpose(-2, -1)
-        attn = attn * torch.clamp(self.logit_scale, max=math.log(100.0)).exp()
-        table = self.cpb_mlp(self.relative_coords_table).view(-1, heads)
-        rel = table[self.relative_position_index].view(length, length, -1).permute(2, 0, 1).contiguous()[None]
-        attn = attn + 16 * torch.sigmoid(rel)
-        if sh + sw:
-            region = x.new_zeros(ph, pw)
-            count = 0
-            for hs in ((0, -s), (-s, -sh), (-sh, None)):
-                for ws in ((0, -s), (-s, -sw), (-sw, None)):
-                    region[hs[0]:hs[1], ws[0]:ws[1]] = count
-                    count += 1
-            region = region.view(ph // s, s, pw // s, s).permute(0, 2, 1, 3).reshape(groups, length)
-            mask = (region[:, None] - region[:, :, None]).ne(0).float() * -100.0
-            attn = (attn.view(b, groups, heads, length, length) + mask[None, :, None]).view(-1, heads, length, length)
-        x = (attn.softmax(-1) @ v).transpose(1, 2).reshape(b * groups, length, c)
-        x = self.proj(x).view(b, ph // s, pw // s, s, s, c).permute(0, 1, 3, 2, 4, 5).reshape(b, ph, pw, c)
-        if sh + sw:
-            x = torch.roll(x, (sh, sw), (1, 2))
-        return x[:, :h, :w].contiguous()
 
 
 def copy_into(twin, ref):
     """The reference's weights into the twin (the packed qkv split into q, k, v)."""
-    c = ref.proj.in_features
+    c, window = ref.proj.in_features, ref.window_size[0]
     state = {"logit_scale": ref.logit_scale, "o_proj.weight": ref.proj.weight,
              "cpb_mlp.0.weight": ref.cpb_mlp[0].weight, "cpb_mlp.0.bias": ref.cpb_mlp[0].bias,
              "cpb_mlp.2.weight": ref.cpb_mlp[2].weight,
              "relative_coords_table": ref.relative_coords_table,
-             "relative_position_index": ref.relative_position_index.view(ref.window ** 2, -1)}
+             "relative_position_index": ref.relative_position_index.view(window ** 2, -1)}
     for i, p in enumerate("qkv"):
         state[f"{p}_proj.weight"] = ref.qkv.weight[i * c:(i + 1) * c]
         if ref.qkv.bias is not None:
@@ -111,7 +52,7 @@ CASES = [  # (H, W, C, heads, window, shift, hidden, qkv_bias, proj_bias, batch)
 @pytest.mark.parametrize("h, w, c, heads, window, shift, hidden, qkv_bias, proj_bias, batch", CASES)
 def test_twin_is_swin_v2_attention(h, w, c, heads, window, shift, hidden, qkv_bias, proj_bias, batch):
     torch.manual_seed(0)
-    ref = SwinV2Reference(c, heads, window, shift, hidden, qkv_bias, proj_bias).eval()
+    ref = ShiftedWindowAttentionV2(c, [window] * 2, [shift] * 2, heads, qkv_bias, proj_bias, hidden).eval()
     with torch.no_grad():  # away from the defaults, so every weight matters (the k bias too: it must not)
         for p in ref.parameters():
             p.normal_(0, 0.5)

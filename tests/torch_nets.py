@@ -3,6 +3,8 @@ the CPU torch of the tests): what `nnshape import torch` must import exactly."""
 
 from __future__ import annotations
 
+import math
+
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
@@ -481,3 +483,111 @@ class VideoSwinStyle(nn.Module):
         x = x + self.attn(self.norm1(x))
         x = self.norm(self.merge(x))
         return self.head(torch.flatten(self.avgpool(x.permute(0, 4, 1, 2, 3)), 1))
+
+
+class ShiftedWindowAttentionV2(nn.Module):
+    """torchvision's Swin V2 attention restated from its semantics (same attribute names; the class
+    says it is theirs, so the importer maps it as it maps torchvision's): one qkv linear whose k
+    third of the bias forward zeroes, scaled cosine scores (logit scale clamped at log 100), the
+    continuous position bias (an MLP 2 → hidden → heads over log-spaced offsets, 16·sigmoid),
+    padding to whole windows, the roll and the −100 mask of shifted windows."""
+
+    __module__ = "torchvision.models.swin_transformer"
+
+    def __init__(self, dim, window_size, shift_size, num_heads, qkv_bias=True, proj_bias=True, hidden=512):
+        super().__init__()
+        self.window_size, self.shift_size, self.num_heads = list(window_size), list(shift_size), num_heads
+        self.attention_dropout = self.dropout = 0.0
+        self.qkv = nn.Linear(dim, 3 * dim, bias=qkv_bias)
+        self.proj = nn.Linear(dim, dim, bias=proj_bias)
+        self.logit_scale = nn.Parameter(torch.log(10 * torch.ones(num_heads, 1, 1)))
+        self.cpb_mlp = nn.Sequential(nn.Linear(2, hidden), nn.ReLU(), nn.Linear(hidden, num_heads, bias=False))
+        s = self.window_size[0]
+        r = torch.arange(-(s - 1), s, dtype=torch.float32)
+        table = torch.stack(torch.meshgrid([r, r], indexing="ij")).permute(1, 2, 0).contiguous()[None] / (s - 1) * 8
+        self.register_buffer("relative_coords_table", torch.sign(table) * torch.log2(table.abs() + 1.0) / 3.0)
+        pos = torch.stack(torch.meshgrid(torch.arange(s), torch.arange(s), indexing="ij")).flatten(1)
+        rel = (pos[:, :, None] - pos[:, None, :]).permute(1, 2, 0) + (s - 1)
+        self.register_buffer("relative_position_index", (rel[:, :, 0] * (2 * s - 1) + rel[:, :, 1]).flatten())
+
+    def forward(self, x):
+        b, h, w, c = x.shape
+        s, heads = self.window_size[0], self.num_heads
+        length = s * s
+        x = F.pad(x, (0, 0, 0, (s - w % s) % s, 0, (s - h % s) % s))
+        _, ph, pw, _ = x.shape
+        sh, sw = (self.shift_size[0] if s < ph else 0), (self.shift_size[1] if s < pw else 0)
+        if sh + sw:
+            x = torch.roll(x, (-sh, -sw), (1, 2))
+        groups = (ph // s) * (pw // s)
+        x = x.view(b, ph // s, s, pw // s, s, c).permute(0, 1, 3, 2, 4, 5).reshape(b * groups, length, c)
+        bias = self.qkv.bias
+        if bias is not None:
+            bias = bias.clone()
+            bias[c:2 * c].zero_()
+        q, k, v = F.linear(x, self.qkv.weight, bias).reshape(b * groups, length, 3, heads, c // heads).permute(2, 0, 3, 1, 4)
+        attn = F.normalize(q, dim=-1) @ F.normalize(k, dim=-1).transpose(-2, -1)
+        attn = attn * torch.clamp(self.logit_scale, max=math.log(100.0)).exp()
+        table = self.cpb_mlp(self.relative_coords_table).view(-1, heads)
+        rel = table[self.relative_position_index].view(length, length, -1).permute(2, 0, 1).contiguous()[None]
+        attn = attn + 16 * torch.sigmoid(rel)
+        if sh + sw:
+            region = x.new_zeros(ph, pw)
+            count = 0
+            for hs in ((0, -s), (-s, -sh), (-sh, None)):
+                for ws in ((0, -s), (-s, -sw), (-sw, None)):
+                    region[hs[0]:hs[1], ws[0]:ws[1]] = count
+                    count += 1
+            region = region.view(ph // s, s, pw // s, s).permute(0, 2, 1, 3).reshape(groups, length)
+            mask = (region[:, None] - region[:, :, None]).ne(0).float() * -100.0
+            attn = (attn.view(b, groups, heads, length, length) + mask[None, :, None]).view(-1, heads, length, length)
+        x = (attn.softmax(-1) @ v).transpose(1, 2).reshape(b * groups, length, c)
+        x = self.proj(x).view(b, ph // s, pw // s, s, s, c).permute(0, 1, 3, 2, 4, 5).reshape(b, ph, pw, c)
+        if sh + sw:
+            x = torch.roll(x, (sh, sw), (1, 2))
+        return x[:, :h, :w].contiguous()
+
+
+class SwinV2Block(nn.Module):
+    """SwinTransformerBlockV2: post-norm, x + norm1(attn(x)), then x + norm2(mlp(x))."""
+
+    def __init__(self, dim, heads, window, shift, hidden=64):
+        super().__init__()
+        self.attn = ShiftedWindowAttentionV2(dim, [window] * 2, [shift] * 2, heads, hidden=hidden)
+        self.norm1 = nn.LayerNorm(dim)
+        self.mlp = nn.Sequential(nn.Linear(dim, 4 * dim), nn.GELU(), nn.Linear(4 * dim, dim))
+        self.norm2 = nn.LayerNorm(dim)
+
+    def forward(self, x):
+        x = x + self.norm1(self.attn(x))
+        return x + self.norm2(self.mlp(x))
+
+
+class PatchMergingV2(nn.Module):
+    """torchvision's PatchMergingV2: the 2×2 neighbours side by side, the linear, then the norm."""
+
+    def __init__(self, dim):
+        super().__init__()
+        self.reduction = nn.Linear(4 * dim, 2 * dim, bias=False)
+        self.norm = nn.LayerNorm(2 * dim)
+
+    def forward(self, x):
+        return self.norm(self.reduction(_patch_merging_pad(x)))
+
+
+class SwinV2Style(nn.Module):
+    """Swin V2 in small: a 9×9 map (windows of 4, padded to 12×12), a shifted block, patch merging to
+    5×5 (padded to 8×8 by the next window), a head."""
+
+    def __init__(self):
+        super().__init__()
+        self.stem = nn.Conv2d(3, 16, 4, 4)
+        self.blocks = nn.Sequential(SwinV2Block(16, 2, 4, 0), SwinV2Block(16, 2, 4, 2))
+        self.merge = PatchMergingV2(16)
+        self.last = SwinV2Block(32, 4, 4, 2, hidden=32)
+        self.head = nn.Linear(32, 3)
+
+    def forward(self, x):
+        x = self.stem(x).permute(0, 2, 3, 1)
+        x = self.last(self.merge(self.blocks(x)))
+        return self.head(x.mean((1, 2)))

@@ -345,6 +345,37 @@ def _swin_attention(m, op):
     return lines
 
 
+def _swin_v2_attention(m, op):
+    """torchvision's ShiftedWindowAttentionV2: cosine attention and the continuous position bias MLP."""
+    import torch.nn as nn
+
+    from .hf_models.common import has_arg
+
+    _needs_windows("Swin V2's shifted-window attention")
+    if not has_arg("attention", "cpb"):
+        raise Unmappable("Swin V2's attention needs `attention cosine= cpb=`, not in this version of the language")
+    window, shift = tuple(m.window_size), tuple(m.shift_size)
+    if len(window) != 2 or len(shift) != 2:
+        raise Unmappable(f"a Swin V2 window of {len(window)} axes with a shift of {len(shift)}")
+    mlp = m.cpb_mlp
+    layers = list(mlp) if isinstance(mlp, nn.Sequential) else []
+    if (len(layers) != 3 or not isinstance(layers[0], nn.Linear) or not isinstance(layers[1], nn.ReLU)
+            or not isinstance(layers[2], nn.Linear) or layers[0].in_features != 2 or layers[0].bias is None
+            or layers[2].bias is not None or layers[2].in_features != layers[0].out_features
+            or layers[2].out_features != m.num_heads or tuple(m.logit_scale.shape) != (m.num_heads, 1, 1)):
+        raise Unmappable("a Swin V2 position-bias MLP of another make than Linear(2, D) → ReLU → Linear(D, heads, bias=False)")
+    text = (f"attention heads={m.num_heads} window={value(same(window))}" + (f" shift={value(same(shift))}" if any(shift) else "")
+            + f" cosine=true cpb={layers[0].out_features}")
+    if m.qkv.bias is None:
+        text += " qkv_bias=false"
+    if m.proj.bias is None:
+        text += " o_bias=false"
+    lines = [text + keys(dropout=(float(m.attention_dropout), 0.0))]
+    if float(m.dropout):  # torchvision's dropout after the output projection
+        lines.append(f"dropout {value(float(m.dropout))}")
+    return lines
+
+
 def _children_lines(seq, op) -> list:
     out = []
     for child in seq:
@@ -435,6 +466,7 @@ NAMED_MODULES = {
     "torchvision.ops.misc.FrozenBatchNorm2d": _frozen_bn,
     "torchvision.models.swin_transformer.ShiftedWindowAttention": _swin_attention,
     "torchvision.models.video.swin_transformer.ShiftedWindowAttention3d": _swin_attention,
+    "torchvision.models.swin_transformer.ShiftedWindowAttentionV2": _swin_v2_attention,
     "torchvision.models.maxvit.PartitionAttentionLayer": _maxvit_attention,
     **MVIT_MAPPERS,  # torchvision's video MViT: importers/torch_mvit.py
 }

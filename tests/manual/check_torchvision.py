@@ -24,7 +24,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 MODELS = {
     "alexnet": ({}, 224), "vgg16": ({}, 224), "googlenet": ({"aux_logits": False, "init_weights": False}, 224),
     "resnet18": ({}, 224), "resnet50": ({}, 224), "mobilenet_v3_large": ({}, 224), "efficientnet_v2_s": ({}, 384),
-    "swin_t": ({}, 224), "maxvit_t": ({}, 224),
+    "swin_t": ({}, 224), "maxvit_t": ({}, 224), "swin_v2_t": ({}, 224),
 }
 
 
