@@ -167,3 +167,16 @@ def test_errors_are_located(text, code):
         nnshape.summarize(text)
     assert err.value.code == code, str(err.value)
     assert err.value.diagnostic.span is not None and err.value.diagnostic.span.line == text.count("\n")
+
+
+def test_import_refuses_another_position_bias_mlp():
+    """A Swin V2 attention whose MLP is not Linear(2, D) → ReLU → Linear(D, heads, bias=False) is not
+    written approximately: E0723 with the module path and the reason."""
+    from nnshape.importers.errors import ImportFailure
+
+    module = ShiftedWindowAttentionV2(16, [4, 4], [0, 0], 2, hidden=8)
+    module.cpb_mlp[2] = torch.nn.Linear(8, 2, bias=True)
+    with pytest.raises(ImportFailure) as info:
+        nnshape.import_torch(torch.nn.Sequential(module), torch.randn(2, 8, 8, 16))
+    assert info.value.code == "E0723"
+    assert "0: " in info.value.message and "position-bias MLP of another make" in info.value.message

@@ -363,7 +363,7 @@ def _swin_v2_attention(m, op):
             or not isinstance(layers[2], nn.Linear) or layers[0].in_features != 2 or layers[0].bias is None
             or layers[2].bias is not None or layers[2].in_features != layers[0].out_features
             or layers[2].out_features != m.num_heads or tuple(m.logit_scale.shape) != (m.num_heads, 1, 1)):
-        raise Unmappable("a Swin V2 position-bias MLP of another make than Linear(2, D) → ReLU → Linear(D, heads, bias=False)")
+        raise Unmappable("a Swin V2 position-bias MLP of another make than Linear(2, D), ReLU, Linear(D, heads, bias=False)")
     text = (f"attention heads={m.num_heads} window={value(same(window))}" + (f" shift={value(same(shift))}" if any(shift) else "")
             + f" cosine=true cpb={layers[0].out_features}")
     if m.qkv.bias is None:
