@@ -20,12 +20,12 @@ torch = pytest.importorskip("torch")
 
 def copy_into(twin, ref):
     """The reference's weights into the twin (the packed qkv split into q, k, v)."""
-    c, window = ref.proj.in_features, ref.window_size[0]
+    c, (wh, ww) = ref.proj.in_features, ref.window_size
     state = {"logit_scale": ref.logit_scale, "o_proj.weight": ref.proj.weight,
              "cpb_mlp.0.weight": ref.cpb_mlp[0].weight, "cpb_mlp.0.bias": ref.cpb_mlp[0].bias,
              "cpb_mlp.2.weight": ref.cpb_mlp[2].weight,
              "relative_coords_table": ref.relative_coords_table,
-             "relative_position_index": ref.relative_position_index.view(window ** 2, -1)}
+             "relative_position_index": ref.relative_position_index.view(wh * ww, -1)}
     for i, p in enumerate("qkv"):
         state[f"{p}_proj.weight"] = ref.qkv.weight[i * c:(i + 1) * c]
         if ref.qkv.bias is not None:
@@ -40,26 +40,31 @@ def last(text: str, batch: int):
     return observed[-1].call, observed[-1].inference
 
 
-CASES = [  # (H, W, C, heads, window, shift, hidden, qkv_bias, proj_bias, batch)
-    (16, 16, 24, 3, 8, 0, 512, True, True, 2),  # swin_v2_t's first stage, narrower
-    (16, 16, 24, 3, 8, 4, 64, True, True, 1),  # shifted
-    (7, 7, 32, 4, 8, 4, 32, True, True, 2),  # the last stage: padded to 8×8, one window, no shift
-    (10, 13, 16, 2, 4, 2, 16, False, True, 2),  # padded both ways, shifted, no qkv bias
-    (12, 8, 16, 4, 4, 2, 16, True, False, 1),
+CASES = [  # (H, W, C, heads, window (h, w), shift (h, w), hidden, qkv_bias, proj_bias, batch)
+    (16, 16, 24, 3, (8, 8), (0, 0), 512, True, True, 2),  # swin_v2_t's first stage, narrower
+    (16, 16, 24, 3, (8, 8), (4, 4), 64, True, True, 1),  # shifted
+    (7, 7, 32, 4, (8, 8), (4, 4), 32, True, True, 2),  # the last stage: padded to 8×8, one window, no shift
+    (10, 13, 16, 2, (4, 4), (2, 2), 16, False, True, 2),  # padded both ways, shifted, no qkv bias
+    (12, 8, 16, 4, (4, 4), (2, 2), 16, True, False, 1),
+    (9, 10, 16, 2, (4, 3), (2, 1), 16, True, True, 2),  # a window and a shift per axis (torchvision takes lists)
 ]
+
+
+def spelled(pair):
+    return str(pair[0]) if pair[0] == pair[1] else f"{pair[0]}x{pair[1]}"
 
 
 @pytest.mark.parametrize("h, w, c, heads, window, shift, hidden, qkv_bias, proj_bias, batch", CASES)
 def test_twin_is_swin_v2_attention(h, w, c, heads, window, shift, hidden, qkv_bias, proj_bias, batch):
     torch.manual_seed(0)
-    ref = ShiftedWindowAttentionV2(c, [window] * 2, [shift] * 2, heads, qkv_bias, proj_bias, hidden).eval()
+    ref = ShiftedWindowAttentionV2(c, window, shift, heads, qkv_bias, proj_bias, hidden).eval()
     with torch.no_grad():  # away from the defaults, so every weight matters (the k bias too: it must not)
         for p in ref.parameters():
             p.normal_(0, 0.5)
         ref.logit_scale.fill_(5.0)  # above log 100: the clamp matters
         ref.logit_scale[0] = 0.3
-    line = f"attention heads={heads} window={window}" + (f" shift={shift}" if shift else "") + f" cosine=true cpb={hidden}"
-    line += ("" if qkv_bias else " qkv_bias=false") + ("" if proj_bias else " o_bias=false")
+    line = f"attention heads={heads} window={spelled(window)}" + (f" shift={spelled(shift)}" if any(shift) else "")
+    line += f" cosine=true cpb={hidden}" + ("" if qkv_bias else " qkv_bias=false") + ("" if proj_bias else " o_bias=false")
     call, inf = last(f"input {h}x{w}x{c}\n{line}\n", batch)
     twin = call.kind.build(call).eval()
     copy_into(twin, ref)
@@ -72,8 +77,8 @@ def test_twin_is_swin_v2_attention(h, w, c, heads, window, shift, hidden, qkv_bi
     assert inf.params == n_params(ref) == n_params(twin)
     assert inf.buffers == sum(b.numel() for b in ref.buffers()) == sum(b.numel() for b in twin.buffers())
     assert inf.macs == our_macs == their_macs
-    offsets = (2 * window - 1) ** 2
-    assert inf.buffers == window ** 4 + 2 * offsets
+    (wh, ww), offsets = window, (2 * window[0] - 1) * (2 * window[1] - 1)
+    assert inf.buffers == (wh * ww) ** 2 + 2 * offsets
     assert inf.params == 4 * c * c + 3 * c * qkv_bias + c * proj_bias + heads + 3 * hidden + hidden * heads
 
 
@@ -127,6 +132,8 @@ SAVED = [
     "input 8x8x16\nlinear 16\nattention heads=4 window=4 cosine=true cpb=32 dropout=0.1\n",
     "input 8x8x16\nlinear 16\nattention heads=4 kv_heads=2 window=8 cosine=true\n",
     "input 7x9x16\nlinear 16\nattention heads=4 window=4 shift=2 cosine=true cpb=16 k_bias=false\n",
+    "input 9x10x16\nlinear 16\nattention heads=2 window=4x3 shift=2x1 cosine=true cpb=16\n",
+    "input 3x7x7x16\nlinear 16\nattention heads=2 window=2x4x4 shift=1x2x2 cosine=true rel_pos=true\n",
 ]
 
 
@@ -138,6 +145,15 @@ def test_saved_for_backward_is_exact(text, batch):
     step = verify(text, device="cpu", train_step=True, batch=batch).train_step
     assert step.error is None and not step.no_grad
     assert step.analytic_saved_bytes == step.saved_for_backward_bytes
+
+
+def test_cosine_goes_with_a_3d_window():
+    """Scaled cosine attention is no 2-D matter: on Video Swin's windows it adds its H scales (the
+    position-bias MLP, which reads 2-D offsets, is E0342 there)."""
+    plain = nnshape.summarize("input 4x8x8x16\nattention heads=2 window=2x4x4 rel_pos=true\n")
+    cosine = nnshape.summarize("input 4x8x8x16\nattention heads=2 window=2x4x4 rel_pos=true cosine=true\n")
+    assert cosine.total_params == plain.total_params + 2
+    assert (cosine.total_macs, cosine.total_buffers) == (plain.total_macs, plain.total_buffers)
 
 
 def test_explain_names_the_v2_terms():
@@ -161,6 +177,8 @@ def test_explain_names_the_v2_terms():
     ("input 8x8x16\nattention heads=2 window=1 cpb=64\n", "E0303"),
     ("input 8x8x16\nattention heads=2 window=4 cpb=0\n", "E0303"),
     ("input 8x8x16\nattention heads=2 window=4 cosine=maybe\n", "E0303"),
+    ("input 8x8x16\nattention heads=2 window=4x1 cpb=16\n", "E0303"),
+    ("input 4x8x8x16\nattention heads=2 window=2x4x4 cpb=16\n", "E0342"),
 ])
 def test_errors_are_located(text, code):
     with pytest.raises(nnshape.NNShapeError) as err:

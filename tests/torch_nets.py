@@ -502,25 +502,25 @@ class ShiftedWindowAttentionV2(nn.Module):
         self.proj = nn.Linear(dim, dim, bias=proj_bias)
         self.logit_scale = nn.Parameter(torch.log(10 * torch.ones(num_heads, 1, 1)))
         self.cpb_mlp = nn.Sequential(nn.Linear(2, hidden), nn.ReLU(), nn.Linear(hidden, num_heads, bias=False))
-        s = self.window_size[0]
-        r = torch.arange(-(s - 1), s, dtype=torch.float32)
-        table = torch.stack(torch.meshgrid([r, r], indexing="ij")).permute(1, 2, 0).contiguous()[None] / (s - 1) * 8
+        wh, ww = self.window_size
+        spans = [torch.arange(-(w - 1), w, dtype=torch.float32) * 8 / (w - 1) for w in (wh, ww)]
+        table = torch.stack(torch.meshgrid(spans, indexing="ij")).permute(1, 2, 0).contiguous()[None]
         self.register_buffer("relative_coords_table", torch.sign(table) * torch.log2(table.abs() + 1.0) / 3.0)
-        pos = torch.stack(torch.meshgrid(torch.arange(s), torch.arange(s), indexing="ij")).flatten(1)
-        rel = (pos[:, :, None] - pos[:, None, :]).permute(1, 2, 0) + (s - 1)
-        self.register_buffer("relative_position_index", (rel[:, :, 0] * (2 * s - 1) + rel[:, :, 1]).flatten())
+        pos = torch.stack(torch.meshgrid(torch.arange(wh), torch.arange(ww), indexing="ij")).flatten(1)
+        rel = (pos[:, :, None] - pos[:, None, :]).permute(1, 2, 0) + torch.tensor([wh - 1, ww - 1])
+        self.register_buffer("relative_position_index", (rel[:, :, 0] * (2 * ww - 1) + rel[:, :, 1]).flatten())
 
     def forward(self, x):
         b, h, w, c = x.shape
-        s, heads = self.window_size[0], self.num_heads
-        length = s * s
-        x = F.pad(x, (0, 0, 0, (s - w % s) % s, 0, (s - h % s) % s))
+        (wh, ww), heads = self.window_size, self.num_heads
+        length = wh * ww
+        x = F.pad(x, (0, 0, 0, (ww - w % ww) % ww, 0, (wh - h % wh) % wh))
         _, ph, pw, _ = x.shape
-        sh, sw = (self.shift_size[0] if s < ph else 0), (self.shift_size[1] if s < pw else 0)
+        sh, sw = (self.shift_size[0] if wh < ph else 0), (self.shift_size[1] if ww < pw else 0)
         if sh + sw:
             x = torch.roll(x, (-sh, -sw), (1, 2))
-        groups = (ph // s) * (pw // s)
-        x = x.view(b, ph // s, s, pw // s, s, c).permute(0, 1, 3, 2, 4, 5).reshape(b * groups, length, c)
+        groups = (ph // wh) * (pw // ww)
+        x = x.view(b, ph // wh, wh, pw // ww, ww, c).permute(0, 1, 3, 2, 4, 5).reshape(b * groups, length, c)
         bias = self.qkv.bias
         if bias is not None:
             bias = bias.clone()
@@ -534,15 +534,15 @@ class ShiftedWindowAttentionV2(nn.Module):
         if sh + sw:
             region = x.new_zeros(ph, pw)
             count = 0
-            for hs in ((0, -s), (-s, -sh), (-sh, None)):
-                for ws in ((0, -s), (-s, -sw), (-sw, None)):
+            for hs in ((0, -wh), (-wh, -sh), (-sh, None)):
+                for ws in ((0, -ww), (-ww, -sw), (-sw, None)):
                     region[hs[0]:hs[1], ws[0]:ws[1]] = count
                     count += 1
-            region = region.view(ph // s, s, pw // s, s).permute(0, 2, 1, 3).reshape(groups, length)
+            region = region.view(ph // wh, wh, pw // ww, ww).permute(0, 2, 1, 3).reshape(groups, length)
             mask = (region[:, None] - region[:, :, None]).ne(0).float() * -100.0
             attn = (attn.view(b, groups, heads, length, length) + mask[None, :, None]).view(-1, heads, length, length)
         x = (attn.softmax(-1) @ v).transpose(1, 2).reshape(b * groups, length, c)
-        x = self.proj(x).view(b, ph // s, pw // s, s, s, c).permute(0, 1, 3, 2, 4, 5).reshape(b, ph, pw, c)
+        x = self.proj(x).view(b, ph // wh, pw // ww, wh, ww, c).permute(0, 1, 3, 2, 4, 5).reshape(b, ph, pw, c)
         if sh + sw:
             x = torch.roll(x, (sh, sw), (1, 2))
         return x[:, :h, :w].contiguous()
