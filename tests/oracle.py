@@ -79,6 +79,17 @@ def run_twin(obs: Observed, id_high: int = 2):
     return out, params, trainable, buffers, flops
 
 
+def check_saved_exact(text: str, batch: int, *, all_trained: bool = False) -> None:
+    """A whole spec's training step on CPU: the bytes saved for the backward (saved_tensors_hooks)
+    equal the analytic figure; with ``all_trained``, every parameter also gets a gradient."""
+    from nnshape.verifier import verify
+
+    step = verify(text, device="cpu", train_step=True, batch=batch).train_step
+    assert step.error is None
+    assert not (all_trained and step.no_grad), step.no_grad
+    assert step.analytic_saved_bytes == step.saved_for_backward_bytes
+
+
 def check_saved_alone(example: str, kind_name: str) -> None:
     """One layer of ``example`` alone, on an input that needs a gradient: the bytes of the distinct
     storages torch's saved_tensors_hooks sees (the module's parameters aside) equal the kind's

@@ -12,7 +12,7 @@ import pytest
 
 import nnshape
 
-from oracle import analyze_with_calls, counting_flags, forward_counted, n_params
+from oracle import analyze_with_calls, counting_flags, forward_counted, n_params, check_saved_exact
 from torch_nets import ShiftedWindowAttentionV2
 
 torch = pytest.importorskip("torch")
@@ -140,11 +140,7 @@ SAVED = [
 @pytest.mark.parametrize("text", SAVED)
 @pytest.mark.parametrize("batch", [1, 2])
 def test_saved_for_backward_is_exact(text, batch):
-    from nnshape.verifier import verify
-
-    step = verify(text, device="cpu", train_step=True, batch=batch).train_step
-    assert step.error is None and not step.no_grad
-    assert step.analytic_saved_bytes == step.saved_for_backward_bytes
+    check_saved_exact(text, batch, all_trained=True)
 
 
 def test_cosine_goes_with_a_3d_window():

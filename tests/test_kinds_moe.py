@@ -8,7 +8,7 @@ import pytest
 
 import nnshape
 
-from oracle import analyze_with_calls, n_params, forward_counted as counted
+from oracle import analyze_with_calls, n_params, forward_counted as counted, check_saved_exact
 
 torch = pytest.importorskip("torch")
 transformers = pytest.importorskip("transformers")
@@ -107,8 +107,4 @@ SAVED = [  # exact against saved_tensors_hooks (nnshape verify --train-step)
 @pytest.mark.parametrize("text", SAVED)
 @pytest.mark.parametrize("batch", [1, 2])
 def test_saved_for_backward_is_exact(text, batch):
-    from nnshape.verifier import verify
-
-    step = verify(text, device="cpu", train_step=True, batch=batch).train_step
-    assert step.error is None
-    assert step.analytic_saved_bytes == step.saved_for_backward_bytes
+    check_saved_exact(text, batch)

@@ -335,12 +335,18 @@ def _swin_attention(m, op):
     if any(shift):
         text += f" shift={value(same(shift))}"
     text += " rel_pos=true"
+    return _swin_lines(m, text)
+
+
+def _swin_lines(m, text: str) -> list:
+    """A torchvision Swin attention's line (its biases and attention dropout added) and the dropout
+    torchvision applies after the output projection, when there is one."""
     if m.qkv.bias is None:
         text += " qkv_bias=false"
     if m.proj.bias is None:
         text += " o_bias=false"
     lines = [text + keys(dropout=(float(m.attention_dropout), 0.0))]
-    if float(m.dropout):  # torchvision's dropout after the output projection
+    if float(m.dropout):
         lines.append(f"dropout {value(float(m.dropout))}")
     return lines
 
@@ -366,14 +372,7 @@ def _swin_v2_attention(m, op):
         raise Unmappable("a Swin V2 position-bias MLP of another make than Linear(2, D), ReLU, Linear(D, heads, bias=False)")
     text = (f"attention heads={m.num_heads} window={value(same(window))}" + (f" shift={value(same(shift))}" if any(shift) else "")
             + f" cosine=true cpb={layers[0].out_features}")
-    if m.qkv.bias is None:
-        text += " qkv_bias=false"
-    if m.proj.bias is None:
-        text += " o_bias=false"
-    lines = [text + keys(dropout=(float(m.attention_dropout), 0.0))]
-    if float(m.dropout):  # torchvision's dropout after the output projection
-        lines.append(f"dropout {value(float(m.dropout))}")
-    return lines
+    return _swin_lines(m, text)
 
 
 def _children_lines(seq, op) -> list:

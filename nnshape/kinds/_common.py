@@ -17,6 +17,20 @@ def axis_names(ndim: int) -> tuple[str, ...]:
     return AXES[3 - ndim:] if ndim <= 3 else tuple(f"S{i}" for i in range(ndim))
 
 
+def check_pool_padding(call: Call, kernel: tuple, padding: tuple) -> None:
+    """PyTorch's pools take padding of at most half the kernel on every axis (E0303)."""
+    for kk, pp in zip(kernel, padding):
+        if pp > kk // 2:
+            call.fail(
+                "padding must be at most half the kernel size (PyTorch's rule)",
+                arg="padding",
+                expected=f"padding ≤ kernel_size // 2 = {kk // 2}",
+                found=f"padding={'x'.join(map(str, padding))}, kernel_size={'x'.join(map(str, kernel))}",
+                hint="use a larger kernel or less padding",
+                code="E0303",
+            )
+
+
 def window_out(
     call: Call,
     size: Dim,

@@ -14,7 +14,7 @@ from ..registry import Arg, Call, Inference, Kind, num, product, register
 from ..symbolic import Dim
 from ..tensor import format_shape
 from ..twinspec import Twin
-from ._common import affine_tensors, linear_tensors, window_out
+from ._common import check_pool_padding, affine_tensors, linear_tensors, window_out
 from .attention import check_sequence, split_heads
 
 THW = Arg("thw", "shape", min=1, aliases=("grid", "input_size"),
@@ -324,16 +324,7 @@ class TokenPool(Kind):
         n, _, c, grid = token_grid(call)
         k, p = a.kernel_size, a.padding
         s = a.stride if a.stride is not None else k
-        for kk, pp in zip(k, p):
-            if pp > kk // 2:
-                call.fail(
-                    "padding must be at most half the kernel size (PyTorch's rule)",
-                    arg="padding",
-                    expected=f"padding ≤ kernel_size // 2 = {kk // 2}",
-                    found=f"padding={_fmt(p)}, kernel_size={_fmt(k)}",
-                    hint="use a larger kernel or less padding",
-                    code="E0303",
-                )
+        check_pool_padding(call, k, p)
         return n, c, grid, pooled(call, grid, k, s, p, "kernel_size", a.mode), k, s, p
 
     def infer(self, call: Call) -> Inference:

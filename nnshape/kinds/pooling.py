@@ -8,7 +8,7 @@ from ..symbolic import Dim
 from ..tensor import format_shape, numel
 from ..twinspec import Twin
 from ..values import describe
-from ._common import axis_names, explain_window, window_fields, window_out
+from ._common import check_pool_padding, axis_names, explain_window, window_fields, window_out
 
 _LAYOUT = {1: "N×C×L", 2: "N×C×H×W", 3: "N×C×D×H×W"}
 
@@ -62,16 +62,7 @@ class _Pool(_Spatial):
         k, p = a.kernel_size, a.padding
         s = a.stride if a.stride is not None else k
         d = a.dilation if self.maxpool else (1,) * self.ndim
-        for kk, pp in zip(k, p):
-            if pp > kk // 2:
-                call.fail(
-                    "padding must be at most half the kernel size (PyTorch's rule)",
-                    arg="padding",
-                    expected=f"padding ≤ kernel_size // 2 = {kk // 2}",
-                    found=f"padding={_fmt(p)}, kernel_size={_fmt(k)}",
-                    hint="use a larger kernel or less padding",
-                    code="E0303",
-                )
+        check_pool_padding(call, k, p)
         if not self.maxpool and self.ndim == 3:
             self._check_avg3d_fits(call, k)
         spatial = tuple(

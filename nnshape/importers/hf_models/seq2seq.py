@@ -150,12 +150,17 @@ def _whisper_encoder(b: Build, act: str) -> None:
             with w.block("residual"):
                 w.line("layernorm name=self_attn_layer_norm")
                 w.line(f"attention heads={heads} k_bias=false name=self_attn")
-            with w.block("residual"):
-                w.line("layernorm name=final_layer_norm")
-                w.line(f"linear {f.int('encoder_ffn_dim')} name=fc1")
-                w.line(act)
-                w.line(f"linear {d} name=fc2")
+            _whisper_mlp(w, f.int("encoder_ffn_dim"), d, act)
         w.line("layernorm name=layer_norm")
+
+
+def _whisper_mlp(w, ffn: int, d: int, act: str) -> None:
+    """A Whisper layer's pre-norm MLP (fc1, activation, fc2) and its residual."""
+    with w.block("residual"):
+        w.line("layernorm name=final_layer_norm")
+        w.line(f"linear {ffn} name=fc1")
+        w.line(act)
+        w.line(f"linear {d} name=fc2")
 
 
 def _whisper_decoder(b: Build, act: str) -> None:
@@ -176,11 +181,7 @@ def _whisper_decoder(b: Build, act: str) -> None:
             with w.block("residual"):
                 w.line("layernorm name=encoder_attn_layer_norm")
                 w.line(f"{attn} kv=encoder_last_hidden_state name=encoder_attn")
-            with w.block("residual"):
-                w.line("layernorm name=final_layer_norm")
-                w.line(f"linear {f.int('decoder_ffn_dim')} name=fc1")
-                w.line(act)
-                w.line(f"linear {d} name=fc2")
+            _whisper_mlp(w, f.int("decoder_ffn_dim"), d, act)
         w.line("layernorm name=layer_norm")
 
 
