@@ -71,19 +71,10 @@ def repeat(walker: "Walker", stmt: Block, x: Tensor, scope: Scope, ctx: Context)
     ctx.record(node)
     for i in range(count):
         first_row = len(rows)
-        it_ctx = ctx.inner(f"{path}.{i}")
         stored_before = set(names.tensors)
         mark = mem.checkpoint(out.token)
-        walker.sharing.enter_pass(f"{path}.{i}", f"{path}.0", shared, count)
-        inner = Scope(scope)
-        if index is not None:
-            inner.values[index] = i  # not read by the body (reads_index): bound all the same
-        try:
-            nxt, part = walker.statements(stmt.body, out, inner, it_ctx)
-        finally:
-            walker.sharing.leave_pass()
-        nxt = nxt or out
-        node.iterations.append(SeqNode(f"{path}.{i}", "iteration", it_ctx.nodes or []))
+        # the index, when there is one, is not read by the body (reads_index): bound all the same
+        nxt, part = one_pass(walker, stmt, node, ctx, i, out, scope, index, shared, count)
         stores = set(names.tensors) != stored_before or stores_tensors(stmt.body)
         # a shared repeat's first pass owns the weights: the passes that share them start at pass 1
         if nxt.same_type(out) and not stores and not (shared and i == 0 and count > 1):
@@ -106,6 +97,24 @@ def repeat(walker: "Walker", stmt: Block, x: Tensor, scope: Scope, ctx: Context)
             )
     rows.fill(row_index, path, "repeat", header(stmt, count, shared), stmt.span, ctx.depth, (x,), out, totals, collapsed=collapsed)
     return out, totals
+
+
+def one_pass(walker: "Walker", stmt: Block, node: RepeatNode, ctx: Context, i: int, out: Tensor, scope: Scope,
+             index: str | None, shared: bool, count: int) -> tuple[Tensor, Totals]:
+    """Pass ``i`` of a repeat's body: its own context and scope (the index bound to i), inside the
+    sharing pass that tells whose weights it uses; recorded as one of the node's iterations."""
+    path = node.path
+    it_ctx = ctx.inner(f"{path}.{i}")
+    inner = Scope(scope)
+    if index is not None:
+        inner.values[index] = i
+    walker.sharing.enter_pass(f"{path}.{i}", f"{path}.0", shared, count)
+    try:
+        nxt, part = walker.statements(stmt.body, out, inner, it_ctx)
+    finally:
+        walker.sharing.leave_pass()
+    node.iterations.append(SeqNode(f"{path}.{i}", "iteration", it_ctx.nodes or []))
+    return nxt or out, part
 
 
 def header(stmt: Block, count: int, shared: bool) -> str:
@@ -145,16 +154,7 @@ def indexed(walker: "Walker", stmt: Block, count: int, shared: bool, x: Tensor, 
     runs: list[_Run] = []
     for i in range(count):
         first_row = len(rows)
-        it_ctx = ctx.inner(f"{path}.{i}")
-        inner = Scope(scope)
-        inner.values[stmt.alias] = i
-        walker.sharing.enter_pass(f"{path}.{i}", f"{path}.0", shared, count)
-        try:
-            nxt, part = walker.statements(stmt.body, out, inner, it_ctx)
-        finally:
-            walker.sharing.leave_pass()
-        nxt = nxt or out
-        node.iterations.append(SeqNode(f"{path}.{i}", "iteration", it_ctx.nodes or []))
+        nxt, part = one_pass(walker, stmt, node, ctx, i, out, scope, stmt.alias, shared, count)
         totals.add(part)
         made = len(rows) - first_row
         if i >= 1:
